@@ -1,0 +1,45 @@
+# genomlysning: `make run` sets up and runs the whole pipeline on demo data; `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SEED ?= 20261122
+
+.DEFAULT_GOAL := help
+.PHONY: help venv data processed run test lint bench clean-outputs
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version.split()[0]'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+venv: $(STAMP) ## create .venv with the pinned environment (requirements.lock)
+
+data: $(STAMP) ## write the synthetic demo municipalities into data/raw and params/
+	$(PY) -m genomlysning.cli demo-data --seed $(SEED)
+
+processed: data ## clean every demo municipality into data/processed (library calls, no notebooks)
+	$(PY) -m genomlysning.cli prepare
+
+run: data ## set up and run the whole pipeline on the demo data (reports/ + reports/index.html)
+	$(PY) -m genomlysning.cli run
+
+test: processed ## set up and run every test: unit, property and nbval notebook tests
+	$(PY) -m ruff check lib tests scripts
+	$(PY) -m pytest tests notebooks --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+
+lint: $(STAMP) ## ruff
+	$(PY) -m ruff check lib tests scripts
+
+bench: data ## benchmarks: cleaning throughput and notebook run times (prints medians)
+	$(PY) scripts/bench.py
+
+clean-outputs: ## remove generated data, processed data and reports (keeps .venv)
+	rm -rf data/processed/*/ reports/

@@ -1,0 +1,86 @@
+"""The ``genomlysning`` command.
+
+Each sub-command is a thin wrapper: it parses arguments and hands them to ``cli_<name>(args)`` in the
+module that owns the stage, imported lazily so that ``genomlysning --help`` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+
+def _add_template(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("template", help="write the Excel data-entry template (from the schema)")
+    p.add_argument("path", help="where to write the .xlsx file")
+    p.add_argument("--lang", choices=("sv", "en"), default="sv", help="language of the doc sheet")
+    p.set_defaults(_module="genomlysning.template", _func="cli_template")
+
+
+def _add_validate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("validate", help="check a data file and print the validation report "
+                       "(writes nothing; exit 1 on fatal problems)")
+    p.add_argument("file", help="the template .xlsx or a .csv export")
+    p.add_argument("--params", help="params/<kommun>.yaml with a column/value mapping")
+    p.set_defaults(_module="genomlysning.clean", _func="cli_validate")
+
+
+def _add_clean(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("clean", help="run the cleaning notebook for one municipality (papermill) "
+                       "and print the accounting")
+    p.add_argument("--kommun", required=True, help="municipality (params/<kommun>.yaml)")
+    p.add_argument("--input", help="override the input file named in the params file")
+    p.set_defaults(_module="genomlysning.runner", _func="cli_clean")
+
+
+def _add_prepare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("prepare", help="clean raw data into data/processed with library calls "
+                       "only (no notebook); default: every municipality in params/")
+    p.add_argument("--kommun", action="append", help="municipality (repeatable)")
+    p.set_defaults(_module="genomlysning.clean", _func="cli_prepare")
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo-data", help="write synthetic demo municipalities into data/raw and "
+                       "params/")
+    p.add_argument("--seed", type=int, default=20261122, help="random seed (default: %(default)s)")
+    p.add_argument("--dirty", type=float, default=0.0,
+                   help="share of rows with injected entry errors (default: %(default)s)")
+    p.add_argument("--national", type=int, default=0, metavar="N",
+                   help="also write one national-size CSV of about N rows (benchmarks)")
+    p.add_argument("--only", action="append", help="only this demo municipality (repeatable)")
+    p.set_defaults(_module="genomlysning.synth", _func="cli_demo_data")
+
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run every notebook for every (or the named) municipality")
+    p.add_argument("--kommun", action="append", help="municipality (repeatable; default: all)")
+    p.add_argument("--jobs", type=int, help="parallel workers (default: number of cores)")
+    p.add_argument("--scheduler", help="address of a Dask distributed scheduler")
+    p.add_argument("--force", action="store_true", help="rerun even if outputs are up to date")
+    p.set_defaults(_module="genomlysning.runner", _func="cli_run")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``genomlysning`` command."""
+    parser = argparse.ArgumentParser(
+        prog="genomlysning",
+        description="Reproducible genomlysning of social services for children and young people.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_template, _add_validate, _add_clean, _add_prepare, _add_demo, _add_run):
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: parse ``argv`` and dispatch to the owning module."""
+    args = build_parser().parse_args(argv)
+    func = getattr(importlib.import_module(args._module), args._func)
+    return int(func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
