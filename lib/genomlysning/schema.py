@@ -17,8 +17,11 @@ used when a notebook runs with ``lang="en"``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SCHEMA_VERSION = "1.0.0"
 
@@ -500,3 +503,25 @@ TEXTS: dict[str, dict[str, str]] = {
 def text(key: str, lang: Lang = "sv", **kwargs: object) -> str:
     """Return a shared UI string in ``lang`` (formatted with ``kwargs``)."""
     return TEXTS[key][lang].format(**kwargs)
+
+
+def pandas_dtype(name: str) -> object:
+    """Return the pandas dtype of column ``name`` in the clean table.
+
+    code -> Categorical over the code list (in order); bool -> nullable ``boolean``;
+    int -> nullable ``Int64``; date -> ``datetime64[ns]``; str -> ``string``.
+    Reason indicators (``orsak_*``) are ``boolean`` with no missing values.
+    """
+    import pandas as pd
+
+    col = column(name)
+    if col.dtype == "code":
+        return pd.CategoricalDtype(list(col.code_values()), ordered=False)
+    return {"bool": "boolean", "int": "Int64", "date": "datetime64[ns]", "str": "string"}[col.dtype]
+
+
+def empty_clean_frame() -> pd.DataFrame:
+    """Return an empty clean table with every column and its dtype (for fixtures and tests)."""
+    import pandas as pd
+
+    return pd.DataFrame({c: pd.Series(dtype=pandas_dtype(c)) for c in CLEAN_COLUMNS})

@@ -1,0 +1,50 @@
+"""Execute notebooks in place at their default parameters and strip volatile metadata.
+
+This is how the committed notebook outputs (compared by nbval) are refreshed::
+
+    .venv/bin/python scripts/execute_notebook.py notebooks/01_cleaning.ipynb [...]
+
+The notebook runs with its own folder as working directory, exactly as nbval and the runner run it.
+Execution timestamps, papermill metadata and kernel-specific ids are removed so that a re-run on the
+same inputs gives a byte-identical file.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+
+def strip_volatile(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Remove timestamps, papermill and widget state from a notebook (in place) and return it."""
+    nb.metadata.pop("papermill", None)
+    nb.metadata.pop("widgets", None)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    for i, cell in enumerate(nb.cells):
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("papermill", None)
+        cell["id"] = f"cell-{i:02d}"
+    return nb
+
+
+def execute(path: Path, timeout: int = 600) -> None:
+    """Execute ``path`` in place with its folder as working directory."""
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    nbformat.write(strip_volatile(nb), path)
+
+
+def main(argv: list[str]) -> int:
+    """Execute every notebook named on the command line."""
+    for name in argv:
+        execute(Path(name).resolve())
+        print(f"executed {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
