@@ -500,6 +500,27 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 
 
+# Tables, workbook and disclosure labels (genomlysning.report, genomlysning.disclose).
+TEXTS.update({
+    "ja": {"sv": "Ja", "en": "Yes"},
+    "nej": {"sv": "Nej", "en": "No"},
+    "saknas": {"sv": "Uppgift saknas", "en": "Not recorded"},
+    "variabel": {"sv": "Variabel", "en": "Variable"},
+    "kategori": {"sv": "Kategori", "en": "Category"},
+    "steg": {"sv": "Steg", "en": "Stage"},
+    "n": {"sv": "Antal", "en": "Count"},
+    "innehall": {"sv": "Innehåll", "en": "Contents"},
+    "blad": {"sv": "Blad", "en": "Sheet"},
+    "tabell": {"sv": "Tabell", "en": "Table"},
+    "anmarkning": {"sv": "Anmärkning", "en": "Note"},
+    "tabeller": {"sv": "Tabeller – {namn}", "en": "Tables – {namn}"},
+    "ki_nedre": {"sv": "nedre gräns, 95 % KI", "en": "lower bound, 95% CI"},
+    "ki_ovre": {"sv": "övre gräns, 95 % KI", "en": "upper bound, 95% CI"},
+    "undertryckt_allmant": {"sv": "'..' = dolt så att inget barn ska kunna identifieras.",
+                            "en": "'..' = hidden so that no child can be identified."},
+})
+
+
 def text(key: str, lang: Lang = "sv", **kwargs: object) -> str:
     """Return a shared UI string in ``lang`` (formatted with ``kwargs``)."""
     return TEXTS[key][lang].format(**kwargs)

@@ -1,0 +1,523 @@
+"""The shared report layer: tables (CSV + metadata), figures, results.json and the XLSX workbook.
+
+Everything lands under ``reports/<kommun>/`` (``kommun="jamforelse"`` for cross-municipality
+notebooks)::
+
+    tables/<name>.csv     tidy, already suppressed, UTF-8, deterministic number formatting
+    tables/<name>.json    title, unit, source, note, suppression note, column labels, language
+    figures/<name>.png    byte-reproducible PNG
+    results.json          headline figures, one section per notebook (sorted keys, no timestamps)
+    <kommun>_tabeller.xlsx  one formatted sheet per table plus a contents sheet
+
+Every output is byte-identical for identical inputs. Table names sort the workbook's sheets, so
+prefix them with the notebook number (``02_tratt``, ``03_modell_...``).
+
+Column labels are looked up, in order: the ``labels`` argument, ``schema.TEXTS[name]``, a schema
+column, then composed names - ``n_<x>`` ("Antal: <x>"), ``andel_<x>`` ("Andel: <x>"), ``<x>_lo`` /
+``<x>_hi`` (confidence bounds) - and finally the name itself. Columns whose name starts with
+``andel`` hold proportions (0-1) and are shown as percentages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import json
+import math
+import os
+import re
+import tempfile
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from genomlysning import disclose, paths, schema
+
+#: Fixed resolution of saved figures.
+DPI = 150
+#: Fixed timestamp written into the workbook (document properties and zip entries).
+FIXED_TIME = dt.datetime(2000, 1, 1, 0, 0, 0)
+#: Columns that must never appear in a published table.
+FORBIDDEN_COLUMNS: frozenset[str] = frozenset({*schema.IDENTIFIER_COLUMNS, "barn_id", "rad_id", "rad_excel"})
+#: Significant digits kept for floats in CSV and results.json.
+SIGNIFICANT = 6
+
+#: Columns whose values are column names / TEXTS keys (translated with column_label).
+_VALUE_LABELLED: frozenset[str] = frozenset({"variabel", "steg", "utfall", "enhet"})
+
+
+# ---------------------------------------------------------------------------------------------
+# Labels
+# ---------------------------------------------------------------------------------------------
+
+def _has_label(name: str) -> bool:
+    if name in schema.TEXTS:
+        return True
+    try:
+        schema.column(name)
+    except KeyError:
+        return False
+    return True
+
+
+def column_label(name: str, lang: schema.Lang = "sv", labels: Mapping[str, str] | None = None) -> str:
+    """Return the human label of a result-table column (see the module docstring for the rules)."""
+    if labels and name in labels:
+        return labels[name]
+    if name in schema.TEXTS:
+        return schema.text(name, lang)
+    with contextlib.suppress(KeyError):
+        return schema.label(name, lang)
+    for suffix, key in (("_lo", "ki_nedre"), ("_hi", "ki_ovre")):
+        if name.endswith(suffix):
+            return f"{column_label(name[: -len(suffix)], lang, labels)}, {schema.text(key, lang)}"
+    for prefix, key in (("n_", "n"), ("andel_", "andel")):
+        rest = name[len(prefix):]
+        if name.startswith(prefix) and _has_label(rest):
+            return f"{schema.text(key, lang)}: {column_label(rest, lang, labels)}"
+    return name
+
+
+def value_label(variable: str, value: object, lang: schema.Lang = "sv") -> str:
+    """Return the label of one value of ``variable`` (a coded column, reason, stage or unit)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return schema.text("saknas", lang)
+    if isinstance(value, bool | np.bool_):
+        return schema.text("ja" if value else "nej", lang)
+    text = str(value)
+    if text in ("ja", "nej", "saknas", "totalt"):
+        return schema.text(text, lang)
+    if variable in ("anmalningsorsak", "orsak"):
+        with contextlib.suppress(KeyError):
+            r = schema.reason(text)
+            return r.sv if lang == "sv" else r.en
+    if text in ("true", "false"):
+        return schema.text("ja" if text == "true" else "nej", lang)
+    if variable in _VALUE_LABELLED:
+        return column_label(text, lang)
+    with contextlib.suppress(KeyError):
+        col = schema.column(variable)
+        if col.codes:
+            return col.code_label(text, lang)
+    return text
+
+
+def labelled(df: pd.DataFrame, lang: schema.Lang = "sv", labels: Mapping[str, str] | None = None,
+             ) -> pd.DataFrame:
+    """Return a copy with coded values translated to labels and columns renamed to their labels.
+
+    A ``kategori`` column is translated according to the ``variabel`` column of the same row.
+    """
+    out = df.copy()
+    for col in df.columns:
+        if col == "kategori" and "variabel" in df.columns:
+            out[col] = [value_label(v, x, lang) for v, x in zip(df["variabel"], df[col], strict=True)]
+        elif col in _VALUE_LABELLED or _is_coded(col):
+            out[col] = [value_label(col, x, lang) for x in df[col]]
+    out.columns = [column_label(c, lang, labels) for c in df.columns]
+    return out
+
+
+def _is_coded(name: str) -> bool:
+    with contextlib.suppress(KeyError):
+        return bool(schema.column(name).codes) or schema.column(name).dtype == "bool"
+    return False
+
+
+def is_share_column(name: str, percent: Sequence[str] = ()) -> bool:
+    """True for proportion columns (shown as percentages): ``andel*`` and those in ``percent``."""
+    return name.startswith("andel") or name in percent
+
+
+# ---------------------------------------------------------------------------------------------
+# Deterministic number formatting
+# ---------------------------------------------------------------------------------------------
+
+def _round_sig(x: float, digits: int = SIGNIFICANT) -> float:
+    if x == 0 or not math.isfinite(x):
+        return x
+    return round(x, digits - 1 - int(math.floor(math.log10(abs(x)))))
+
+
+def format_cell(value: object) -> str:
+    """CSV text of one cell: integers as integers, floats with 6 significant digits, NA empty."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        x = float(value)
+        if math.isnan(x):
+            return ""
+        if x.is_integer() and abs(x) < 1e15:
+            return str(int(x))
+        return np.format_float_positional(_round_sig(x), trim="-")
+    if isinstance(value, dt.date | pd.Timestamp):
+        return pd.Timestamp(value).date().isoformat()
+    return str(value)
+
+
+def jsonable(value: Any) -> Any:
+    """Plain-JSON version of ``value``: numpy scalars unwrapped, floats rounded, NaN -> None."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray | pd.Series):
+        return [jsonable(v) for v in value.tolist()]
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        x = float(value)
+        return None if not math.isfinite(x) else _round_sig(x)
+    if isinstance(value, dt.date | pd.Timestamp):
+        return pd.Timestamp(value).date().isoformat()
+    return value
+
+
+def _dump_json(obj: Any) -> str:
+    return json.dumps(jsonable(obj), ensure_ascii=False, sort_keys=True, indent=2) + "\n"
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file and rename (readers never see half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Exclusive advisory lock on ``path`` + ".lock" (parallel notebooks share results.json)."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f".{path.name}.lock"), "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables, figures, results
+# ---------------------------------------------------------------------------------------------
+
+def tables_dir(kommun: str) -> Path:
+    """reports/<kommun>/tables/."""
+    return paths.report_dir(kommun) / "tables"
+
+
+def figures_dir(kommun: str) -> Path:
+    """reports/<kommun>/figures/."""
+    return paths.report_dir(kommun) / "figures"
+
+
+def _check_name(name: str) -> None:
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name):
+        raise ValueError(f"table/figure name {name!r}: use letters, digits, '_', '-', '.' only")
+
+
+def _count_columns(df: pd.DataFrame) -> list[str]:
+    return [c for c in df.columns if c == "n" or c.startswith("n_") or c.startswith("antal")]
+
+
+def check_publishable(df: pd.DataFrame, k: int | None) -> None:
+    """Raise ValueError if ``df`` holds an identifier column or (given ``k``) a visible count
+    1..k-1 in a count column (``n``, ``n_*``, ``antal*``)."""
+    bad = sorted(FORBIDDEN_COLUMNS & set(map(str, df.columns)))
+    if bad:
+        raise ValueError(f"table contains identifying columns {bad}; aggregate before publishing")
+    if k is None:
+        return
+    for col in _count_columns(df):
+        v = disclose.visible(df[col].astype(object))
+        small = v[(v >= 1) & (v < k)]
+        if len(small):
+            raise ValueError(f"column {col!r} shows counts below k={k} ({sorted(set(small))[:5]}); "
+                             f"suppress with genomlysning.disclose.mask_table first")
+
+
+def save_table(df: pd.DataFrame, kommun: str, name: str, *, title: str, unit: str, source: str,
+               note: str = "", lang: schema.Lang = "sv", k: int | None = None,
+               labels: Mapping[str, str] | None = None, percent: Sequence[str] = ()) -> Path:
+    """Write ``reports/<kommun>/tables/<name>.csv`` (+ ``.json`` metadata) and return the CSV path.
+
+    ``df`` must already be suppressed (``disclose.mask_table``). Pass ``k`` to state the threshold
+    in the suppression note and to check that no count column shows 1..k-1. ``labels`` overrides
+    column labels; ``percent`` names proportion columns not called ``andel*``.
+    """
+    _check_name(name)
+    check_publishable(df, k)
+    out = df.reset_index(drop=True)
+    text = pd.DataFrame({c: [format_cell(v) for v in out[c]] for c in out.columns}, columns=out.columns)
+    buf = io.StringIO()
+    text.to_csv(buf, index=False, lineterminator="\n")
+    has_hidden = bool((text == disclose.SUPPRESSED).to_numpy().any())
+    if k is not None:
+        suppression = disclose.note(k, lang)
+    else:
+        suppression = schema.text("undertryckt_allmant", lang) if has_hidden else ""
+    meta = {
+        "name": name, "title": title, "unit": unit, "source": source, "note": note,
+        "suppression_note": suppression, "k": k, "lang": lang,
+        "columns": [{"name": str(c), "label": column_label(str(c), lang, labels),
+                     "percent": is_share_column(str(c), percent)} for c in out.columns],
+    }
+    folder = tables_dir(kommun)
+    csv_path = folder / f"{name}.csv"
+    _atomic_write(csv_path, buf.getvalue().encode("utf-8"))
+    _atomic_write(folder / f"{name}.json", _dump_json(meta).encode("utf-8"))
+    return csv_path
+
+
+def save_figure(fig: Any, kommun: str, name: str) -> Path:
+    """Write ``fig`` to ``reports/<kommun>/figures/<name>.png`` (fixed dpi, no software/date
+    metadata: byte-reproducible) and return the path. The figure stays open for display."""
+    _check_name(name)
+    path = figures_dir(kommun) / f"{name}.png"
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None}, bbox_inches="tight",
+                facecolor="white")
+    _atomic_write(path, buf.getvalue())
+    return path
+
+
+def results_path(kommun: str) -> Path:
+    """reports/<kommun>/results.json."""
+    return paths.report_dir(kommun) / "results.json"
+
+
+def update_results(kommun: str, section: str, values: Mapping[str, Any]) -> Path:
+    """Merge ``{section: values}`` into reports/<kommun>/results.json (replacing that section).
+
+    Floats keep 6 significant digits, NaN becomes null, keys are sorted; no timestamps. Values
+    must already respect the suppression rule (use ``..`` or None for hidden figures).
+    """
+    path = results_path(kommun)
+    with _locked(path):
+        current: dict[str, Any] = {}
+        if path.is_file():
+            current = json.loads(path.read_text(encoding="utf-8"))
+        current[section] = jsonable(dict(values))
+        _atomic_write(path, _dump_json(current).encode("utf-8"))
+    return path
+
+
+def load_results(kommun: str) -> dict[str, Any]:
+    """Read reports/<kommun>/results.json ({} if absent)."""
+    path = results_path(kommun)
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def read_table(kommun: str, name: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read a saved table back: values as numbers where they parse, ``..`` kept as text."""
+    folder = tables_dir(kommun)
+    raw = pd.read_csv(folder / f"{name}.csv", dtype=str, keep_default_na=False, encoding="utf-8")
+    meta = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
+    return raw.map(_parse_cell) if len(raw.columns) else raw, meta
+
+
+def _parse_cell(text: str) -> object:
+    if text == "":
+        return None
+    if re.fullmatch(r"-?\d+", text):
+        return int(text)
+    if re.fullmatch(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", text):
+        return float(text)
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebook display
+# ---------------------------------------------------------------------------------------------
+
+def format_number(x: object, lang: schema.Lang = "sv", *, share: bool = False, decimals: int = 1) -> str:
+    """Human text of a number: thousands separated, decimal comma in Swedish, shares as percent."""
+    if x is None or x is pd.NA or (isinstance(x, float) and math.isnan(x)):
+        return ""
+    if isinstance(x, str):
+        return x
+    if isinstance(x, bool | np.bool_):
+        return schema.text("ja" if x else "nej", lang)
+    v = float(x)
+    if share:
+        s = f"{100 * v:,.{decimals}f}"
+    elif v.is_integer():
+        s = f"{int(v):,d}"
+    else:
+        s = f"{v:,.{max(decimals, 2)}f}"
+    if lang == "sv":
+        s = s.replace(",", "\u00a0").replace(".", ",")
+    if share:
+        s += "\u00a0%" if lang == "sv" else "%"
+    return s
+
+
+def _bare(text: str) -> str:
+    return text.removesuffix("\u00a0%").removesuffix("%")
+
+
+def display_table(df: pd.DataFrame, lang: schema.Lang = "sv", *, labels: Mapping[str, str] | None = None,
+                  percent: Sequence[str] = (), combine_ci: bool = True, drop: Sequence[str] = (),
+                  ) -> pd.DataFrame:
+    """Return a notebook-ready view: labels for codes and columns, numbers as Swedish text,
+    shares as percentages, and (``combine_ci``) each ``x``, ``x_lo``, ``x_hi`` as "x (lo–hi)"."""
+    src = df.drop(columns=list(drop)).reset_index(drop=True)
+    cols = [str(c) for c in src.columns]
+    out: dict[str, list[str]] = {}
+    for col in cols:
+        if combine_ci and col[-3:] in ("_lo", "_hi") and col[:-3] in cols:
+            continue
+        if col == "kategori" and "variabel" in cols:
+            values = [value_label(v, x, lang) for v, x in zip(src["variabel"], src[col], strict=True)]
+        elif col in _VALUE_LABELLED or _is_coded(col):
+            values = [value_label(col, x, lang) for x in src[col]]
+        else:
+            share = is_share_column(col, percent)
+            values = [format_number(v, lang, share=share) for v in src[col]]
+            if combine_ci and f"{col}_lo" in cols and f"{col}_hi" in cols:
+                lo = [_bare(format_number(v, lang, share=share)) for v in src[f"{col}_lo"]]
+                hi = [_bare(format_number(v, lang, share=share)) for v in src[f"{col}_hi"]]
+                values = [v if v in ("", disclose.SUPPRESSED) or a in ("", disclose.SUPPRESSED)
+                          else f"{v} ({a}–{b})" for v, a, b in zip(values, lo, hi, strict=True)]
+        out[column_label(col, lang, labels)] = values
+    return pd.DataFrame(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# The workbook
+# ---------------------------------------------------------------------------------------------
+
+def workbook_path(kommun: str) -> Path:
+    """reports/<kommun>/<kommun>_tabeller.xlsx."""
+    return paths.report_dir(kommun) / f"{kommun}_tabeller.xlsx"
+
+
+def _sheet_name(name: str, used: set[str]) -> str:
+    base = re.sub(r"[\[\]:*?/\\']", "_", name)[:31]
+    candidate, i = base, 2
+    while candidate.lower() in used:
+        suffix = f"~{i}"
+        candidate, i = base[: 31 - len(suffix)] + suffix, i + 1
+    used.add(candidate.lower())
+    return candidate
+
+
+def _reproducible_zip(data: bytes) -> bytes:
+    """Rewrite an xlsx: every zip entry stamped FIXED_TIME, core.xml dates fixed."""
+    stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            content = src.read(item.filename)
+            if item.filename == "docProps/core.xml":
+                content = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:)",
+                                 rb"\g<1>" + stamp.encode() + rb"\g<3>", content)
+            info = zipfile.ZipInfo(item.filename, date_time=FIXED_TIME.timetuple()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o600 << 16
+            dst.writestr(info, content)
+    return out.getvalue()
+
+
+def _table_names(kommun: str) -> list[str]:
+    folder = tables_dir(kommun)
+    return sorted(p.stem for p in folder.glob("*.json") if (folder / f"{p.stem}.csv").is_file())
+
+
+def write_workbook(kommun: str, lang: schema.Lang = "sv", *, namn: str | None = None) -> Path:
+    """Compile every saved table of ``kommun`` into one formatted, byte-reproducible XLSX.
+
+    One sheet per table (title, unit, source, note and suppression note above it; bold header;
+    column widths; ``..`` kept as text, numbers as numbers, shares as percentages) and a contents
+    sheet first. Returns the path.
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook()
+    toc = wb.active
+    toc.title = _sheet_name(schema.text("innehall", lang), used := set())
+    toc["A1"] = schema.text("tabeller", lang, namn=namn or kommun)
+    toc["A1"].font = Font(bold=True, size=14)
+    header = [schema.text("blad", lang), schema.text("tabell", lang), schema.text("enhet", lang)]
+    for j, h in enumerate(header, start=1):
+        cell = toc.cell(row=3, column=j, value=h)
+        cell.font = Font(bold=True)
+    bold = Font(bold=True)
+    fill = PatternFill("solid", fgColor="DDE5F0")
+    for i, name in enumerate(_table_names(kommun)):
+        df, meta = read_table(kommun, name)
+        sheet = _sheet_name(name, used)
+        ws = wb.create_sheet(sheet)
+        link = toc.cell(row=4 + i, column=1, value=sheet)
+        link.hyperlink = f"#'{sheet}'!A1"
+        link.font = Font(color="0563C1", underline="single")
+        toc.cell(row=4 + i, column=2, value=meta.get("title", name))
+        toc.cell(row=4 + i, column=3, value=meta.get("unit", ""))
+        lines = [(meta.get("title", name), Font(bold=True, size=13))]
+        lines.append((f"{schema.text('enhet', lang)}: {meta.get('unit', '')}", None))
+        lines.append((f"{schema.text('kalla', lang)}: {meta.get('source', '')}", None))
+        if meta.get("note"):
+            lines.append((f"{schema.text('anmarkning', lang)}: {meta['note']}", None))
+        if meta.get("suppression_note"):
+            lines.append((meta["suppression_note"], None))
+        for r, (text, font) in enumerate(lines, start=1):
+            c = ws.cell(row=r, column=1, value=text)
+            if font is not None:
+                c.font = font
+        top = len(lines) + 2
+        colmeta = {c["name"]: c for c in meta.get("columns", [])}
+        view = labelled(df, lang) if len(df) else df
+        for j, col in enumerate(df.columns, start=1):
+            label = colmeta.get(col, {}).get("label") or column_label(col, lang)
+            c = ws.cell(row=top, column=j, value=label)
+            c.font, c.fill = bold, fill
+            c.alignment = Alignment(wrap_text=True, vertical="top")
+            share = colmeta.get(col, {}).get("percent", is_share_column(col))
+            width = max(10, min(45, len(label) * 0.6 + 2))
+            for r, value in enumerate(view.iloc[:, j - 1].tolist(), start=top + 1):
+                if isinstance(value, float) and math.isnan(value):
+                    value = None
+                cell = ws.cell(row=r, column=j, value=value)
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    cell.number_format = "0.0%" if share else ("0" if float(value).is_integer() else "0.000")
+                elif value == disclose.SUPPRESSED:
+                    cell.alignment = Alignment(horizontal="right")
+                width = max(width, min(45, len(str(value if value is not None else "")) + 2))
+            ws.column_dimensions[get_column_letter(j)].width = width
+        ws.freeze_panes = ws.cell(row=top + 1, column=1)
+    toc.column_dimensions["A"].width = 32
+    toc.column_dimensions["B"].width = 70
+    toc.column_dimensions["C"].width = 40
+    wb.properties.creator = "genomlysning"
+    wb.properties.lastModifiedBy = "genomlysning"
+    wb.properties.created = FIXED_TIME
+    wb.properties.modified = FIXED_TIME
+    buf = io.BytesIO()
+    wb.save(buf)
+    path = workbook_path(kommun)
+    _atomic_write(path, _reproducible_zip(buf.getvalue()))
+    return path

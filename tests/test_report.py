@@ -1,0 +1,166 @@
+"""Tests of the report layer: tables, figures, results.json and the workbook (genomlysning.report)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from openpyxl import load_workbook  # noqa: E402
+
+from genomlysning import disclose, paths, report, schema  # noqa: E402
+
+K = 5
+
+
+@pytest.fixture
+def reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(paths, "REPORTS_DIR", tmp_path / "reports")
+    return tmp_path / "reports"
+
+
+def _table() -> pd.DataFrame:
+    t = pd.DataFrame({
+        "variabel": ["anmalare", "anmalare", "anmalare", "kon", "kon"],
+        "kategori": ["polisen", "skola", "barnet_sjalv", "flicka", "pojke"],
+        "n": [40, 31, 3, 37, 37],
+        "n_utredning_inledd": [12, 10, 1, 11, 12],
+    })
+    t["andel_utredning_inledd"] = t["n_utredning_inledd"] / t["n"]
+    t["andel_utredning_inledd_lo"] = t["andel_utredning_inledd"] - 0.1
+    t["andel_utredning_inledd_hi"] = t["andel_utredning_inledd"] + 0.1
+    linked = {c: ["n", "n_utredning_inledd"] for c in t.columns if c.startswith("andel")}
+    return disclose.mask_table(t, ["n", "n_utredning_inledd"], K, linked=linked, by=["variabel"],
+                               margins="columns")
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_all(kommun: str) -> list[Path]:
+    t = _table()
+    out = [report.save_table(t, kommun, "02_test", title="Test", unit="Aktualiseringar",
+                             source="Syntetiska data", note="En not.", k=K)]
+    out.append(out[0].with_suffix(".json"))
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot([0, 1, 2], [1, 3, 2], label="a")
+    ax.set_title("Åäö")
+    out.append(report.save_figure(fig, kommun, "02_fig"))
+    plt.close(fig)
+    out.append(report.update_results(kommun, "tratt", {"andel": 1 / 3, "n": np.int64(12), "x": np.nan}))
+    out.append(report.write_workbook(kommun))
+    return out
+
+
+def test_outputs_are_byte_identical_across_runs(reports: Path) -> None:
+    first = {p.name: _digest(p) for p in _write_all("a")}
+    second = {p.name: _digest(p) for p in _write_all("a")}
+    assert first == second
+    assert set(first) == {"02_test.csv", "02_test.json", "02_fig.png", "results.json", "a_tabeller.xlsx"}
+
+
+def test_csv_is_tidy_and_suppressed(reports: Path) -> None:
+    path = report.save_table(_table(), "a", "02_test", title="T", unit="U", source="S", k=K)
+    assert path == reports / "a" / "tables" / "02_test.csv"
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    assert lines[0] == ("variabel,kategori,n,n_utredning_inledd,andel_utredning_inledd,"
+                        "andel_utredning_inledd_lo,andel_utredning_inledd_hi")
+    assert lines[1] == "anmalare,polisen,40,12,0.3,0.2,0.4"
+    assert lines[3].startswith("anmalare,barnet_sjalv,..,..,..")
+    assert lines[2] == "anmalare,skola,..,..,..,..,.."  # the smallest other cell hides the 3
+    assert lines[4] == "kon,flicka,37,11,0.297297,0.197297,0.397297"  # six significant digits
+    meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    assert meta["suppression_note"] == disclose.note(K, "sv")
+    labels = {c["name"]: c["label"] for c in meta["columns"]}
+    assert labels["n_utredning_inledd"] == "Antal: Utredning inledd"
+    assert labels["andel_utredning_inledd_lo"] == "Andel: Utredning inledd, nedre gräns, 95 % KI"
+    assert meta["columns"][4]["percent"] is True and meta["columns"][2]["percent"] is False
+
+
+def test_read_table_round_trip(reports: Path) -> None:
+    report.save_table(_table(), "a", "02_test", title="T", unit="U", source="S", k=K)
+    df, meta = report.read_table("a", "02_test")
+    assert df["n"].tolist() == [40, "..", "..", 37, 37]
+    assert df["andel_utredning_inledd"].tolist()[3] == pytest.approx(11 / 37, abs=1e-6)
+    assert meta["title"] == "T"
+
+
+def test_publishing_checks(reports: Path) -> None:
+    raw = pd.DataFrame({"kategori": ["a", "b"], "n": [3, 40]})
+    with pytest.raises(ValueError, match="below k=5"):
+        report.save_table(raw, "a", "x", title="T", unit="U", source="S", k=5)
+    with pytest.raises(ValueError, match="identifying"):
+        report.save_table(raw.assign(barn_id=["x", "y"]), "a", "x", title="T", unit="U", source="S")
+    with pytest.raises(ValueError, match="name"):
+        report.save_table(raw, "a", "../evil", title="T", unit="U", source="S")
+
+
+def test_update_results_merges_sections(reports: Path) -> None:
+    report.update_results("a", "tratt", {"b": 0.123456789, "a": 2})
+    report.update_results("a", "modeller", {"or": float("inf")})
+    report.update_results("a", "tratt", {"c": [1.0, np.float64(2.5)]})
+    data = json.loads(report.results_path("a").read_text(encoding="utf-8"))
+    assert data == {"modeller": {"or": None}, "tratt": {"c": [1, 2.5]}}
+    text = report.results_path("a").read_text(encoding="utf-8")
+    assert text.index('"modeller"') < text.index('"tratt"')
+    report.update_results("a", "x", {"v": 0.123456789})
+    assert report.load_results("a")["x"]["v"] == 0.123457
+
+
+def test_workbook_layout(reports: Path) -> None:
+    report.save_table(_table(), "a", "02_test", title="Titeln", unit="Aktualiseringar", source="Källan",
+                      note="Noten.", k=K)
+    first = pd.DataFrame({"steg": ["aktualisering", "fb_beslutad"], "n": [100, 90]})
+    report.save_table(first, "a", "01_first",
+                      title="Först", unit="U", source="S", k=K)
+    path = report.write_workbook("a", namn="Norrvik")
+    wb = load_workbook(path)
+    assert wb.sheetnames == ["Innehåll", "01_first", "02_test"]
+    toc = wb["Innehåll"]
+    assert toc["A1"].value == "Tabeller – Norrvik"
+    assert [toc.cell(row=r, column=2).value for r in (4, 5)] == ["Först", "Titeln"]
+    ws = wb["02_test"]
+    assert ws["A1"].value == "Titeln" and ws["A1"].font.b
+    assert ws["A2"].value == "Enhet: Aktualiseringar"
+    assert ws["A3"].value == "Källa: Källan"
+    assert ws["A4"].value == "Anmärkning: Noten."
+    assert ws["A5"].value == disclose.note(K)
+    header = [c.value for c in ws[7]]
+    assert header[:3] == ["Variabel", "Kategori", "Antal"]
+    assert ws["A8"].value == "Anmälare" and ws["B8"].value == "Polisen"
+    assert ws["C8"].value == 40 and ws["C8"].number_format == "0"
+    assert ws["E8"].value == pytest.approx(0.3) and ws["E8"].number_format == "0.0%"
+    assert ws["C10"].value == ".." and ws["C10"].data_type == "s"
+    assert ws["B11"].value == "Flicka"
+    assert wb["01_first"]["A7"].value == report.column_label("aktualisering")
+    assert wb["01_first"]["A8"].value == "Förhandsbedömning beslutad"
+    with zipfile.ZipFile(path) as z:
+        assert {i.date_time for i in z.infolist()} == {(2000, 1, 1, 0, 0, 0)}
+        assert b"2000-01-01T00:00:00Z" in z.read("docProps/core.xml")
+
+
+def test_labels_and_display() -> None:
+    assert report.column_label("n_fb_beslutad") == "Antal: Förhandsbedömning beslutad"
+    assert report.column_label("andel_barnsamtal", "en") == "Share: Child spoken to"
+    assert report.column_label("okand_kolumn") == "okand_kolumn"
+    assert report.column_label("x", labels={"x": "Ett x"}) == "Ett x"
+    assert report.value_label("anmalare", "halso_sjukvard") == "Hälso- och sjukvård"
+    assert report.value_label("ateraktualisering", True) == schema.text("ja")
+    assert report.format_number(1234567) == "1\u00a0234\u00a0567"
+    assert report.format_number(0.4567, share=True) == "45,7\u00a0%"
+    assert report.format_number(0.4567, "en", share=True) == "45.7%"
+    view = report.display_table(_table())
+    assert list(view.columns) == ["Variabel", "Kategori", "Antal", "Antal: Utredning inledd",
+                                  "Andel: Utredning inledd"]
+    assert view.iloc[0].tolist() == ["Anmälare", "Polisen", "40", "12", "30,0\u00a0% (20,0–40,0)"]
+    assert view.iloc[2, 2] == ".." and view.iloc[2, 4] == ".."
