@@ -176,9 +176,9 @@ def _fix_singletons(values: np.ndarray, hidden: np.ndarray, rows: bool, columns:
     return False
 
 
-def _mask_1d(values: np.ndarray, k: int, margins: bool) -> np.ndarray:
+def _mask_1d(values: np.ndarray, k: int, margins: bool, seed: np.ndarray | None = None) -> np.ndarray:
     """1-D suppression: a line with a published total needs 0 or >= 2 hidden cells."""
-    hidden = primary_mask(values, k)
+    hidden = primary_mask(values, k) if seed is None else primary_mask(values, k) | seed
     if margins and len(values) > 1 and hidden.sum() == 1:
         pick = _pick(values[None, :], hidden[None, :], [(0, j) for j in range(len(values))])
         if pick is not None:
@@ -186,9 +186,13 @@ def _mask_1d(values: np.ndarray, k: int, margins: bool) -> np.ndarray:
     return hidden
 
 
-def _mask_2d(values: np.ndarray, k: int, rows: bool, columns: bool) -> np.ndarray:
-    """2-D suppression with row totals (``rows``) and/or column totals (``columns``) published."""
+def _mask_2d(values: np.ndarray, k: int, rows: bool, columns: bool,
+             seed: np.ndarray | None = None) -> np.ndarray:
+    """2-D suppression with row totals (``rows``) and/or column totals (``columns``) published;
+    ``seed`` marks cells that must be hidden whatever their value."""
     hidden = primary_mask(values, k)
+    if seed is not None:
+        hidden = hidden | seed
     n_rows, n_cols = values.shape
     rows = rows and n_cols > 1  # a one-cell row: its "total" is the cell itself, not a margin
     columns = columns and n_rows > 1
@@ -196,8 +200,8 @@ def _mask_2d(values: np.ndarray, k: int, rows: bool, columns: bool) -> np.ndarra
         return hidden
     if rows != columns:  # totals along one direction only: independent 1-D problems
         if rows:
-            return np.vstack([_mask_1d(values[i, :], k, True) for i in range(n_rows)])
-        return np.column_stack([_mask_1d(values[:, j], k, True) for j in range(n_cols)])
+            return np.vstack([_mask_1d(values[i, :], k, True, hidden[i, :]) for i in range(n_rows)])
+        return np.column_stack([_mask_1d(values[:, j], k, True, hidden[:, j]) for j in range(n_cols)])
     while True:
         if _fix_lines(values, hidden, axis=1) | _fix_lines(values, hidden, axis=0):
             continue
@@ -240,9 +244,32 @@ def suppression_mask(counts: pd.DataFrame | pd.Series, k: int, *, margins: Margi
     return pd.DataFrame(hidden, index=counts.index, columns=counts.columns)
 
 
+def _numeric(frame: pd.DataFrame) -> np.ndarray:
+    return frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _mask_group(counts: pd.DataFrame, k: int, margins: Margins,
+                totals: Mapping[str, Sequence[str]]) -> np.ndarray:
+    """Mask of one sub-table; ``totals`` columns are row sums of their parts (see mask_table)."""
+    cols = list(counts.columns)
+    parts = {p for ps in totals.values() for p in ps}
+    rest = [c for c in cols if c not in parts]
+    hidden = np.zeros(counts.shape, dtype=bool)
+    if rest:
+        h_rest = suppression_mask(counts[rest], k, margins=margins).to_numpy()
+        hidden[:, [cols.index(c) for c in rest]] = h_rest
+    _, columns = _margin_flags(margins)
+    for total, ps in totals.items():
+        seed = np.repeat(hidden[:, [cols.index(total)]], len(ps), axis=1)
+        h_parts = _mask_2d(_numeric(counts[list(ps)]), k, True, columns, seed=seed)
+        hidden[:, [cols.index(p) for p in ps]] = h_parts
+    return hidden
+
+
 def mask_table(table: pd.DataFrame, count_cols: Sequence[str], k: int, *,
                linked: Mapping[str, str | Sequence[str]] | None = None,
-               by: Sequence[str] | None = None, margins: Margins = True) -> pd.DataFrame:
+               by: Sequence[str] | None = None, margins: Margins = True,
+               totals: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
     """Return a copy of a tidy table with hidden counts and everything computed from them as ``..``.
 
     ``count_cols`` form the count matrix (rows x count columns) that is suppressed; ``linked``
@@ -250,15 +277,27 @@ def mask_table(table: pd.DataFrame, count_cols: Sequence[str], k: int, *,
     it is hidden wherever any of them is (map a rate to its numerator AND denominator). ``by``
     names columns whose values define separate sub-tables (e.g. one breakdown per variable),
     suppressed independently. Columns holding a ``..`` become object dtype; nothing is formatted.
+
+    ``totals`` (optional) declares count columns that are row sums of other count columns, e.g.
+    ``{"n_bas": ["n_ja", "n_nej"]}``: the total is suppressed with the other non-part columns
+    under ``margins``; its parts as a table whose row totals are published (a hidden part always
+    has a hidden partner in its row) and whose column totals follow ``margins``; and wherever the
+    total is hidden, all its parts are hidden too (otherwise they would add up to it).
     """
-    missing = [c for c in [*count_cols, *(by or []), *(linked or {})] if c not in table.columns]
+    totals = {t: list(ps) for t, ps in (totals or {}).items()}
+    needed = [*count_cols, *(by or []), *(linked or {}), *totals, *(p for ps in totals.values() for p in ps)]
+    missing = [c for c in needed if c not in table.columns]
     if missing:
         raise KeyError(f"mask_table: columns not in the table: {missing}")
     linked = {col: [src] if isinstance(src, str) else list(src) for col, src in (linked or {}).items()}
-    for col, srcs in linked.items():
+    for col, srcs in [*linked.items(), *totals.items(), *((t, [t]) for t in totals)]:
         bad = [s for s in srcs if s not in count_cols]
         if bad:
-            raise KeyError(f"mask_table: {col!r} is linked to {bad}, which are not count columns")
+            raise KeyError(f"mask_table: {col!r} refers to {bad}, which are not count columns")
+    for total, ps in totals.items():
+        v_total, v_parts = _numeric(table[[total]])[:, 0], _numeric(table[ps]).sum(axis=1)
+        if not np.allclose(v_total[~np.isnan(v_total)], v_parts[~np.isnan(v_total)]):
+            raise ValueError(f"mask_table: {total!r} is not the row sum of {ps}")
     counts = table[list(count_cols)]
     hidden = np.zeros(counts.shape, dtype=bool)
     if by:
@@ -266,7 +305,7 @@ def mask_table(table: pd.DataFrame, count_cols: Sequence[str], k: int, *,
     else:
         groups = [np.arange(len(table))]
     for pos in groups:
-        hidden[pos] = suppression_mask(counts.iloc[pos], k, margins=margins).to_numpy()
+        hidden[pos] = _mask_group(counts.iloc[pos], k, margins, totals)
     out = table.copy()
     targets = {c: hidden[:, i] for i, c in enumerate(count_cols)}
     for col, srcs in linked.items():
