@@ -440,7 +440,7 @@ def write_template(path: str | Path, lang: Lang = "sv", data: pd.DataFrame | Non
 def cli_template(args: argparse.Namespace) -> int:
     """``genomlysning template PATH [--lang sv|en]``."""
     p = write_template(Path(args.path).expanduser().absolute(), lang=getattr(args, "lang", "sv"))
-    print(f"Mallen är skriven: {paths.relative(p)} ({len(schema.TEMPLATE_COLUMNS)} kolumner, "
+    print(f"Mallen är skriven: {args.path} ({len(schema.TEMPLATE_COLUMNS)} kolumner, "
           f"schemaversion {schema.SCHEMA_VERSION}). Fyll i bladet Data; kontrollera sedan med "
           f"'genomlysning validate {p.name}'.")
     return 0

@@ -1,0 +1,290 @@
+"""Import: CSV/xlsx reading, header matching, the params mapping, dropped columns, Excel row numbers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from genomlysning import ingest, paths, schema
+from genomlysning import personnummer as pn
+
+MINIMAL = "Löpnummer;Aktualiseringsdatum;Aktualiseringstyp\n"
+
+
+def _csv(tmp_path: Path, text: str, name: str = "export.csv", encoding: str = "utf-8") -> Path:
+    p = tmp_path / name
+    p.write_bytes(text.encode(encoding))
+    return p
+
+
+def _no_pnr_outside_the_pnr_column(raw: ingest.RawTable) -> None:
+    for name in raw.frame.columns:
+        if name != "personnummer":
+            for v in raw.frame[name].dropna():
+                assert pn.find_in_text(v) == [], (name, v)
+    for p in raw.problems:
+        assert pn.find_in_text(p.message()) == []
+
+
+@pytest.mark.parametrize(("sep", "encoding", "bom"), [(";", "utf-8", True), (",", "utf-8", False),
+                                                       ("\t", "utf-8", False), (";", "cp1252", False)])
+def test_csv_separator_and_encoding_are_sniffed(tmp_path: Path, sep: str, encoding: str, bom: bool) -> None:
+    header = ["Löpnummer", "Aktualiseringsdatum", "Aktualiseringstyp", "Förhandsbedömning, beslut"]
+    rows = [["1", "2025-01-02", "Anmälan", "Inleda utredning"], ["2", "2025-01-03", "Ansökan", ""]]
+    lines = [sep.join(f'"{h}"' if sep in h else h for h in r) for r in [header, *rows]]
+    text = ("\ufeff" if bom else "") + "\n".join(lines) + "\n"
+    raw = ingest.read_raw(_csv(tmp_path, text, encoding=encoding))
+    assert raw.frame["rad_id"].tolist() == ["1", "2"]
+    assert raw.frame["aktualiseringstyp"].tolist() == ["Anmälan", "Ansökan"]
+    assert raw.frame["fb_beslut"].tolist() == ["Inleda utredning", None]
+    assert raw.columns_found == ["rad_id", "aktualiseringsdatum", "aktualiseringstyp", "fb_beslut"]
+    assert raw.rad_excel.tolist() == [2, 3]
+    assert raw.dropped_columns == [] and raw.problems == []
+
+
+def test_sniff_separator_prefers_consistent_width() -> None:
+    sample = '"Utredning, startdatum";Kön;Ålder\n2025-01-01;Flicka;3\n'
+    assert ingest.sniff_separator(sample) == ";"
+    assert ingest.sniff_separator("a,b;c\n1,2;3\n4,5;6\n") in {",", ";"}
+    assert ingest.sniff_separator("a\tb\tc\n1\t2\t3\n") == "\t"
+
+
+def test_headers_match_names_and_labels_case_and_space_insensitively(tmp_path: Path) -> None:
+    text = "RAD_ID;  aktualiserings datum ;Type of aktualisering;kön;Reporter;Våld mot barnet\n" \
+           "7;2025-02-01;Anmälan;Pojke;Polisen;Ja\n"
+    raw = ingest.read_raw(_csv(tmp_path, text.replace("aktualiserings datum", "aktualiseringsdatum")))
+    assert raw.columns_found == ["rad_id", "aktualiseringsdatum", "aktualiseringstyp", "kon", "anmalare",
+                                 "orsak_vald_mot_barnet"]
+    assert raw.frame.loc[0, "kon"] == "Pojke" and raw.frame.loc[0, "orsak_vald_mot_barnet"] == "Ja"
+    assert list(raw.frame.columns) == list(schema.TEMPLATE_COLUMNS)
+    assert raw.frame["insats_typ"].isna().all()  # absent columns are all None
+
+
+def test_header_lookup_has_no_conflicts() -> None:
+    lookup = ingest.header_lookup()
+    for name in schema.TEMPLATE_COLUMNS:
+        col = schema.column(name)
+        for key in (col.name, col.sv, col.en):
+            assert lookup[ingest.normalise_header(key)] == name
+
+
+def test_values_are_stripped_text_or_none(tmp_path: Path) -> None:
+    raw = ingest.read_raw(_csv(tmp_path, MINIMAL + " 1 ;  ;Anmälan \n"))
+    assert raw.frame.loc[0, "rad_id"] == "1"
+    assert raw.frame.loc[0, "aktualiseringsdatum"] is None
+    assert raw.frame.loc[0, "aktualiseringstyp"] == "Anmälan"
+    assert all(isinstance(v, str) or v is None for v in raw.frame.to_numpy().ravel())
+
+
+def test_rad_excel_counts_like_excel(tmp_path: Path) -> None:
+    # line 1 header, 2 data, 3 blank, 4 data with a quoted line break (one Excel row), 5 only ;;, 6 data
+    text = MINIMAL + '1;2025-01-01;Anmälan\n\n2;2025-01-02;"Ans\nökan"\n;;\n3;2025-01-03;Anmälan\n'
+    raw = ingest.read_raw(_csv(tmp_path, text))
+    assert raw.frame["rad_id"].tolist() == ["1", "2", "3"]
+    assert raw.rad_excel.tolist() == [2, 4, 6]
+    assert raw.frame.index.tolist() == [0, 1, 2]
+
+
+def test_rad_excel_in_a_workbook_is_the_sheet_row(tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Data"
+    ws.append(["Löpnummer", "Aktualiseringsdatum", "Aktualiseringstyp", "Ålder", "Personnummer"])
+    ws.append([1, dt.datetime(2025, 1, 1), "Anmälan", 12.0, 201212121212])
+    ws.append([])
+    ws.append([])
+    ws.append(["2", dt.date(2025, 1, 2), "Ansökan", 3.5, "20121212-1212"])
+    ws.append([3, dt.datetime(2025, 1, 3, 14, 30), " Anmälan ", None, None])
+    p = tmp_path / "hand.xlsx"
+    wb.save(p)
+    raw = ingest.read_raw(p)
+    assert raw.rad_excel.tolist() == [2, 5, 6]
+    assert raw.frame["rad_id"].tolist() == ["1", "2", "3"]
+    assert raw.frame["aktualiseringsdatum"].tolist() == ["2025-01-01", "2025-01-02", "2025-01-03 14:30:00"]
+    assert raw.frame["alder"].tolist() == ["12", "3.5", None]
+    assert raw.frame["personnummer"].tolist() == ["201212121212", "20121212-1212", None]
+    assert raw.frame["aktualiseringstyp"].tolist() == ["Anmälan", "Ansökan", "Anmälan"]
+
+
+def test_sheet_choice(tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    wb.active.title = "Info"
+    ws = wb.create_sheet("Export")
+    ws.append(["Löpnummer", "Aktualiseringsdatum", "Aktualiseringstyp"])
+    ws.append(["1", "2025-01-01", "Anmälan"])
+    p = tmp_path / "two.xlsx"
+    wb.save(p)
+    with pytest.raises(ingest.IngestError, match="bladet 'Data' finns inte; bladen heter: Info, Export"):
+        ingest.read_raw(p)
+    assert ingest.read_raw(p, {"sheet": "Export"}).frame["rad_id"].tolist() == ["1"]
+
+
+def test_unknown_column_is_dropped_and_reported(tmp_path: Path) -> None:
+    text = "Löpnummer;Aktualiseringsdatum;Aktualiseringstyp;Handläggare;Anmälre;År\n" \
+           "1;2025-01-01;Anmälan;Eva;Skola;2025\n"
+    raw = ingest.read_raw(_csv(tmp_path, text))
+    reasons = dict(raw.dropped_columns)
+    assert reasons["Handläggare"] == ingest.DROP_UNKNOWN
+    assert reasons["Anmälre"].startswith(ingest.DROP_UNKNOWN) and "Anmälare" in reasons["Anmälre"]
+    assert reasons["År"] == ingest.DROP_DERIVED
+    noted = {p.kolumn for p in raw.problems}
+    assert noted == {"Handläggare", "Anmälre", "År"}
+    assert all(p.allvarlighet == "varning" and p.rad_excel == 0 for p in raw.problems)
+    assert "Eva" not in raw.frame.to_numpy().ravel().tolist()
+
+
+def test_free_text_with_personnummer_is_dropped(tmp_path: Path) -> None:
+    text = ("Löpnummer;Personnummer;Aktualiseringsdatum;Aktualiseringstyp;Anteckning;Område/team;Kön\n"
+            "1;20121212-1212;2025-01-01;Anmälan;Ringde om 121212-1212 igår;Öst;Pojke\n"
+            "2;199001010025;2025-01-02;Ansökan;ingen anteckning;Pilot 9001010025;121212-1212\n")
+    raw = ingest.read_raw(_csv(tmp_path, text))
+    reasons = dict(raw.dropped_columns)
+    assert reasons == {"Anteckning": ingest.DROP_FREE_TEXT_PNR, "Område/team": ingest.DROP_FREE_TEXT_PNR}
+    # the personnummer column itself is kept for cleaning; a typed column's cell is masked
+    assert raw.frame["personnummer"].tolist() == ["20121212-1212", "199001010025"]
+    assert raw.frame["kon"].tolist() == ["Pojke", pn.MASK]
+    assert raw.frame["omrade"].isna().all()
+    _no_pnr_outside_the_pnr_column(raw)
+
+
+def test_missing_required_column_is_a_clear_error(tmp_path: Path) -> None:
+    p = _csv(tmp_path, "Löpnummer;Datum;Typ\n1;2025-01-01;Anmälan\n", name="utan.csv")
+    with pytest.raises(ingest.IngestError) as exc:
+        ingest.read_raw(p)
+    msg = str(exc.value)
+    assert msg.startswith("utan.csv: obligatorisk kolumn saknas: Aktualiseringsdatum (aktualiseringsdatum), "
+                          "Aktualiseringstyp (aktualiseringstyp).")
+    assert "Filen har rubrikerna: 'Löpnummer', 'Datum', 'Typ'" in msg
+    for name in schema.TEMPLATE_COLUMNS:
+        assert f"{schema.column(name).sv} ({name})" in msg
+    assert "mapping.columns" in msg
+    assert {p.kolumn for p in exc.value.problems if p.allvarlighet == "fel"} == {"aktualiseringsdatum",
+                                                                                 "aktualiseringstyp"}
+
+
+def test_file_name_is_never_absolute(tmp_path: Path) -> None:
+    raw = ingest.read_raw(_csv(tmp_path, MINIMAL + "1;2025-01-01;Anmälan\n", name="x.csv"))
+    assert raw.fil == "x.csv" and not os.path.isabs(raw.fil)
+    assert paths.relative(paths.PROJECT_ROOT / "data" / "raw" / "k" / "a.csv") == "data/raw/k/a.csv"
+
+
+def test_unreadable_and_unknown_files(tmp_path: Path) -> None:
+    with pytest.raises(ingest.IngestError, match="filen finns inte"):
+        ingest.read_raw(tmp_path / "saknas.csv")
+    with pytest.raises(ingest.IngestError, match="okänt filformat '.xls'"):
+        ingest.read_raw(_csv(tmp_path, "x", name="gammal.xls"))
+    with pytest.raises(ingest.IngestError, match="kan inte läsas som Excel-fil"):
+        ingest.read_raw(_csv(tmp_path, "inte en zip", name="trasig.xlsx"))
+    with pytest.raises(ingest.IngestError, match="filen är tom"):
+        ingest.read_raw(_csv(tmp_path, "\n\n", name="tom.csv"))
+
+
+def test_duplicate_headers(tmp_path: Path) -> None:
+    same = ingest.read_raw(_csv(tmp_path, "Löpnummer;Aktualiseringsdatum;Aktualiseringstyp;rad_id\n"
+                                          "1;2025-01-01;Anmälan;1\n", name="same.csv"))
+    assert same.dropped_columns == [("rad_id", "dubblett av kolumn Löpnummer (samma värden)")]
+    with pytest.raises(ingest.IngestError, match="'Löpnummer' och 'rad_id' betyder båda rad_id"):
+        ingest.read_raw(_csv(tmp_path, "Löpnummer;Aktualiseringsdatum;Aktualiseringstyp;rad_id\n"
+                                       "1;2025-01-01;Anmälan;2\n", name="diff.csv"))
+
+
+def test_row_with_too_many_fields_is_kept_and_flagged(tmp_path: Path) -> None:
+    text = MINIMAL + "1;2025-01-01;Anmälan\n2;2025-01-02;Anmälan;extra\n3;2025-01-03;Anmälan;;\n"
+    raw = ingest.read_raw(_csv(tmp_path, text))
+    assert raw.frame["rad_id"].tolist() == ["1", "2", "3"]
+    assert raw.rad_excel.tolist() == [2, 3, 4]
+    [problem] = raw.problems
+    assert (problem.rad_excel, problem.allvarlighet, problem.varde) == (3, "fel", "extra")
+
+
+# ---------------------------------------------------------------------------------------------
+# The params mapping
+# ---------------------------------------------------------------------------------------------
+
+EXPORT = ("Ärendenr,Inkom,Ärendetyp,Anmälare,Orsaker,Handläggare,Anteckning,Barnsamtal\n"
+          '101,2025-01-05,ORO,POL,"Våld;  missbruk förälder",Eva,ring,J\n'
+          '102,2025-01-06,ANS,SKOLA,,Per,,N\n'
+          '103,2025-01-07,ORO,Granne,"Skolfrånvaro;Mobbning",Eva,,\n')
+MAPPING = {"mapping": {
+    "columns": {"Ärendenr": "rad_id", "Inkom": "aktualiseringsdatum", "Ärendetyp": "aktualiseringstyp",
+                "anmälare": "Anmälare"},
+    "values": {"aktualiseringstyp": {"ORO": "anmalan", "ANS": "Ansökan"},
+               "anmalare": {"POL": "polisen", "Skola": "skola"},
+               "Barnsamtal": {"J": "ja", "N": "Nej"},
+               "Orsaker": {"Våld": "vald_mot_barnet"}},
+    "reasons": {"column": "Orsaker", "separator": ";"},
+    "drop": ["Handläggare", "Anteckning"],
+}}
+
+
+def test_mapping_rename_recode_reasons_and_drop(tmp_path: Path) -> None:
+    raw = ingest.read_raw(_csv(tmp_path, EXPORT), MAPPING)
+    f = raw.frame
+    assert f["rad_id"].tolist() == ["101", "102", "103"]
+    assert f["aktualiseringstyp"].tolist() == ["Anmälan", "Ansökan", "Anmälan"]
+    assert f["anmalare"].tolist() == ["Polisen", "Skola", "Granne"]  # unmapped values pass through
+    assert f["barnsamtal"].tolist() == ["Ja", "Nej", None]
+    assert f["orsak_vald_mot_barnet"].tolist() == ["Ja", None, "Nej"]
+    assert f["orsak_missbruk_vardnadshavare"].tolist() == ["Ja", None, "Nej"]  # via a schema alias
+    assert f["orsak_skolfranvaro"].tolist() == ["Nej", None, "Ja"]
+    assert f["orsak_ovrigt"].tolist() == ["Nej", None, "Ja"]  # the unknown "Mobbning"
+    assert f.loc[0, schema.REASON_COLUMNS].tolist().count("Ja") == 2
+    assert raw.dropped_columns == [("Handläggare", ingest.DROP_MAPPING), ("Anteckning", ingest.DROP_MAPPING)]
+    [problem] = raw.problems
+    assert (problem.rad_excel, problem.kolumn, problem.varde, problem.allvarlighet) == \
+        (4, "Orsaker", "Mobbning", "varning")
+    assert "Våld mot barnet" in problem.giltigt and "Övrigt" in problem.regel
+    assert raw.columns_found[:3] == ["rad_id", "aktualiseringsdatum", "aktualiseringstyp"]
+
+
+def test_mapping_with_an_invalid_target_is_refused() -> None:
+    with pytest.raises(ingest.IngestError,
+                       match="'polismyndigheten' är inget giltigt värde för anmalare; giltiga: polisen"):
+        ingest.mapping_values({"mapping": {"values": {"anmalare": {"POL": "polismyndigheten"}}}})
+    with pytest.raises(ingest.IngestError, match="'datum' är ingen kolumn i schemat"):
+        ingest.mapping_columns({"mapping": {"columns": {"Inkom": "datum"}}})
+    with pytest.raises(ingest.IngestError, match="inget Ja/Nej-värde"):
+        ingest.mapping_values({"mapping": {"values": {"barnsamtal": {"J": "kanske"}}}})
+    with pytest.raises(ingest.IngestError, match="ingen anmälningsorsak"):
+        ingest.mapping_values({"mapping": {"reasons": {"column": "O"}, "values": {"O": {"x": "okänd"}}}})
+    with pytest.raises(ingest.IngestError, match="okänd nyckel"):
+        ingest.mapping_reasons({"mapping": {"reasons": {"column": "O", "sep": ","}}})
+
+
+def test_mapping_helpers_normalise_keys() -> None:
+    assert ingest.mapping_columns(MAPPING) == {"ärendenr": "rad_id", "inkom": "aktualiseringsdatum",
+                                              "ärendetyp": "aktualiseringstyp", "anmälare": "anmalare"}
+    assert ingest.mapping_drop(MAPPING) == {"handläggare", "anteckning"}
+    assert ingest.mapping_reasons(MAPPING) == ("orsaker", ";")
+    values = ingest.mapping_values(MAPPING)
+    assert values["aktualiseringstyp"] == {"oro": "Anmälan", "ans": "Ansökan"}
+    assert values["__orsak__"] == {"våld": "vald_mot_barnet"}
+    assert ingest.mapping_reasons({}) is None and ingest.mapping_columns(None) == {}
+
+
+def test_reason_column_and_reason_indicators_together_are_refused(tmp_path: Path) -> None:
+    text = MINIMAL.strip() + ";Orsaker;Skolfrånvaro\n1;2025-01-01;Anmälan;Våld mot barnet;Ja\n"
+    with pytest.raises(ingest.IngestError, match="anger båda anmälningsorsaker"):
+        ingest.read_raw(_csv(tmp_path, text), {"mapping": {"reasons": {"column": "Orsaker"}}})
+
+
+def test_expand_reasons_accepts_codes_labels_aliases_and_column_names() -> None:
+    s = pd.Series(["vald_mot_barnet", "Barnet bevittnat våld|Heder", "orsak_eget_missbruk", None,
+                   " | "], dtype=object)
+    out, problems = ingest.expand_reasons(s, "|", {}, "f.csv", "Orsak", pd.Series([2, 3, 4, 5, 6]))
+    assert problems == []
+    assert out["orsak_vald_mot_barnet"].tolist() == ["Ja", "Nej", "Nej", None, "Nej"]
+    assert out["orsak_bevittnat_vald"].tolist() == ["Nej", "Ja", "Nej", None, "Nej"]
+    assert out["orsak_hedersrelaterat"].tolist() == ["Nej", "Ja", "Nej", None, "Nej"]
+    assert out["orsak_eget_missbruk"].tolist() == ["Nej", "Nej", "Ja", None, "Nej"]
+
+
+def test_unknown_reason_text_with_a_personnummer_is_masked_in_the_warning() -> None:
+    s = pd.Series(["Oro för 121212-1212"], dtype=object)
+    out, [problem] = ingest.expand_reasons(s, ";", {}, "f.csv", "Orsak", pd.Series([2]))
+    assert problem.varde == f"Oro för {pn.MASK}" and out.loc[0, "orsak_ovrigt"] == "Ja"
