@@ -1,0 +1,934 @@
+"""Comparing municipalities: funnel plots (Spiegelhalter 2005) and case-mix adjustment.
+
+Units are municipalities (or city districts). Every rate is a share of aktualiseringar (rows) unless
+the indicator says otherwise; the denominator of each indicator is stated in ``INDICATORS``.
+
+Funnel plots follow Spiegelhalter (2005), *Funnel plots for comparing institutional performance*,
+Stat Med 24:1185-1202: the target is the pooled rate, control limits are exact binomial (Poisson for
+ratios) quantiles with his interpolation so the limits are smooth in the volume, and overdispersion
+is tested with the winsorised standardised Pearson z-scores; when it is significant the limits are
+widened by an additive random-effects variance (tau^2, DerSimonian-Laird moment estimator) or,
+optionally, multiplicatively by phi.
+
+Case-mix adjustment is indirect standardisation: a pooled logistic model of the case-mix predictors
+(without municipality) predicts each row's probability; a municipality's expected count is the sum
+of its predictions and its standardised ratio is observed/expected. The between-municipality
+variation that case mix does not explain is summarised by the median odds ratio (MOR) from a
+random-intercept model estimated in two stages: municipality fixed effects (with the case-mix
+predictors) and cluster-robust variances by child, then the method-of-moments (DerSimonian-Laird)
+variance of the intercepts with a Q-profile interval.
+
+All models are fitted on aggregated cells (one row per combination of municipality and case-mix
+categories) - the binomial likelihood of the cells equals the Bernoulli likelihood of the rows, so
+nothing is sampled and a run over ~100 000 rows takes well under a second.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from genomlysning import disclose, schema
+from genomlysning.schema import Lang
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+LimitMethod = Literal["exact", "normal"]
+Adjustment = Literal["additive", "multiplicative", "none"]
+
+#: Control-limit levels of a funnel plot: 95 % (about 2 SD) and 99.8 % (about 3 SD).
+LEVELS: tuple[float, float] = (0.95, 0.998)
+#: Winsorisation of the z-scores before phi is estimated (Spiegelhalter 2005: 10 % at each end).
+WINSOR: float = 0.10
+#: Case-mix predictors (issue 4): ärendetyp group, reporter, age group, sex, re-referral.
+CASEMIX: tuple[str, ...] = ("arendetyp", "anmalare", "aldersgrupp", "kon", "ateraktualisering")
+#: Category used for a missing case-mix value (indirect standardisation keeps every row).
+MISSING = "saknas"
+
+
+# ---------------------------------------------------------------------------------------------
+# Indicators
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Indicator:
+    """A share: rows where ``numerator`` is true among rows where ``denominator`` is true.
+
+    ``denominator=None`` means every aktualisering. Rows whose numerator is missing (censored
+    timeliness, unrecorded barnsamtal) are left out of the denominator.
+    """
+
+    key: str
+    numerator: str
+    denominator: str | None
+
+    def label(self, lang: Lang = "sv") -> str:
+        """Readable name: the numerator's label and what it is a share of."""
+        return schema.text(f"jmf_ind_{self.key}", lang)
+
+    def denominator_label(self, lang: Lang = "sv") -> str:
+        """Name of the denominator unit."""
+        if self.denominator is None:
+            return schema.text("aktualiseringar", lang)
+        return schema.label(self.denominator, lang)
+
+
+INDICATORS: dict[str, Indicator] = {
+    "utredning_inledd": Indicator("utredning_inledd", "utredning_inledd", None),
+    "insats_erbjuden": Indicator("insats_erbjuden", "insats_erbjuden", None),
+    "barnsamtal": Indicator("barnsamtal", "barnsamtal", "utredning_inledd"),
+    "fb_inom_frist": Indicator("fb_inom_frist", "fb_inom_frist", None),
+    "insats_accepterad": Indicator("insats_accepterad", "insats_accepterad", "insats_erbjuden"),
+    "utredning_inom_frist": Indicator("utredning_inom_frist", "utredning_inom_frist", None),
+}
+#: The indicators of the funnel plots in 04_compare.
+FUNNEL_INDICATORS: tuple[str, ...] = ("utredning_inledd", "insats_erbjuden", "barnsamtal",
+                                      "fb_inom_frist")
+
+
+def indicator(key: str | Indicator) -> Indicator:
+    """Return the indicator called ``key`` (KeyError listing the valid keys otherwise)."""
+    if isinstance(key, Indicator):
+        return key
+    try:
+        return INDICATORS[key]
+    except KeyError:
+        raise KeyError(f"unknown indicator {key!r}; valid: {', '.join(INDICATORS)}") from None
+
+
+def indicator_rows(df: pd.DataFrame, ind: str | Indicator) -> pd.DataFrame:
+    """Rows in the indicator's denominator, with a boolean column ``y`` (the numerator)."""
+    ind = indicator(ind)
+    keep = pd.Series(True, index=df.index)
+    if ind.denominator is not None:
+        keep &= df[ind.denominator].fillna(False).astype(bool)
+    keep &= df[ind.numerator].notna()
+    out = df.loc[keep].copy()
+    out["y"] = out[ind.numerator].astype(bool)
+    return out
+
+
+def indicator_counts(frames: Mapping[str, pd.DataFrame], ind: str | Indicator,
+                     ar: int | None = None) -> pd.DataFrame:
+    """Numerator ``x`` and denominator ``n`` per municipality (year ``ar``, or all rows)."""
+    recs = []
+    for kommun, df in frames.items():
+        rows = indicator_rows(df if ar is None else df[df["ar"] == ar], ind)
+        recs.append({"kommun": kommun, "x": int(rows["y"].sum()), "n": len(rows)})
+    out = pd.DataFrame.from_records(recs, columns=["kommun", "x", "n"])
+    out["andel"] = np.where(out["n"] > 0, out["x"] / out["n"].where(out["n"] > 0, 1), np.nan)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Control limits
+# ---------------------------------------------------------------------------------------------
+
+def _z(level: float) -> float:
+    return float(stats.norm.ppf(0.5 + level / 2))
+
+
+def _interpolated_quantile(dist: stats.rv_discrete, q: float) -> np.ndarray:
+    """Spiegelhalter's (2005, appendix A.1.1) continuous version of a discrete quantile.
+
+    With ``r`` the smallest count whose CDF reaches ``q`` and
+    ``alpha = (F(r) - q) / (F(r) - F(r - 1))``, the limit on the count scale is ``r - alpha``.
+    """
+    r = dist.ppf(q)
+    f_r = dist.cdf(r)
+    f_r1 = dist.cdf(r - 1)
+    alpha = np.where(f_r > f_r1, (f_r - q) / np.where(f_r > f_r1, f_r - f_r1, 1.0), 0.0)
+    return np.asarray(r - alpha, dtype=float)
+
+
+def binomial_limits(p0: float, n: Sequence[float] | np.ndarray | float, level: float,
+                    method: LimitMethod = "exact") -> tuple[np.ndarray, np.ndarray]:
+    """Funnel-plot limits for a proportion with target ``p0`` and denominator ``n``.
+
+    ``exact``: interpolated binomial quantiles divided by ``n`` (Spiegelhalter 2005);
+    ``normal``: ``p0 +/- z * sqrt(p0 (1 - p0) / n)``, clipped to [0, 1].
+    """
+    n = np.asarray(n, dtype=float)
+    tail = (1 - level) / 2
+    if method == "normal":
+        half = _z(level) * np.sqrt(p0 * (1 - p0) / n)
+        return np.clip(p0 - half, 0, 1), np.clip(p0 + half, 0, 1)
+    if method != "exact":
+        raise ValueError(f"method must be 'exact' or 'normal', not {method!r}")
+    nn = np.round(n).astype(int)
+    dist = stats.binom(nn, p0)
+    lo = _interpolated_quantile(dist, tail) / n
+    hi = _interpolated_quantile(dist, 1 - tail) / n
+    return np.clip(lo, 0, 1), np.clip(hi, 0, 1)
+
+
+def poisson_limits(e: Sequence[float] | np.ndarray | float, level: float,
+                   method: LimitMethod = "exact") -> tuple[np.ndarray, np.ndarray]:
+    """Funnel-plot limits for a standardised ratio O/E (target 1) with expected count ``e``.
+
+    ``exact``: interpolated Poisson(E) quantiles divided by E; ``normal``: ``1 +/- z / sqrt(E)``.
+    """
+    e = np.asarray(e, dtype=float)
+    tail = (1 - level) / 2
+    if method == "normal":
+        half = _z(level) / np.sqrt(e)
+        return np.clip(1 - half, 0, None), 1 + half
+    if method != "exact":
+        raise ValueError(f"method must be 'exact' or 'normal', not {method!r}")
+    dist = stats.poisson(e)
+    lo = _interpolated_quantile(dist, tail) / e
+    hi = _interpolated_quantile(dist, 1 - tail) / e
+    return np.clip(lo, 0, None), hi
+
+
+# ---------------------------------------------------------------------------------------------
+# Overdispersion
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Overdispersion:
+    """Result of Spiegelhalter's overdispersion test.
+
+    ``phi``: mean of the squared winsorised z-scores; ``chi2 = units * phi`` is compared with a
+    chi-squared on ``units - 1`` degrees of freedom (the target is estimated from the same data);
+    ``tau2``: DerSimonian-Laird between-unit variance on the scale of the indicator (0 when
+    ``chi2 <= units - 1``).
+    """
+
+    phi: float
+    chi2: float
+    df: int
+    p_value: float
+    tau2: float
+    units: int
+    winsor: float
+
+    def significant(self, alpha: float = 0.05) -> bool:
+        """True when overdispersion is significant at level ``alpha``."""
+        return bool(self.p_value < alpha)
+
+
+def winsorise(z: np.ndarray, fraction: float = WINSOR) -> np.ndarray:
+    """Set values below/above the ``fraction``/``1 - fraction`` percentiles to those percentiles.
+
+    Percentiles use linear interpolation between order statistics (numpy's default).
+    """
+    z = np.asarray(z, dtype=float)
+    if fraction <= 0 or z.size == 0:
+        return z.copy()
+    lo, hi = np.percentile(z, [100 * fraction, 100 * (1 - fraction)])
+    return np.clip(z, lo, hi)
+
+
+def overdispersion(z: np.ndarray, s: np.ndarray, fraction: float = WINSOR) -> Overdispersion:
+    """Spiegelhalter (2005) overdispersion test from z-scores ``z`` and standard errors ``s``.
+
+    ``phi = mean(winsorised z^2)``; ``tau2 = (I phi - (I - 1)) / (sum w - sum w^2 / sum w)`` with
+    ``w = 1 / s^2`` when ``I phi > I - 1``, else 0.
+    """
+    z = np.asarray(z, dtype=float)
+    s = np.asarray(s, dtype=float)
+    units = int(z.size)
+    if units < 2:
+        return Overdispersion(float("nan"), float("nan"), max(units - 1, 0), float("nan"), 0.0,
+                              units, fraction)
+    zw = winsorise(z, fraction)
+    phi = float(np.mean(zw**2))
+    chi2 = units * phi
+    df = units - 1
+    p = float(stats.chi2.sf(chi2, df))
+    w = 1 / s**2
+    denom = w.sum() - (w**2).sum() / w.sum()
+    tau2 = max(0.0, (chi2 - df) / denom) if denom > 0 else 0.0
+    return Overdispersion(phi, chi2, df, p, float(tau2), units, fraction)
+
+
+def proportion_z(x: np.ndarray, n: np.ndarray, p0: float) -> tuple[np.ndarray, np.ndarray]:
+    """Standardised Pearson z-scores ``(x/n - p0) / sqrt(p0 (1 - p0) / n)`` and their SEs."""
+    x = np.asarray(x, dtype=float)
+    n = np.asarray(n, dtype=float)
+    s = np.sqrt(p0 * (1 - p0) / n)
+    return (x / n - p0) / s, s
+
+
+def ratio_z(o: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Standardised z-scores of O/E against 1: ``(O/E - 1) / sqrt(1 / E)``, and the SEs."""
+    o = np.asarray(o, dtype=float)
+    e = np.asarray(e, dtype=float)
+    s = 1 / np.sqrt(e)
+    return (o / e - 1) / s, s
+
+
+def adjusted_limits(target: float, s: np.ndarray, level: float, od: Overdispersion,
+                    how: Adjustment = "additive") -> tuple[np.ndarray, np.ndarray]:
+    """Limits widened for overdispersion around ``target`` (normal approximation).
+
+    additive: ``target +/- z sqrt(s^2 + tau2)``; multiplicative: ``target +/- z sqrt(phi) s``;
+    none: ``target +/- z s``.
+    """
+    s = np.asarray(s, dtype=float)
+    z = _z(level)
+    if how == "additive":
+        half = z * np.sqrt(s**2 + od.tau2)
+    elif how == "multiplicative":
+        half = z * np.sqrt(max(od.phi, 1.0)) * s
+    elif how == "none":
+        half = z * s
+    else:
+        raise ValueError(f"how must be 'additive', 'multiplicative' or 'none', not {how!r}")
+    return target - half, target + half
+
+
+# ---------------------------------------------------------------------------------------------
+# Funnel plot data
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Funnel:
+    """Everything a funnel plot shows.
+
+    ``points``: one row per unit (kommun, x, n, value, z, the limits at its volume, the flag
+    ``utanfor`` = outside the widest limits in use, ``visas`` = drawn/published). ``curve``: the
+    limits on a grid of volumes. ``kind`` is ``proportion`` (value = x/n, volume n) or ``ratio``
+    (value = O/E, volume E).
+    """
+
+    key: str
+    kind: Literal["proportion", "ratio"]
+    target: float
+    points: pd.DataFrame
+    curve: pd.DataFrame
+    od: Overdispersion
+    method: LimitMethod
+    adjustment: Adjustment
+    adjusted: bool
+    levels: tuple[float, ...] = field(default=LEVELS)
+
+
+def suppressed(counts: pd.DataFrame | np.ndarray, k: int) -> np.ndarray:
+    """True for rows where any count is in 1..k-1 (``disclose.primary_mask``), row-wise."""
+    arr = np.asarray(counts, dtype=float)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    return disclose.primary_mask(arr, k).any(axis=1)
+
+
+def _limit_cols(level: float) -> tuple[str, str]:
+    tag = f"{level * 100:g}".replace(".", "_")
+    return f"nedre_{tag}", f"ovre_{tag}"
+
+
+def _grid(lo: float, hi: float, size: int = 200) -> np.ndarray:
+    lo = max(lo, 1.0)
+    return np.unique(np.round(np.geomspace(lo, max(hi, lo * 1.01), size), 6))
+
+
+def funnel(counts: pd.DataFrame, key: str = "", k: int = 5, *, kind: Literal["proportion", "ratio"]
+           = "proportion", method: LimitMethod = "exact", adjustment: Adjustment = "additive",
+           alpha_od: float = 0.05, levels: tuple[float, ...] = LEVELS,
+           fraction: float = WINSOR) -> Funnel:
+    """Funnel-plot data from ``counts``.
+
+    For ``kind="proportion"`` the columns are ``kommun, x, n`` and the target is the pooled rate
+    ``sum x / sum n``; for ``kind="ratio"`` they are ``kommun, o, e`` and the target is 1. Units
+    with no denominator are dropped. When overdispersion is significant at ``alpha_od`` the limits
+    are adjusted (``adjustment``); otherwise they are the ``method`` limits. Points whose counts
+    (x, n - x and n, or O) are in 1..k-1 are flagged ``visas = False`` and must not be drawn.
+    """
+    pts = counts.copy()
+    if kind == "proportion":
+        pts = pts[pts["n"] > 0].reset_index(drop=True)
+        target = float(pts["x"].sum() / pts["n"].sum())
+        pts["varde"] = pts["x"] / pts["n"]
+        volume = pts["n"].to_numpy(float)
+        z, s = proportion_z(pts["x"].to_numpy(), volume, target)
+        pts["visas"] = ~suppressed(np.column_stack([pts["x"], pts["n"] - pts["x"], pts["n"]]), k)
+    elif kind == "ratio":
+        pts = pts[pts["e"] > 0].reset_index(drop=True)
+        target = 1.0
+        pts["varde"] = pts["o"] / pts["e"]
+        volume = pts["e"].to_numpy(float)
+        z, s = ratio_z(pts["o"].to_numpy(), volume)
+        pts["visas"] = ~suppressed(pts[["o"]].to_numpy(), k)
+    else:
+        raise ValueError(f"kind must be 'proportion' or 'ratio', not {kind!r}")
+    pts["volym"] = volume
+    pts["z"] = z
+    od = overdispersion(z, s, fraction) if len(pts) else overdispersion(np.array([]), np.array([]))
+    adjusted = adjustment != "none" and od.significant(alpha_od)
+
+    def limits(vol: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+        if adjusted:
+            se = np.sqrt(target * (1 - target) / vol) if kind == "proportion" else 1 / np.sqrt(vol)
+            lo, hi = adjusted_limits(target, se, level, od, adjustment)
+            return (np.clip(lo, 0, 1), np.clip(hi, 0, 1)) if kind == "proportion" else \
+                (np.clip(lo, 0, None), hi)
+        if kind == "proportion":
+            return binomial_limits(target, vol, level, method)
+        return poisson_limits(vol, level, method)
+
+    grid = _grid(float(volume.min()) / 2 if len(volume) else 1.0,
+                 float(volume.max()) * 1.5 if len(volume) else 10.0)
+    if kind == "proportion":
+        grid = np.unique(np.round(grid))  # exact binomial limits need whole denominators
+    curve = pd.DataFrame({"volym": grid})
+    outside = np.zeros(len(pts), dtype=bool)
+    for level in levels:
+        lo_name, hi_name = _limit_cols(level)
+        curve[lo_name], curve[hi_name] = limits(grid, level)
+        lo, hi = limits(volume, level)
+        pts[lo_name], pts[hi_name] = lo, hi
+        if level == max(levels):
+            outside = (pts["varde"].to_numpy() < lo) | (pts["varde"].to_numpy() > hi)
+    lo95, hi95 = _limit_cols(min(levels))
+    pts["utanfor_95"] = (pts["varde"] < pts[lo95]) | (pts["varde"] > pts[hi95])
+    pts["utanfor"] = outside
+    return Funnel(key, kind, target, pts, curve, od, method, adjustment, adjusted, tuple(levels))
+
+
+# ---------------------------------------------------------------------------------------------
+# Case-mix adjustment
+# ---------------------------------------------------------------------------------------------
+
+def casemix_cells(frames: Mapping[str, pd.DataFrame], ind: str | Indicator, ar: int | None = None,
+                  covariates: Sequence[str] = CASEMIX) -> pd.DataFrame:
+    """Aggregate the indicator's rows to cells ``kommun x covariates`` with ``x`` and ``n``.
+
+    Missing covariate values become the category ``saknas`` so that no row is dropped.
+    """
+    parts = []
+    for kommun, df in frames.items():
+        rows = indicator_rows(df if ar is None else df[df["ar"] == ar], ind)
+        parts.append(_covariate_frame(rows, covariates).assign(kommun=kommun, y=rows["y"].to_numpy()))
+    if not parts:
+        return pd.DataFrame(columns=["kommun", *covariates, "x", "n"])
+    rows = pd.concat(parts, ignore_index=True)
+    cells = (rows.groupby(["kommun", *covariates], observed=True, sort=True)["y"]
+             .agg(x="sum", n="size").reset_index())
+    cells["x"] = cells["x"].astype(int)
+    return cells
+
+
+def _covariate_frame(rows: pd.DataFrame, covariates: Sequence[str]) -> pd.DataFrame:
+    """Covariates as plain strings with missing values as ``saknas``."""
+    out = {}
+    for c in covariates:
+        col = rows[c]
+        if schema.column(c).dtype == "bool":
+            s = col.astype("object").map({True: "ja", False: "nej"})
+        else:
+            s = col.astype("object")
+        out[c] = s.where(s.notna(), MISSING).astype(str).to_numpy()
+    return pd.DataFrame(out, index=rows.index)
+
+
+def _design(cells: pd.DataFrame, covariates: Sequence[str], with_kommun: bool) -> pd.DataFrame:
+    """Treatment-coded design of the cells; reference = the largest category of each covariate.
+
+    With ``with_kommun`` the municipality enters as one indicator per municipality (no global
+    intercept), so each municipality's coefficient is its own intercept.
+    """
+    blocks = []
+    if with_kommun:
+        blocks.append(pd.get_dummies(cells["kommun"], prefix="kommun", prefix_sep="=", dtype=float))
+    else:
+        blocks.append(pd.DataFrame({"const": 1.0}, index=cells.index))
+    for c in covariates:
+        sizes = cells.groupby(c, observed=True)["n"].sum()
+        ref = sizes.sort_values(ascending=False, kind="stable").index[0]
+        levels = [lv for lv in sorted(sizes.index) if lv != ref]
+        for lv in levels:
+            blocks.append(pd.DataFrame({f"{c}={lv}": (cells[c] == lv).astype(float)}))
+    return pd.concat(blocks, axis=1)
+
+
+def _fit_binomial(X: pd.DataFrame, x: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Maximum-likelihood logistic coefficients for grouped binomial data (statsmodels GLM).
+
+    Separation (a category with all or no events) makes a coefficient diverge; the fitted
+    probabilities still converge, and only they are used, so the warning is silenced.
+    """
+    from statsmodels.genmod.families import Binomial
+    from statsmodels.genmod.generalized_linear_model import GLM
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
+
+    endog = np.column_stack([x, n - x]).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerfectSeparationWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = GLM(endog, X.to_numpy(float), family=Binomial()).fit(maxiter=100)
+    return np.asarray(res.params)
+
+
+def _expit(v: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-v))
+
+
+def poisson_ratio_ci(o: np.ndarray | float, e: np.ndarray | float,
+                     level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Exact (Garwood) interval for O/E with O Poisson: chi-squared quantiles of 2O and 2O + 2."""
+    o = np.asarray(o, dtype=float)
+    e = np.asarray(e, dtype=float)
+    a = 1 - level
+    lo = np.where(o > 0, stats.chi2.ppf(a / 2, 2 * np.maximum(o, 1e-300)) / 2, 0.0)
+    hi = stats.chi2.ppf(1 - a / 2, 2 * o + 2) / 2
+    return lo / e, hi / e
+
+
+def standardised_ratios(cells: pd.DataFrame, covariates: Sequence[str] = CASEMIX,
+                        level: float = 0.95) -> pd.DataFrame:
+    """Indirect standardisation: observed, expected, O/E with exact Poisson interval, adjusted rate.
+
+    The expected count of a municipality is the sum over its cells of ``n * p`` where ``p`` comes
+    from the pooled logistic model of the case-mix predictors (no municipality term). The adjusted
+    rate is ``O/E * pooled rate`` (with the same interval scaled).
+    """
+    X = _design(cells, covariates, with_kommun=False)
+    beta = _fit_binomial(X, cells["x"].to_numpy(), cells["n"].to_numpy())
+    p = _expit(X.to_numpy(float) @ beta)
+    tab = (cells.assign(e=cells["n"] * p).groupby("kommun", sort=True)
+           .agg(o=("x", "sum"), e=("e", "sum"), n=("n", "sum")).reset_index())
+    pooled = float(tab["o"].sum() / tab["n"].sum())
+    tab["kvot"] = tab["o"] / tab["e"]
+    tab["kvot_nedre"], tab["kvot_ovre"] = poisson_ratio_ci(tab["o"], tab["e"], level)
+    tab["andel"] = tab["o"] / tab["n"]
+    tab["forvantad_andel"] = tab["e"] / tab["n"]
+    tab["justerad_andel"] = tab["kvot"] * pooled
+    tab["justerad_nedre"] = tab["kvot_nedre"] * pooled
+    tab["justerad_ovre"] = tab["kvot_ovre"] * pooled
+    return tab
+
+
+@dataclass(frozen=True)
+class MedianOddsRatio:
+    """Between-municipality variation after case mix, from a two-stage random-intercept model.
+
+    ``intercepts``: per municipality, the fixed-effect log-odds intercept (case-mix predictors at
+    their reference categories), its cluster-robust variance and the number of clusters (children).
+    ``sigma2`` is the DerSimonian-Laird between-municipality variance of the intercepts with its
+    Q-profile interval; ``mor = exp(sqrt(2 sigma2) * Phi^-1(0.75))``.
+    """
+
+    sigma2: float
+    sigma2_lo: float
+    sigma2_hi: float
+    mor: float
+    mor_lo: float
+    mor_hi: float
+    q: float
+    df: int
+    p_value: float
+    intercepts: pd.DataFrame
+
+
+def median_odds_ratio(sigma2: float | np.ndarray) -> float | np.ndarray:
+    """MOR = exp(sqrt(2 sigma^2) * Phi^-1(0.75)) (Larsen & Merlo 2005)."""
+    return np.exp(np.sqrt(2 * np.asarray(sigma2, dtype=float)) * stats.norm.ppf(0.75))
+
+
+def dersimonian_laird(est: np.ndarray, var: np.ndarray,
+                      level: float = 0.95) -> tuple[float, float, float, float, float]:
+    """Moment estimate of the between-unit variance and its Q-profile interval (Viechtbauer 2007).
+
+    Returns ``(tau2, lo, hi, Q, p)`` where ``Q`` is Cochran's heterogeneity statistic on
+    ``len(est) - 1`` degrees of freedom and ``p`` its upper-tail p-value.
+    """
+    from scipy.optimize import brentq
+
+    est = np.asarray(est, dtype=float)
+    var = np.asarray(var, dtype=float)
+    k = est.size
+    w = 1 / var
+    mean = np.sum(w * est) / w.sum()
+    q = float(np.sum(w * (est - mean) ** 2))
+    df = k - 1
+    denom = w.sum() - np.sum(w**2) / w.sum()
+    tau2 = max(0.0, (q - df) / denom) if denom > 0 else 0.0
+
+    def q_gen(t2: float) -> float:
+        ww = 1 / (var + t2)
+        m = np.sum(ww * est) / ww.sum()
+        return float(np.sum(ww * (est - m) ** 2))
+
+    a = 1 - level
+    upper_q, lower_q = stats.chi2.ppf(1 - a / 2, df), stats.chi2.ppf(a / 2, df)
+
+    def solve(target: float) -> float:
+        if q_gen(0.0) <= target:
+            return 0.0
+        hi = max(tau2, float(np.var(est)), 1e-8)
+        while q_gen(hi) > target:
+            hi *= 2
+        return float(brentq(lambda t: q_gen(t) - target, 0.0, hi, xtol=1e-12))
+
+    return tau2, solve(upper_q), solve(lower_q), q, float(stats.chi2.sf(q, df))
+
+
+def _cluster_robust_cov(X: np.ndarray, cell: np.ndarray, y: np.ndarray, p_cell: np.ndarray,
+                        cluster: np.ndarray) -> np.ndarray:
+    """Sandwich covariance of logistic coefficients, clustered by ``cluster`` (CR1 correction).
+
+    ``X`` is the cell design, ``cell`` each row's cell index, ``y`` the row outcomes.
+    """
+    w = p_cell * (1 - p_cell)
+    n_cell = np.bincount(cell, minlength=X.shape[0]).astype(float)
+    bread = np.linalg.pinv((X * (n_cell * w)[:, None]).T @ X)
+    resid = y - p_cell[cell]
+    idx, codes = pd.factorize(cluster)
+    # cluster sums of the scores: per cell first (cheap), then per cluster
+    scores = np.column_stack([np.bincount(idx, weights=resid * X[cell, j], minlength=codes.size)
+                              for j in range(X.shape[1])])
+    meat = scores.T @ scores
+    g, n, kpar = codes.size, y.size, X.shape[1]
+    corr = g / (g - 1) * (n - 1) / (n - kpar) if g > 1 and n > kpar else 1.0
+    return corr * bread @ meat @ bread
+
+
+def between_variation(frames: Mapping[str, pd.DataFrame], ind: str | Indicator,
+                      ar: int | None = None, covariates: Sequence[str] = CASEMIX,
+                      level: float = 0.95) -> MedianOddsRatio:
+    """MOR between municipalities after case mix (two-stage random-intercept estimate).
+
+    Stage 1: logistic model with one intercept per municipality and the case-mix predictors,
+    fitted on cells; cluster-robust (by child) variances of the intercepts. Stage 2: the
+    DerSimonian-Laird variance of the intercepts and its Q-profile interval, turned into the MOR.
+    """
+    parts = []
+    for kommun, df in frames.items():
+        rows = indicator_rows(df if ar is None else df[df["ar"] == ar], ind)
+        cov = _covariate_frame(rows, covariates)
+        parts.append(cov.assign(kommun=kommun, y=rows["y"].to_numpy(),
+                                cluster=(kommun + "|" + rows["barn_id"].astype(str)).to_numpy()))
+    rows = pd.concat(parts, ignore_index=True)
+    rows = rows[rows.groupby("kommun")["y"].transform("size") > 0]
+    keys = ["kommun", *covariates]
+    cells = rows.groupby(keys, sort=True).agg(x=("y", "sum"), n=("y", "size")).reset_index()
+    cell_index = cells.reset_index().set_index(keys)["index"]
+    row_cell = cell_index.reindex(pd.MultiIndex.from_frame(rows[keys])).to_numpy()
+    X = _design(cells, covariates, with_kommun=True)
+    beta = _fit_binomial(X, cells["x"].to_numpy(), cells["n"].to_numpy())
+    Xa = X.to_numpy(float)
+    p_cell = _expit(Xa @ beta)
+    cov = _cluster_robust_cov(Xa, row_cell, rows["y"].to_numpy(float), p_cell,
+                              rows["cluster"].to_numpy())
+    kcols = [i for i, c in enumerate(X.columns) if c.startswith("kommun=")]
+    icpt = pd.DataFrame({
+        "kommun": [X.columns[i].split("=", 1)[1] for i in kcols],
+        "logodds": beta[kcols],
+        "varians": np.diag(cov)[kcols],
+    })
+    icpt["barn"] = rows.groupby("kommun")["cluster"].nunique().reindex(icpt["kommun"]).to_numpy()
+    ok = np.isfinite(icpt["logodds"]) & (icpt["varians"] > 0) & (np.abs(icpt["logodds"]) < 15)
+    sigma2, lo, hi, q, p = dersimonian_laird(icpt.loc[ok, "logodds"].to_numpy(),
+                                             icpt.loc[ok, "varians"].to_numpy(), level)
+    return MedianOddsRatio(sigma2, lo, hi, float(median_odds_ratio(sigma2)),
+                           float(median_odds_ratio(lo)), float(median_odds_ratio(hi)), q,
+                           int(ok.sum()) - 1, p, icpt)
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+# ---------------------------------------------------------------------------------------------
+
+def plot_funnel(f: Funnel, lang: Lang = "sv", title: str = "", labels: bool = True) -> Figure:
+    """Funnel plot: value against volume, limits around the target; suppressed units not drawn."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
+    c = f.curve
+    styles = {max(f.levels): ("-", "#b2182b"), min(f.levels): ("--", "#ef8a62")}
+    for level in sorted(f.levels, reverse=True):
+        lo, hi = _limit_cols(level)
+        ls, col = styles.get(level, (":", "grey"))
+        ax.plot(c["volym"], c[lo], ls, color=col, lw=1.2,
+                label=schema.text("jmf_kontrollgrans", lang, niva=f"{level * 100:g}"))
+        ax.plot(c["volym"], c[hi], ls, color=col, lw=1.2)
+    ax.axhline(f.target, color="black", lw=1, label=schema.text(
+        "jmf_malvarde_poolad" if f.kind == "proportion" else "jmf_malvarde_kvot", lang))
+    pts = f.points[f.points["visas"]]
+    colors = np.where(pts["utanfor"], "#b2182b", np.where(pts["utanfor_95"], "#ef8a62", "#2166ac"))
+    ax.scatter(pts["volym"], pts["varde"], c=colors, s=36, zorder=3, edgecolor="white", lw=0.5)
+    if labels and len(pts) <= 30:
+        for _, r in pts.iterrows():
+            ax.annotate(str(r["kommun"]), (r["volym"], r["varde"]), textcoords="offset points",
+                        xytext=(5, 3), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel(schema.text("jmf_volym_n" if f.kind == "proportion" else "jmf_volym_e", lang))
+    ax.set_ylabel(schema.text("andel" if f.kind == "proportion" else "jmf_kvot_oe", lang))
+    if f.kind == "proportion":
+        ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    note = schema.text("jmf_overspridning_justerad" if f.adjusted else "jmf_overspridning_ej", lang,
+                       phi=_fmt(f.od.phi, 2), p=_fmt_p(f.od.p_value))
+    ax.set_title(title, fontsize=11, loc="left")
+    ax.text(0.99, 0.02, note, transform=ax.transAxes, ha="right", va="bottom", fontsize=8,
+            color="dimgrey")
+    ax.legend(fontsize=8, loc="upper right", frameon=False)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def _fmt(v: float, digits: int) -> str:
+    return "–" if v is None or not math.isfinite(v) else f"{v:.{digits}f}"
+
+
+def _fmt_p(p: float) -> str:
+    if p is None or not math.isfinite(p):
+        return "–"
+    return "< 0,001" if p < 0.001 else f"{p:.3f}"
+
+
+def iter_frames(kommuner: Iterable[str]) -> dict[str, pd.DataFrame]:
+    """Load the clean table of each municipality (``clean.load_clean``), in the given order."""
+    from genomlysning import clean
+
+    return {k: clean.load_clean(k) for k in kommuner}
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading, tables and text for 04_compare
+# ---------------------------------------------------------------------------------------------
+
+def available_kommuner(kommuner: Sequence[str] | None = None) -> tuple[list[str], list[str]]:
+    """Split the requested municipalities (default: every params file) into those with clean
+    data in ``data/processed/<kommun>/`` and those without."""
+    from genomlysning import params, paths
+
+    wanted = list(kommuner) if kommuner is not None else params.all_kommuner()
+    have = [k for k in wanted if (paths.processed_dir(k) / "aktualiseringar.parquet").is_file()]
+    return have, [k for k in wanted if k not in have]
+
+
+def kommun_namn(kommun: str) -> str:
+    """Display name of a municipality (``namn`` in its params file; the code if there is none)."""
+    from genomlysning import params
+
+    try:
+        return str(params.load(kommun)["namn"])
+    except params.ParamsError:
+        return kommun
+
+
+def mask_share(table: pd.DataFrame, x: str, n: str, linked: Sequence[str], k: int) -> pd.DataFrame:
+    """Hide a share's numerator and everything computed from it when ``x``, ``n - x`` or ``n`` is
+    in 1..k-1, and hide ``n`` itself when it is in 1..k-1.
+
+    Stricter than a cell-by-cell rule: a visible rate on a visible denominator would reveal a small
+    numerator, and a share near 100 % would reveal a small complement (n - x).
+    """
+    out = table.copy()
+    xv = pd.to_numeric(out[x], errors="coerce").to_numpy(float)
+    nv = pd.to_numeric(out[n], errors="coerce").to_numpy(float)
+    hide = disclose.primary_mask(np.column_stack([xv, nv - xv, nv]), k).any(axis=1)
+    hide_n = disclose.primary_mask(nv, k)
+    for col, mask in [(x, hide), *((c, hide) for c in linked), (n, hide_n)]:
+        if mask.any():
+            vals = out[col].astype(object).to_numpy(copy=True)
+            vals[mask] = disclose.SUPPRESSED
+            out[col] = pd.Series(vals, index=out.index, dtype=object)
+    return out
+
+
+def headline_table(frames: Mapping[str, pd.DataFrame], ar: int, k: int = 5, lang: Lang = "sv",
+                   keys: Sequence[str] = FUNNEL_INDICATORS,
+                   ratios: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+    """One row per municipality: volumes and each indicator's count and share in year ``ar``
+    (plus the case-mix standardised ratio O/E where ``ratios`` has it), suppression applied.
+
+    Column names are labels in ``lang``; shares are fractions (0-1).
+    """
+    t = schema.text
+    rows = []
+    for kommun, df in frames.items():
+        d = df[df["ar"] == ar]
+        rec: dict[str, object] = {schema.label("kommun", lang): kommun_namn(kommun),
+                                  t("aktualiseringar", lang): len(d),
+                                  t("barn", lang): int(d["barn_id"].nunique())}
+        rows.append(rec)
+    out = pd.DataFrame.from_records(rows)
+    for key in keys:
+        ind = indicator(key)
+        cnt = indicator_counts(frames, ind, ar)
+        xc, nc, pc = (t("jmf_kol_antal", lang, ind=ind.label(lang)),
+                      t("jmf_kol_namnare", lang, ind=ind.label(lang)),
+                      t("jmf_kol_andel", lang, ind=ind.label(lang)))
+        part = pd.DataFrame({xc: cnt["x"].to_numpy(), nc: cnt["n"].to_numpy(),
+                             pc: cnt["andel"].to_numpy()})
+        linked = [pc]
+        if ratios is not None and key in ratios:
+            rc = t("jmf_kol_kvot", lang, ind=ind.label(lang))
+            sr = ratios[key].set_index("kommun").reindex(list(frames))
+            part[rc] = sr["kvot"].to_numpy()
+            linked.append(rc)
+        part = mask_share(part, xc, nc, linked, k)
+        out = pd.concat([out, part], axis=1)
+    vol = [t("aktualiseringar", lang), t("barn", lang)]
+    return mask_share(out, vol[0], vol[0], [], k).pipe(
+        lambda o: mask_share(o, vol[1], vol[1], [], k))
+
+
+def funnels(frames: Mapping[str, pd.DataFrame], ar: int, k: int = 5,
+            keys: Sequence[str] = FUNNEL_INDICATORS, **kwargs: object) -> dict[str, Funnel]:
+    """Funnel-plot data of each indicator in year ``ar`` (keyword arguments go to ``funnel``)."""
+    return {key: funnel(indicator_counts(frames, key, ar), key, k, **kwargs) for key in keys}
+
+
+def _position(f: Funnel, lang: Lang) -> pd.Series:
+    """Where each point lies: inside, or above/below the 95 % or 99.8 % limits."""
+    lo_w, hi_w = _limit_cols(max(f.levels))
+    lo_n, hi_n = _limit_cols(min(f.levels))
+    p = f.points
+    out = pd.Series(schema.text("jmf_lage_inom", lang), index=p.index, dtype=object)
+    for level, lo, hi in ((min(f.levels), lo_n, hi_n), (max(f.levels), lo_w, hi_w)):
+        niva = _fmt_level(level, lang)
+        out[p["varde"] > p[hi]] = schema.text("jmf_lage_over", lang, niva=niva)
+        out[p["varde"] < p[lo]] = schema.text("jmf_lage_under", lang, niva=niva)
+    return out
+
+
+def _fmt_level(level: float, lang: Lang) -> str:
+    s = f"{level * 100:g}"
+    return s.replace(".", ",") if lang == "sv" else s
+
+
+def funnel_points_table(f: Funnel, k: int = 5, lang: Lang = "sv") -> pd.DataFrame:
+    """The units of a funnel plot with their limits and position, suppression applied."""
+    t = schema.text
+    p = f.points
+    tab = pd.DataFrame({schema.label("kommun", lang): [kommun_namn(x) for x in p["kommun"]]})
+    if f.kind == "proportion":
+        xc, nc, vc = t("jmf_taljare", lang), t("jmf_namnare", lang), t("andel", lang)
+        tab[xc], tab[nc], tab[vc] = p["x"].to_numpy(), p["n"].to_numpy(), p["varde"].to_numpy()
+    else:
+        xc, nc, vc = t("jmf_observerat", lang), t("jmf_forvantat", lang), t("jmf_kvot_oe", lang)
+        tab[xc], tab[nc], tab[vc] = p["o"].to_numpy(), p["e"].to_numpy(), p["varde"].to_numpy()
+    linked = [vc, "z"]
+    tab["z"] = p["z"].to_numpy()
+    for level in sorted(f.levels):
+        lo, hi = _limit_cols(level)
+        niva = _fmt_level(level, lang)
+        tab[t("jmf_grans_nedre", lang, niva=niva)] = p[lo].to_numpy()
+        tab[t("jmf_grans_ovre", lang, niva=niva)] = p[hi].to_numpy()
+    pc = t("jmf_lage", lang)
+    tab[pc] = _position(f, lang).to_numpy()
+    linked.append(pc)
+    if f.kind == "proportion":
+        return mask_share(tab, xc, nc, linked, k)
+    return mask_share(tab, xc, xc, linked, k)
+
+
+def overdispersion_table(fs: Mapping[str, Funnel], lang: Lang = "sv") -> pd.DataFrame:
+    """One row per funnel: target, units, phi, chi-squared test, tau^2 and whether limits were
+    adjusted."""
+    t = schema.text
+    recs = []
+    for key, f in fs.items():
+        od = f.od
+        recs.append({
+            t("jmf_indikator", lang): indicator(key).label(lang) if key in INDICATORS else key,
+            t("jmf_malvarde", lang): f.target,
+            t("jmf_antal_enheter", lang): od.units,
+            "φ": od.phi, "χ²": od.chi2, t("jmf_fg", lang): od.df, "p": od.p_value,
+            "τ²": od.tau2,
+            t("jmf_justerat", lang): t("ja" if f.adjusted else "nej", lang),
+        })
+    return pd.DataFrame.from_records(recs)
+
+
+def casemix(frames: Mapping[str, pd.DataFrame], ar: int, keys: Sequence[str] = FUNNEL_INDICATORS,
+            covariates: Sequence[str] = CASEMIX) -> dict[str, pd.DataFrame]:
+    """Indirectly standardised ratios of each indicator in year ``ar``."""
+    return {key: standardised_ratios(casemix_cells(frames, key, ar, covariates), covariates)
+            for key in keys}
+
+
+def ratio_funnel(sr: pd.DataFrame, key: str, k: int = 5, **kwargs: object) -> Funnel:
+    """Funnel-plot data of the standardised ratios O/E (volume = expected count E)."""
+    return funnel(sr[["kommun", "o", "e"]], key, k, kind="ratio", **kwargs)
+
+
+def casemix_table(sr: pd.DataFrame, k: int = 5, lang: Lang = "sv") -> pd.DataFrame:
+    """Observed, expected, O/E with 95 % interval, crude and adjusted share; suppression applied."""
+    t = schema.text
+    niva = _fmt_level(0.95, lang)
+    cols = {
+        schema.label("kommun", lang): [kommun_namn(x) for x in sr["kommun"]],
+        t("jmf_namnare", lang): sr["n"].to_numpy(),
+        t("jmf_observerat", lang): sr["o"].to_numpy(),
+        t("jmf_forvantat", lang): sr["e"].to_numpy(),
+        t("jmf_kvot_oe", lang): sr["kvot"].to_numpy(),
+        t("jmf_ki_nedre", lang, niva=niva): sr["kvot_nedre"].to_numpy(),
+        t("jmf_ki_ovre", lang, niva=niva): sr["kvot_ovre"].to_numpy(),
+        t("jmf_obs_andel", lang): sr["andel"].to_numpy(),
+        t("jmf_forv_andel", lang): sr["forvantad_andel"].to_numpy(),
+        t("jmf_just_andel", lang): sr["justerad_andel"].to_numpy(),
+    }
+    tab = pd.DataFrame(cols)
+    names = list(cols)
+    return mask_share(tab, names[2], names[1], [names[4], names[5], names[6], names[7],
+                                                  names[9]], k)
+
+
+def between(frames: Mapping[str, pd.DataFrame], ar: int, keys: Sequence[str] = FUNNEL_INDICATORS,
+            covariates: Sequence[str] = CASEMIX) -> dict[str, MedianOddsRatio]:
+    """``between_variation`` of each indicator in year ``ar``."""
+    return {key: between_variation(frames, key, ar, covariates) for key in keys}
+
+
+def mor_table(mors: Mapping[str, MedianOddsRatio], lang: Lang = "sv") -> pd.DataFrame:
+    """One row per indicator: sigma^2 and the MOR with 95 % intervals, Cochran's Q test."""
+    t = schema.text
+    niva = _fmt_level(0.95, lang)
+    recs = []
+    for key, m in mors.items():
+        recs.append({
+            t("jmf_indikator", lang): indicator(key).label(lang),
+            t("jmf_antal_enheter", lang): m.df + 1,
+            t("jmf_sigma2", lang): m.sigma2,
+            t("jmf_ki_nedre", lang, niva=niva) + " (σ²)": m.sigma2_lo,
+            t("jmf_ki_ovre", lang, niva=niva) + " (σ²)": m.sigma2_hi,
+            "MOR": m.mor,
+            t("jmf_ki_nedre", lang, niva=niva) + " (MOR)": m.mor_lo,
+            t("jmf_ki_ovre", lang, niva=niva) + " (MOR)": m.mor_hi,
+            "Q": m.q, t("jmf_fg", lang): m.df, "p": m.p_value,
+        })
+    return pd.DataFrame.from_records(recs)
+
+
+def standouts(f: Funnel) -> dict[str, list[str]]:
+    """Visible units above/below the widest limits (``over``/``under``) and only the 95 % ones."""
+    p = f.points[f.points["visas"]]
+    lo_w, hi_w = _limit_cols(max(f.levels))
+    lo_n, hi_n = _limit_cols(min(f.levels))
+    return {
+        "over": sorted(p.loc[p["varde"] > p[hi_w], "kommun"]),
+        "under": sorted(p.loc[p["varde"] < p[lo_w], "kommun"]),
+        "over_95": sorted(p.loc[(p["varde"] > p[hi_n]) & (p["varde"] <= p[hi_w]), "kommun"]),
+        "under_95": sorted(p.loc[(p["varde"] < p[lo_n]) & (p["varde"] >= p[lo_w]), "kommun"]),
+    }
+
+
+def standouts_text(fs: Mapping[str, Funnel], lang: Lang = "sv") -> str:
+    """Markdown bullet list: per funnel, which municipalities lie outside the 99.8 % limits."""
+    lines = []
+    for key, f in fs.items():
+        name = indicator(key).label(lang) if f.kind == "proportion" else \
+            schema.text("jmf_justerad_titel", lang, ind=indicator(key).label(lang))
+        s = standouts(f)
+        parts = []
+        for side in ("over", "under"):
+            if s[side]:
+                parts.append(schema.text(f"jmf_text_{side}", lang,
+                                         kommuner=", ".join(kommun_namn(x) for x in s[side])))
+        body = "; ".join(parts) if parts else schema.text("jmf_text_ingen", lang)
+        lines.append(f"- **{name}**: {body}.")
+    return "\n".join(lines)
