@@ -1,0 +1,1329 @@
+"""Cleaning: normalise, validate, quarantine and derive the clean table of one municipality.
+
+Input is the untyped :class:`genomlysning.ingest.RawTable` (every cell a string or ``None``); output
+is :class:`CleanResult`: the clean table (``schema.CLEAN_COLUMNS``, dtypes
+``schema.pandas_dtype``), the quarantine (Excel row + rules, no identifiers, no values), every
+problem (:data:`genomlysning.problems.REPORT_COLUMNS`) and the accounting
+(rows in = rows clean + rows quarantined).
+
+Everything is vectorised: each distinct cell value is interpreted once (``pd.factorize``) and every
+rule is a boolean mask over the rows, so 420 000 rows clean in seconds.
+
+Severity policy. *fel* (fatal, the row goes to quarantine) when the row cannot be placed correctly
+in the flow (the funnel would count it wrongly), the child cannot be identified, a date is unreadable
+or impossible, or the row is a duplicate. *varning* (the row is kept) when a detail is missing,
+unreadable or inconsistent but the row can still be counted correctly; the cell is then treated as
+missing ("uppgift saknas") unless the rule says otherwise.
+
+Rules (id - severity - what is checked):
+
+=============================  ============  ====================================================
+obligatoriskt_saknas           fel           rad_id, aktualiseringsdatum, aktualiseringstyp present
+barn_oidentifierbart           fel           personnummer or barn_id present
+personnummer_ogiltigt          fel           personnummer readable (date, control digit)
+personnummer_i_text            fel/varning   no personnummer-like text in rad_id/barn_id (fel) or
+                                             omrade (varning, cell cleared)
+omrade_fritext                 varning       omrade is a short code (<= 40 characters), not free
+                                             text (cell cleared)
+okand_kod                      fel/varning   coded and yes/no cells match the code list. fel in the
+                                             columns that decide the flow stage
+                                             (aktualiseringstyp, fb_beslut, insats_erbjuden,
+                                             insats_svar, insats_startad); elsewhere varning and
+                                             the cell becomes missing (reasons: not ticked)
+stavning_tolkad                varning       a near-miss spelling (difflib ratio >= 0.85, no rival
+                                             code within 0.05) was read as the code it resembles
+ogiltigt_datum                 fel           every date readable (accepted formats: FORMAT_TEXT)
+ogiltigt_tal                   varning       alder/barnsamtal_antal are whole numbers (cleared)
+alder_utanfor                  fel           age (from personnummer, else alder) within 0-20
+barnsamtal_antal_utanfor       varning       barnsamtal_antal within 0-99 (cleared)
+alder_motsagelse               varning       alder agrees with the personnummer (personnummer wins)
+kon_motsagelse                 varning       kon agrees with the personnummer (entered kön kept)
+barn_id_ersatt                 varning       a barn_id entered beside a personnummer is replaced by
+                                             the derived one
+datumordning                   fel           aktualisering <= skyddsbedömning, fb_datum,
+                                             utredning_start <= utredning_slut and
+                                             fb_datum <= utredning_start (start-order checks do not
+                                             apply to fb_beslut = pagaende: the investigation was
+                                             already running)
+datum_efter_periodslut         fel           no date after period_slut (the extraction date)
+fb_datum_utan_beslut           fel           fb_datum only with an fb_beslut
+fb_beslut_motsager_utredning   fel           fb_beslut "inte inleda" but an utredning_start date
+utan_utredning                 fel/varning   utredning_slut/utredning_utfall only when an utredning
+                                             was opened (fel); barnsamtal, barnsamtal_antal and the
+                                             contact columns likewise (varning, cells cleared)
+utfall_utan_slut               fel           utredning_utfall only with utredning_slut
+svar_utan_insats               fel           insats_svar only if insats_erbjuden
+startad_utan_ja                fel           insats_startad only if accepted (or under LVU, which
+                                             needs no consent)
+insats_utan_erbjudande         fel           insats_typ/insats_lagrum only if insats_erbjuden
+barnsamtal_antal_motsagelse    varning       barnsamtal_antal > 0 iff barnsamtal = Ja (count cleared;
+                                             a blank barnsamtal is read from the count)
+orsak_saknas                   varning       an anmälan names at least one anmälningsorsak
+dubblett                       fel           same child, date, type and reasons as an earlier row
+                                             (the later copies)
+dubblett_rad_id                fel           rad_id unique (the later copies)
+=============================  ============  ====================================================
+
+No value of the personnummer column, nor any personnummer-like text anywhere, reaches an output:
+the column is dropped after deriving ``barn_id`` (keyed hash), age and kön, and every value shown in
+a problem is masked with :func:`genomlysning.personnummer.mask`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import json
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from genomlysning import paths, schema
+from genomlysning.problems import REPORT_COLUMNS, Problem, Severity
+
+if TYPE_CHECKING:
+    import argparse
+
+    from genomlysning.ingest import RawTable
+
+# ---------------------------------------------------------------------------------------------
+# Rules
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One validation rule: id, default severity and its Swedish/English description."""
+
+    id: str
+    allvarlighet: Severity
+    sv: str
+    en: str
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("obligatoriskt_saknas", "fel", "obligatoriskt värde saknas", "required value missing"),
+    Rule("barn_oidentifierbart", "fel", "barnet kan inte identifieras (varken personnummer eller "
+         "barn-id)", "the child cannot be identified (neither personnummer nor child id)"),
+    Rule("personnummer_ogiltigt", "fel", "ogiltigt personnummer", "invalid personnummer"),
+    Rule("personnummer_i_text", "fel", "fältet innehåller något som liknar ett personnummer",
+         "the field contains something that looks like a personnummer"),
+    Rule("omrade_fritext", "varning", "område ska vara en kort kod, inte fritext",
+         "area must be a short code, not free text"),
+    Rule("okand_kod", "fel", "okänt värde", "unknown value"),
+    Rule("stavning_tolkad", "varning", "felstavat värde tolkat som ett giltigt",
+         "misspelt value read as a valid one"),
+    Rule("ogiltigt_datum", "fel", "datumet går inte att läsa", "the date cannot be read"),
+    Rule("ogiltigt_tal", "varning", "inte ett heltal", "not a whole number"),
+    Rule("alder_utanfor", "fel", "åldern ligger utanför 0–20 år", "age outside 0–20 years"),
+    Rule("barnsamtal_antal_utanfor", "varning", "antalet barnsamtal ligger utanför 0–99",
+         "number of conversations outside 0–99"),
+    Rule("alder_motsagelse", "varning", "åldern stämmer inte med personnumret (personnumret gäller)",
+         "age disagrees with the personnummer (the personnummer is used)"),
+    Rule("kon_motsagelse", "varning", "könet stämmer inte med personnumret (angivet kön behålls)",
+         "sex disagrees with the personnummer (the entered sex is kept)"),
+    Rule("barn_id_ersatt", "varning", "barn-id ersätts av det som beräknas från personnumret",
+         "child id replaced by the one derived from the personnummer"),
+    Rule("datumordning", "fel", "datumen ligger i fel ordning i flödet",
+         "dates out of order in the flow"),
+    Rule("datum_efter_periodslut", "fel", "datumet ligger efter periodens slut (uttagsdatum)",
+         "date after the end of the period (extraction date)"),
+    Rule("fb_datum_utan_beslut", "fel", "beslutsdatum utan beslut i förhandsbedömningen",
+         "decision date without a decision"),
+    Rule("fb_beslut_motsager_utredning", "fel", "beslut att inte inleda utredning men utredningen "
+         "har ett startdatum", "decision not to investigate but an investigation start date"),
+    Rule("utan_utredning", "fel", "uppgift om utredning men ingen utredning är inledd",
+         "investigation detail but no investigation was opened"),
+    Rule("utfall_utan_slut", "fel", "utfall angivet men utredningen har inget slutdatum",
+         "outcome given but the investigation has no end date"),
+    Rule("svar_utan_insats", "fel", "svar på insats men ingen insats erbjuden",
+         "response to an intervention but none offered"),
+    Rule("startad_utan_ja", "fel", "insats startad men inte accepterad (och inte enligt LVU)",
+         "intervention started but not accepted (and not under LVU)"),
+    Rule("insats_utan_erbjudande", "fel", "insatstyp eller lagrum men ingen insats erbjuden",
+         "intervention type or legal basis but none offered"),
+    Rule("barnsamtal_antal_motsagelse", "varning", "antal barnsamtal stämmer inte med "
+         "barnsamtal Ja/Nej", "number of conversations disagrees with yes/no"),
+    Rule("orsak_saknas", "varning", "anmälan utan anmälningsorsak", "report without a reason"),
+    Rule("dubblett", "fel", "dubblett: samma barn, datum, typ och orsaker som en tidigare rad",
+         "duplicate: same child, date, type and reasons as an earlier row"),
+    Rule("dubblett_rad_id", "fel", "löpnumret finns redan på en tidigare rad",
+         "row id already used by an earlier row"),
+)
+RULES_BY_ID: dict[str, Rule] = {r.id: r for r in RULES}
+
+#: Coded/yes-no columns whose value decides the stage of the flow: an unknown value there is fatal.
+STAGE_COLUMNS: frozenset[str] = frozenset({"aktualiseringstyp", "fb_beslut", "insats_erbjuden",
+                                           "insats_svar", "insats_startad"})
+#: Columns describing the utredning: only meaningful when an utredning was opened.
+UTREDNING_FATAL: tuple[str, ...] = ("utredning_slut", "utredning_utfall")
+UTREDNING_DETAIL: tuple[str, ...] = ("barnsamtal", "barnsamtal_antal", "kontakt_forskola",
+                                     "kontakt_skola", "kontakt_polis", "kontakt_halso_sjukvard")
+#: Ordered date pairs (earlier, later) checked by ``datumordning``; ``True`` = skipped for pagaende.
+DATE_ORDER: tuple[tuple[str, str, bool], ...] = (
+    ("aktualiseringsdatum", "skyddsbedomning_datum", False),
+    ("aktualiseringsdatum", "fb_datum", False),
+    ("aktualiseringsdatum", "utredning_start", True),
+    ("fb_datum", "utredning_start", True),
+    ("aktualiseringsdatum", "utredning_slut", False),
+    ("utredning_start", "utredning_slut", False),
+)
+FUZZY_CUTOFF = 0.85
+FUZZY_MARGIN = 0.05
+OMRADE_MAX_LEN = 40
+EARLIEST_DATE = dt.date(1990, 1, 1)
+LATEST_DATE = dt.date(2099, 12, 31)
+FORMAT_TEXT = ("ÅÅÅÅ-MM-DD (t.ex. 2024-03-05), DD/MM/ÅÅÅÅ eller DD.MM.ÅÅÅÅ (dag först), ÅÅÅÅMMDD, "
+               "'5 mars 2024', Excels datumtal, eller datum med klockslag; år 1990–2099")
+
+# ---------------------------------------------------------------------------------------------
+# Problem collection (columnar: one chunk per rule and column)
+# ---------------------------------------------------------------------------------------------
+
+#: Values of a problem column: one string for all rows, an array aligned to the frame, or a function
+#: of the flagged row positions (computed only for those rows).
+ArrayLike = np.ndarray | pd.Series | str | Callable[[np.ndarray], Any]
+
+
+class _Collector:
+    """Accumulate problems as columnar chunks (fast for hundreds of thousands of rows)."""
+
+    def __init__(self, fil: str, rad_excel: np.ndarray) -> None:
+        self.fil = fil
+        self.rad_excel = rad_excel
+        self.chunks: list[pd.DataFrame] = []
+
+    def add(self, rule: str, rows: np.ndarray | pd.Series, kolumn: str, varde: ArrayLike,
+            giltigt: ArrayLike, severity: Severity | None = None) -> None:
+        """Record ``rule`` for every row where ``rows`` is True (values aligned to the frame)."""
+        mask = np.asarray(rows, dtype=bool)
+        idx = np.flatnonzero(mask)
+        if idx.size == 0:
+            return
+        r = RULES_BY_ID[rule]
+        self.chunks.append(pd.DataFrame({
+            "_pos": idx,
+            "fil": self.fil,
+            "rad_excel": self.rad_excel[idx],
+            "kolumn": kolumn,
+            "varde": _take(varde, idx),
+            "regel": f"{r.id}: {r.sv}",
+            "allvarlighet": severity or r.allvarlighet,
+            "giltigt": _take(giltigt, idx),
+            "_rule": r.id,
+        }))
+
+    def frame(self) -> pd.DataFrame:
+        """All problems so far (internal columns ``_pos``, ``_rule`` included)."""
+        if not self.chunks:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in ("_pos", *REPORT_COLUMNS, "_rule")})
+        return pd.concat(self.chunks, ignore_index=True)
+
+
+def _take(values: ArrayLike, idx: np.ndarray) -> np.ndarray | str:
+    if isinstance(values, str):
+        return values
+    if callable(values):
+        return np.array(["" if _isna(v) else str(v) for v in values(idx)], dtype=object)
+    arr = values.to_numpy(dtype=object) if isinstance(values, pd.Series) else np.asarray(values, object)
+    out = arr[idx]
+    return np.array(["" if _isna(v) else str(v) for v in out], dtype=object)
+
+
+def _isna(v: object) -> bool:
+    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and np.isnan(v))
+
+
+# ---------------------------------------------------------------------------------------------
+# Text normalisation and code lists
+# ---------------------------------------------------------------------------------------------
+
+
+def normalise_key(text: str) -> str:
+    """Fold ``text`` for matching: case, diacritics, whitespace, end punctuation, ``1.0`` -> ``1``."""
+    t = unicodedata.normalize("NFKD", str(text).casefold())
+    t = "".join(ch for ch in t if not unicodedata.combining(ch))
+    t = re.sub(r"\s+", " ", t.replace("_", " ")).strip(" .,;:!?'\"")
+    t = re.sub(r"\s*/\s*", "/", t)
+    if re.fullmatch(r"[+-]?\d+\.0+", t):
+        t = t.split(".")[0]
+    return t
+
+
+@cache
+def code_lookup(col: str) -> dict[str, object]:
+    """Return ``{normalised spelling: value}`` for a coded (code str) or yes/no (bool) column."""
+    c = schema.column(col)
+    pairs: list[tuple[str, object]] = []
+    if c.dtype == "bool":
+        pairs += [(a, True) for a in schema.JA_NEJ_ALIASES_TRUE]
+        pairs += [(a, False) for a in schema.JA_NEJ_ALIASES_FALSE]
+    elif c.dtype == "code":
+        for code in c.codes:
+            pairs += [(s, code.code) for s in (code.code, code.sv, code.en, *code.aliases)]
+    else:
+        raise ValueError(f"{col} is neither coded nor yes/no")
+    table: dict[str, object] = {}
+    for text, value in pairs:
+        key = normalise_key(text)
+        if table.get(key, value) != value:
+            raise ValueError(f"schema: spelling {text!r} of {col} maps to both {table[key]!r} and {value!r}")
+        table[key] = value
+    return table
+
+
+def valid_values_text(col: str) -> str:
+    """Swedish list of the values a person may type in ``col``."""
+    c = schema.column(col)
+    if c.dtype == "bool":
+        return "Ja eller Nej (även J/N, 1/0, x, -)"
+    return ", ".join(code.sv for code in c.codes)
+
+
+def match_code(text: str, col: str) -> tuple[object | None, str]:
+    """Interpret one cell of a coded or yes/no column: ``(value, "exakt"|"tolkad"|"okand")``."""
+    table = code_lookup(col)
+    key = normalise_key(text)
+    if key in table:
+        return table[key], "exakt"
+    if len(key) >= 4:
+        scored = sorted(((difflib.SequenceMatcher(None, key, k).ratio(), k) for k in table), reverse=True)
+        best_score, best = scored[0]
+        if best_score >= FUZZY_CUTOFF and not any(
+                s >= best_score - FUZZY_MARGIN and table[k] != table[best] for s, k in scored[1:]):
+            return table[best], "tolkad"
+    return None, "okand"
+
+
+def _value_label(col: str, value: object) -> str:
+    if isinstance(value, bool):
+        return "Ja" if value else "Nej"
+    return schema.code_label(col, str(value))
+
+
+# ---------------------------------------------------------------------------------------------
+# Dates and numbers
+# ---------------------------------------------------------------------------------------------
+
+_MONTHS: dict[str, int] = {
+    "jan": 1, "januari": 1, "january": 1, "feb": 2, "februari": 2, "february": 2, "mar": 3,
+    "mars": 3, "march": 3, "apr": 4, "april": 4, "maj": 5, "may": 5, "jun": 6, "juni": 6, "june": 6,
+    "jul": 7, "juli": 7, "july": 7, "aug": 8, "augusti": 8, "august": 8, "sep": 9, "sept": 9,
+    "september": 9, "okt": 10, "oct": 10, "oktober": 10, "october": 10, "nov": 11, "november": 11,
+    "dec": 12, "december": 12,
+}
+_TIME = r"(?:[ t]\d{1,2}[:.]\d{2}(?:[:.]\d{2}(?:\.\d+)?)?)?"
+_ISO = re.compile(rf"(\d{{4}})[-/.](\d{{1,2}})[-/.](\d{{1,2}}){_TIME}")
+_DMY = re.compile(rf"(\d{{1,2}})[-/.](\d{{1,2}})[-/.](\d{{4}}){_TIME}")
+_COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})")
+_SERIAL = re.compile(r"(\d{5})(?:\.\d+)?")
+_TEXT_MONTH = re.compile(r"(\d{1,2})\.?\s*([a-z]+)\.?,?\s+(\d{4})")
+_EXCEL_EPOCH = dt.date(1899, 12, 30)
+
+
+def parse_date(text: str) -> dt.date | None:
+    """Read one date in any accepted format (``FORMAT_TEXT``); ``None`` if it cannot be read."""
+    t = normalise_key(text)
+    y = m = d = 0
+    if mo := _ISO.fullmatch(t):
+        y, m, d = (int(g) for g in mo.groups())
+    elif mo := _DMY.fullmatch(t):
+        d, m, y = (int(g) for g in mo.groups())
+    elif mo := _COMPACT.fullmatch(t):
+        y, m, d = (int(g) for g in mo.groups())
+    elif mo := _SERIAL.fullmatch(t):
+        out = _EXCEL_EPOCH + dt.timedelta(days=int(mo.group(1)))
+        return out if EARLIEST_DATE <= out <= LATEST_DATE else None
+    elif (mo := _TEXT_MONTH.fullmatch(t)) and mo.group(2) in _MONTHS:
+        d, m, y = int(mo.group(1)), _MONTHS[mo.group(2)], int(mo.group(3))
+    else:
+        return None
+    try:
+        out = dt.date(y, m, d)
+    except ValueError:
+        return None
+    return out if EARLIEST_DATE <= out <= LATEST_DATE else None
+
+
+def parse_dates(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Parse a column of date texts: ``(datetime64[ns] Series, mask of unreadable cells)``."""
+    codes, uniques = pd.factorize(s.to_numpy(dtype=object), use_na_sentinel=True)
+    values, bad = _parse_dates_factorized(codes, uniques)
+    return pd.Series(values, index=s.index), bad
+
+
+def _parse_dates_factorized(codes: np.ndarray, uniques: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    parsed = np.array([parse_date(u) or np.datetime64("NaT") for u in uniques] + [np.datetime64("NaT")],
+                      dtype="datetime64[ns]")
+    values = parsed[codes]  # code -1 picks the trailing NaT
+    return values, (codes >= 0) & np.isnat(values)
+
+
+def parse_ints(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Parse whole numbers (``"12"``, ``"12.0"``, ``"12 år"``): ``(Int64 Series, unreadable mask)``."""
+    present = s.notna().to_numpy()
+    text = s.astype(object).where(s.notna(), None)
+    stripped = text.str.replace(r"(?i)\s*(år|st|ggr|gånger)\.?$", "", regex=True).str.replace(",", ".")
+    num = pd.to_numeric(stripped, errors="coerce")
+    whole = num.notna() & (num == np.floor(num.fillna(0)))
+    out = num.where(whole).astype("Float64").astype("Int64")
+    bad = present & ~whole.to_numpy()
+    return out, bad
+
+
+# ---------------------------------------------------------------------------------------------
+# Working state: the typed columns of one file while it is being checked
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Work:
+    """Typed columns (all rows, file order) and the problems found so far."""
+
+    n: int
+    text: dict[str, pd.Series]
+    problems: _Collector
+    dates: dict[str, pd.Series]
+    codes: dict[str, pd.Series]
+    bools: dict[str, pd.Series]
+    ints: dict[str, pd.Series]
+    bad: dict[str, np.ndarray]
+    period_slut: pd.Timestamp | None = None
+    period_slut_kalla: str = "data"
+    fact: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+
+    def factorized(self, col: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(codes, distinct values)`` of a text column (-1 = blank), computed once."""
+        if self.fact is None:
+            self.fact = {}
+        if col not in self.fact:
+            codes, uniques = pd.factorize(self.text[col].to_numpy(dtype=object), use_na_sentinel=True)
+            self.fact[col] = (codes, np.asarray(uniques, dtype=object))
+        return self.fact[col]
+
+    def set_text(self, col: str, values: pd.Series) -> None:
+        """Replace a text column (and forget its factorisation)."""
+        self.text[col] = values
+        if self.fact is not None:
+            self.fact.pop(col, None)
+
+    def present(self, col: str) -> np.ndarray:
+        """Cells that had a (non-blank) value in the file, readable or not."""
+        return self.text[col].notna().to_numpy()
+
+    def is_true(self, col: str) -> np.ndarray:
+        """Yes/no cells read as Ja."""
+        return self.bools[col].fillna(False).to_numpy(dtype=bool)
+
+    def is_false(self, col: str) -> np.ndarray:
+        """Yes/no cells read as Nej, or blank (not unreadable)."""
+        return ~self.bools[col].fillna(True).to_numpy(dtype=bool) | (
+            ~self.present(col))
+
+    def code_in(self, col: str, values: set[str] | frozenset[str]) -> np.ndarray:
+        """Coded cells whose code is in ``values``."""
+        return self.codes[col].isin(list(values)).to_numpy()
+
+
+def _strip_texts(frame: pd.DataFrame, n: int) -> tuple[dict[str, pd.Series], dict[str, tuple[np.ndarray,
+                                                                                             np.ndarray]]]:
+    """Every template column as an object Series of stripped strings (``None`` for blank cells),
+    and its factorisation ``(codes, distinct values)``."""
+    out: dict[str, pd.Series] = {}
+    fact: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    index = pd.RangeIndex(n)
+    for col in schema.TEMPLATE_COLUMNS:
+        if col not in frame.columns:
+            out[col] = pd.Series([None] * n, index=index, dtype=object)
+            fact[col] = (np.full(n, -1, dtype=np.intp), np.array([], dtype=object))
+            continue
+        codes, uniques = pd.factorize(frame[col].to_numpy(dtype=object), use_na_sentinel=True)
+        stripped = [str(u).strip() or None for u in uniques]
+        if any(t is None or t != u for t, u in zip(stripped, uniques, strict=True)):
+            ucodes, uniques = pd.factorize(np.array(stripped, dtype=object), use_na_sentinel=True)
+            codes = np.append(ucodes, -1)[codes]
+        uniques = np.asarray(uniques, dtype=object)
+        fact[col] = (codes, uniques)
+        out[col] = pd.Series(np.append(uniques, None)[codes], index=index, dtype=object)
+    return out, fact
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 1: privacy of the kept text columns
+# ---------------------------------------------------------------------------------------------
+
+
+def _looks_like_personnummer(w: _Work, col: str) -> np.ndarray:
+    from genomlysning import personnummer as pn
+
+    codes, uniques = w.factorized(col)
+    # at least ten characters are needed for a personnummer; skip the regex for shorter values
+    hit = np.array([len(u) >= 10 and pn.contains(u) for u in uniques] + [False])
+    return hit[codes]
+
+
+def check_text_privacy(w: _Work) -> None:
+    """personnummer_i_text / omrade_fritext: no identifying text in the kept text columns."""
+    for col, severity in (("rad_id", "fel"), ("barn_id", "fel"), ("omrade", "varning")):
+        hit = _looks_like_personnummer(w, col)
+        keep = "ett löpnummer/ärendenummer" if col == "rad_id" else (
+            "ett pseudonymt barn-id (personnumret hör hemma i kolumnen personnummer)" if col == "barn_id"
+            else "en kort kod för område/team; cellen behandlas som tom")
+        w.problems.add("personnummer_i_text", hit, col, w.text[col], keep, severity=severity)
+        if col == "omrade":
+            w.set_text(col, w.text[col].where(~hit, None))
+    om = w.text["omrade"]
+    long = (om.str.len() > OMRADE_MAX_LEN).fillna(False).to_numpy(dtype=bool)
+    w.problems.add("omrade_fritext", long, "omrade", om,
+                   f"högst {OMRADE_MAX_LEN} tecken, t.ex. 'Pilot' eller 'Team Väst'; "
+                   "cellen behandlas som tom")
+    w.set_text("omrade", om.where(~long, None))
+
+
+def normalise_rad_id(w: _Work) -> None:
+    """rad_id: Excel numbers ``12.0`` become ``12``."""
+    s = w.text["rad_id"]
+    if s.str.contains(".", regex=False).fillna(False).to_numpy(dtype=bool).any():
+        w.set_text("rad_id", s.str.replace(r"^(\d+)\.0+$", r"\1", regex=True).astype(object))
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 2: dates, codes and numbers
+# ---------------------------------------------------------------------------------------------
+
+
+def read_dates(w: _Work) -> None:
+    """ogiltigt_datum: parse every date column (mixed formats); unreadable dates are fatal."""
+    for col in schema.DATE_COLUMNS:
+        if schema.column(col).role != "input":
+            continue
+        values, bad = _parse_dates_factorized(*w.factorized(col))
+        w.dates[col] = pd.Series(values)
+        w.bad[col] = bad
+        w.problems.add("ogiltigt_datum", bad, col, w.text[col], FORMAT_TEXT)
+
+
+def choose_period_slut(w: _Work, params: Mapping[str, Any]) -> None:
+    """period_slut = params ``period_slut``, else the latest readable date in the file."""
+    given = params.get("period_slut")
+    if given:
+        w.period_slut = pd.Timestamp(str(given))
+        w.period_slut_kalla = "params"
+        return
+    latest = [s.max() for s in w.dates.values() if s.notna().any()]
+    w.period_slut = max(latest) if latest else None
+    w.period_slut_kalla = "data"
+
+
+def read_codes(w: _Work) -> None:
+    """okand_kod / stavning_tolkad: every coded and yes/no column against its code list."""
+    for c in schema.columns(role="input"):
+        if c.dtype not in ("code", "bool"):
+            continue
+        s = w.text[c.name]
+        codes, uniques = w.factorized(c.name)
+        matched = [match_code(str(u), c.name) for u in uniques]
+        status = np.array([k for _, k in matched] + [""], dtype=object)[codes]
+        read_as = np.array([f"tolkat som {_value_label(c.name, v)!r}" if k == "tolkad" else ""
+                            for v, k in matched] + [""], dtype=object)[codes]
+        w.problems.add("stavning_tolkad", status == "tolkad", c.name, s, read_as)
+        fatal = c.name in STAGE_COLUMNS
+        w.problems.add("okand_kod", status == "okand", c.name, s,
+                       valid_values_text(c.name) + ("" if fatal else "; cellen behandlas som tom"),
+                       severity="fel" if fatal else "varning")
+        w.bad[c.name] = status == "okand"
+        if c.dtype == "code":
+            order = {code: i for i, code in enumerate(c.code_values())}
+            cat = np.array([order[v] if v is not None else -1 for v, _ in matched] + [-1], dtype=np.int64)
+            w.codes[c.name] = pd.Series(pd.Categorical.from_codes(
+                cat[codes], dtype=schema.pandas_dtype(c.name)))
+        else:
+            tri = np.array([-1 if v is None else int(bool(v)) for v, _ in matched] + [-1], dtype=np.int8)
+            t = tri[codes]
+            w.bools[c.name] = pd.Series(pd.arrays.BooleanArray(t == 1, t == -1))
+
+
+def read_ints(w: _Work) -> None:
+    """ogiltigt_tal / barnsamtal_antal_utanfor: whole numbers; unreadable cells are cleared."""
+    for col in ("alder", "barnsamtal_antal"):
+        values, bad = parse_ints(w.text[col])
+        w.problems.add("ogiltigt_tal", bad, col, w.text[col], "ett heltal, t.ex. 7; cellen behandlas som tom",
+                       severity="varning")
+        w.bad[col] = bad
+        w.ints[col] = values
+    c = schema.column("barnsamtal_antal")
+    v = w.ints["barnsamtal_antal"]
+    out = ((v < c.min_value) | (v > c.max_value)).fillna(False).to_numpy(dtype=bool)
+    w.problems.add("barnsamtal_antal_utanfor", out, c.name, w.text[c.name],
+                   f"{c.min_value}–{c.max_value}; cellen behandlas som tom")
+    w.ints["barnsamtal_antal"] = v.where(~out, pd.NA)
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 3: the child: personnummer -> barn_id, age, kön; then the personnummer is gone
+# ---------------------------------------------------------------------------------------------
+
+
+_TEN_DIGITS = re.compile(r"\d{6}[-+]?\d{4}")
+
+
+@dataclass
+class _Parsed:
+    """Personnummer fields per row: canonical number, birth date parts, sex, error reason."""
+
+    canonical: np.ndarray
+    birth: np.ndarray  # YYYYMMDD as int (0 = none)
+    sex: np.ndarray
+    error: np.ndarray
+
+
+def _parse_unique(texts: np.ndarray, codes: np.ndarray, ref: np.ndarray, fixed_ref: dt.date) -> _Parsed:
+    """Parse each distinct text once; 10-digit forms (century from the reference date) per (text, date)."""
+    from genomlysning import personnummer as pn
+
+    def one(text: str, on: dt.date) -> tuple[str | None, int, str | None, str | None]:
+        try:
+            p = pn.parse(text, on)
+        except pn.PersonnummerError as exc:
+            return None, 0, None, str(getattr(exc, "reason", exc))
+        b = p.birth_date
+        return p.canonical, b.year * 10000 + b.month * 100 + b.day, p.sex, None
+
+    per_unique = [one(u, fixed_ref) for u in texts]
+    out = _Parsed(canonical=np.array([r[0] for r in per_unique] + [None], dtype=object)[codes],
+                  birth=np.array([r[1] for r in per_unique] + [0], dtype=np.int64)[codes],
+                  sex=np.array([r[2] for r in per_unique] + [None], dtype=object)[codes],
+                  error=np.array([r[3] for r in per_unique] + [None], dtype=object)[codes])
+    ten = np.array([bool(_TEN_DIGITS.fullmatch(re.sub(r"\s+", "", u))) for u in texts] + [False])[codes]
+    memo: dict[tuple[str, dt.date], tuple[str | None, int, str | None, str | None]] = {}
+    for i in np.flatnonzero(ten):
+        pair = (texts[codes[i]], ref[i])
+        res = memo.get(pair)
+        if res is None:
+            res = memo[pair] = one(*pair)
+        out.canonical[i], out.birth[i], out.sex[i], out.error[i] = res
+    return out
+
+
+def derive_from_personnummer(w: _Work, key: bytes | Callable[[], bytes]) -> None:
+    """personnummer_ogiltigt / barn_id_ersatt: derive barn_id, age and kön, then drop the column.
+
+    ``key`` is the pseudonymisation key (or a function returning it, called only if a personnummer
+    is present). Age is taken at the aktualisering date (period_slut if that date is unreadable).
+    """
+    from genomlysning import personnummer as pn
+
+    pnr = w.text["personnummer"]
+    texts = pnr.to_numpy(dtype=object)
+    given = w.text["barn_id"].to_numpy(dtype=object)
+    barn_id = given.copy()
+    age = pd.Series(pd.NA, index=range(w.n), dtype="Int64")
+    sex = np.full(w.n, None, dtype=object)
+    invalid = np.zeros(w.n, dtype=bool)
+    if pnr.notna().any():
+        k = key() if callable(key) else key
+        fallback = w.period_slut if w.period_slut is not None else pd.Timestamp("2000-01-01")
+        refs = w.dates["aktualiseringsdatum"].fillna(fallback)
+        codes, uniques = w.factorized("personnummer")
+        parsed = _parse_unique(np.asarray(uniques, dtype=object), codes,
+                               refs.dt.date.to_numpy(dtype=object), fallback.date())
+        ok = parsed.birth > 0
+        invalid = (codes >= 0) & ~ok
+        ccodes, canon = pd.factorize(parsed.canonical[ok], use_na_sentinel=True)
+        hashed = np.array([pn.pseudonymise(c, k) for c in canon], dtype=object)
+        derived = np.full(w.n, None, dtype=object)
+        derived[ok] = hashed[ccodes]
+        replaced = ok & pd.notna(given) & (given != derived)
+        w.problems.add("barn_id_ersatt", replaced, "barn_id", "",
+                       "lämna barn-id tomt när personnummer finns", severity="varning")
+        barn_id = np.where(codes >= 0, derived, given)
+        ref_md = (refs.dt.month * 100 + refs.dt.day).to_numpy()
+        years = refs.dt.year.to_numpy() - parsed.birth // 10000 - (ref_md < parsed.birth % 10000)
+        age = pd.Series(pd.array(years, dtype="Int64")).where(ok, pd.NA)
+        sex = np.where(ok, parsed.sex, None)
+        error = parsed.error
+        w.problems.add("personnummer_ogiltigt", invalid, "personnummer",
+                       lambda idx: [_mask_pnr(t) for t in texts[idx]], lambda idx: error[idx])
+    w.set_text("barn_id", pd.Series(barn_id, dtype=object))
+    w.set_text("personnummer", pd.Series([None] * w.n, dtype=object))  # gone from here on
+    w.ints["_pnr_alder"] = age
+    w.text["_pnr_kon"] = pd.Series(sex, dtype=object)
+    w.bad["personnummer"] = invalid
+
+
+def _mask_pnr(text: str) -> str:
+    """Mask a personnummer cell completely: every digit becomes X (the format stays visible)."""
+    return re.sub(r"\d", "X", str(text))
+
+
+def reconcile_age_and_sex(w: _Work) -> None:
+    """alder_motsagelse / kon_motsagelse / alder_utanfor: personnummer age wins; kön filled if missing."""
+    pnr_age = w.ints.pop("_pnr_alder")
+    given = w.ints["alder"]
+    differs = (pnr_age.notna() & given.notna() & (pnr_age != given)).fillna(False).to_numpy(dtype=bool)
+    w.problems.add("alder_motsagelse", differs, "alder", w.text["alder"],
+                   lambda idx: [f"{a} enligt personnumret" for a in pnr_age.to_numpy(dtype=object)[idx]])
+    age = pnr_age.where(pnr_age.notna(), given)
+    c = schema.column("alder")
+    outside = ((age < c.min_value) | (age > c.max_value)).fillna(False).to_numpy(dtype=bool)
+    from_pnr = pnr_age.notna().to_numpy()
+    w.problems.add("alder_utanfor", outside, "alder",
+                   np.where(from_pnr, "(från personnumret)", w.text["alder"].to_numpy(dtype=object)),
+                   f"{c.min_value}–{c.max_value} år vid aktualiseringen "
+                   "(genomlysningen gäller barn och unga)")
+    w.ints["alder"] = age
+
+    pnr_sex = w.text.pop("_pnr_kon")
+    kon = w.codes["kon"]
+    entered = kon.notna().to_numpy()
+    sex_known = pnr_sex.notna().to_numpy()
+    mismatch = entered & sex_known & (kon.astype(object).to_numpy() != pnr_sex.to_numpy()) & (
+        kon.astype(object).to_numpy() != "okant")
+    w.problems.add("kon_motsagelse", mismatch, "kon", w.text["kon"],
+                   lambda idx: [f"{schema.code_label('kon', s)} enligt personnumret"
+                                for s in pnr_sex.to_numpy(dtype=object)[idx]])
+    fill = ~entered & sex_known & ~w.bad["kon"]
+    order = {code: i for i, code in enumerate(schema.column("kon").code_values())}
+    from_pnr = np.array([order.get(x, -1) for x in ("flicka", "pojke")])
+    codes = kon.cat.codes.to_numpy().copy()
+    codes[fill] = from_pnr[(pnr_sex.to_numpy()[fill] == "pojke").astype(int)]
+    w.codes["kon"] = pd.Series(pd.Categorical.from_codes(codes, dtype=schema.pandas_dtype("kon")))
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 4: row-level rules
+# ---------------------------------------------------------------------------------------------
+
+
+def check_required(w: _Work) -> None:
+    """obligatoriskt_saknas / barn_oidentifierbart."""
+    for c in schema.columns(role="input"):
+        if c.required:
+            w.problems.add("obligatoriskt_saknas", ~w.present(c.name), c.name, "",
+                           f"{c.sv} måste fyllas i")
+    unknown = w.text["barn_id"].isna().to_numpy() & ~w.bad["personnummer"]
+    w.problems.add("barn_oidentifierbart", unknown, "personnummer", "",
+                   "personnummer (ÅÅÅÅMMDD-NNNN) eller, i redan pseudonymiserade data, barn_id")
+
+
+def check_date_order(w: _Work) -> None:
+    """datumordning: aktualisering <= skyddsbedömning/fb_datum <= utredning_start <= utredning_slut."""
+    pagaende = w.code_in("fb_beslut", {"pagaende"})
+    for early, late, skip_pagaende in DATE_ORDER:
+        wrong = (w.dates[late] < w.dates[early]).to_numpy()
+        if skip_pagaende:
+            wrong = wrong & ~pagaende
+        if not wrong.any():
+            continue
+        giltigt = np.full(w.n, "", dtype=object)
+        idx = np.flatnonzero(wrong)
+        earlier = w.dates[early].iloc[idx].dt.strftime("%Y-%m-%d")
+        giltigt[idx] = [f"samma dag som eller efter {schema.label(early)} ({e})" for e in earlier]
+        w.problems.add("datumordning", wrong, late, w.text[late], giltigt)
+
+
+def check_after_period(w: _Work) -> None:
+    """datum_efter_periodslut: no date after period_slut (only when period_slut is a parameter)."""
+    if w.period_slut is None or w.period_slut_kalla != "params":
+        return
+    ps = w.period_slut.strftime("%Y-%m-%d")
+    for col, values in w.dates.items():
+        w.problems.add("datum_efter_periodslut", (values > w.period_slut).to_numpy(), col, w.text[col],
+                       f"senast {ps} (period_slut i params); kontrollera årtalet")
+
+
+def utredning_opened(w: _Work) -> np.ndarray:
+    """Rows where an utredning was opened (or might have been: fb_beslut unreadable)."""
+    return (w.code_in("fb_beslut", {"inleda", "pagaende"}) | w.present("utredning_start")
+            | w.bad["fb_beslut"])
+
+
+def check_forhandsbedomning(w: _Work) -> None:
+    """fb_datum_utan_beslut / fb_beslut_motsager_utredning."""
+    no_decision = ~w.present("fb_beslut")
+    w.problems.add("fb_datum_utan_beslut", w.present("fb_datum") & no_decision, "fb_beslut", "",
+                   "fyll i beslutet (Inleda utredning, Inte inleda utredning, Påförs pågående utredning) "
+                   "eller ta bort beslutsdatumet")
+    contradiction = w.code_in("fb_beslut", {"inte_inleda"}) & w.present("utredning_start")
+    w.problems.add("fb_beslut_motsager_utredning", contradiction, "fb_beslut", w.text["fb_beslut"],
+                   "Inleda utredning eller Påförs pågående utredning när utredningen har ett startdatum; "
+                   "annars ska startdatumet vara tomt")
+
+
+def check_utredning(w: _Work) -> None:
+    """utan_utredning / utfall_utan_slut / barnsamtal_antal_motsagelse."""
+    none = ~utredning_opened(w)
+    hint = "bara när en utredning inletts (beslut Inleda/Påförs pågående eller ett startdatum)"
+    for col in UTREDNING_FATAL:
+        w.problems.add("utan_utredning", w.present(col) & none, col, w.text[col], hint)
+    for col in UTREDNING_DETAIL:
+        rows = w.present(col) & none
+        w.problems.add("utan_utredning", rows, col, w.text[col], hint + "; cellen behandlas som tom",
+                       severity="varning")
+        if col in w.bools:
+            w.bools[col] = w.bools[col].where(~rows, pd.NA)
+        else:
+            w.ints[col] = w.ints[col].where(~rows, pd.NA)
+    outcome_open = w.present("utredning_utfall") & ~w.present("utredning_slut")
+    w.problems.add("utfall_utan_slut", outcome_open, "utredning_utfall", w.text["utredning_utfall"],
+                   "utfall anges först när utredningen är avslutad (fyll i slutdatum eller ta bort utfallet)")
+    said = w.bools["barnsamtal"]
+    count = w.ints["barnsamtal_antal"]
+    yes, no = w.is_true("barnsamtal"), (said == False).fillna(False).to_numpy(dtype=bool)  # noqa: E712
+    positive = (count > 0).fillna(False).to_numpy(dtype=bool)
+    zero = (count == 0).fillna(False).to_numpy(dtype=bool)
+    mismatch = (yes & zero) | (no & positive)
+    w.problems.add("barnsamtal_antal_motsagelse", mismatch, "barnsamtal_antal", w.text["barnsamtal_antal"],
+                   "antal > 0 när barnsamtal är Ja, 0 när Nej; antalet behandlas som tomt")
+    w.ints["barnsamtal_antal"] = count.where(~mismatch, pd.NA)
+    blank = said.isna().to_numpy() & ~w.bad["barnsamtal"] & (positive | zero) & ~none
+    w.problems.add("barnsamtal_antal_motsagelse", blank, "barnsamtal", "",
+                   np.where(positive, "Ja (läst från antalet)", "Nej (läst från antalet)"))
+    filled = said.copy()
+    filled[blank & positive] = True
+    filled[blank & zero] = False
+    w.bools["barnsamtal"] = filled
+
+
+def check_insats(w: _Work) -> None:
+    """svar_utan_insats / startad_utan_ja / insats_utan_erbjudande."""
+    not_offered = w.is_false("insats_erbjuden")
+    w.problems.add("svar_utan_insats", w.present("insats_svar") & not_offered, "insats_svar",
+                   w.text["insats_svar"], "svar anges bara när Insats erbjuden/beviljad är Ja")
+    accepted_or_lvu = w.code_in("insats_svar", {"ja"}) | w.code_in("insats_lagrum", {"lvu"})
+    unknown = w.bad["insats_svar"] | w.bad["insats_lagrum"]
+    w.problems.add("startad_utan_ja", w.is_true("insats_startad") & ~accepted_or_lvu & ~unknown,
+                   "insats_startad", w.text["insats_startad"],
+                   "Insats startad = Ja bara när svaret är Tackat ja (eller insatsen ges enligt LVU)")
+    for col in ("insats_typ", "insats_lagrum"):
+        w.problems.add("insats_utan_erbjudande", w.present(col) & not_offered, col, w.text[col],
+                       "anges bara när Insats erbjuden/beviljad är Ja")
+
+
+def check_reasons(w: _Work) -> None:
+    """orsak_saknas: an anmälan names at least one reason."""
+    any_reason = np.zeros(w.n, dtype=bool)
+    for col in schema.REASON_COLUMNS:
+        any_reason |= w.is_true(col) | w.bad[col]
+    missing = w.code_in("aktualiseringstyp", {"anmalan"}) & ~any_reason
+    w.problems.add("orsak_saknas", missing, "orsak_*", "",
+                   "minst en anmälningsorsak markerad med Ja; ärendetyp blir Övrigt")
+
+
+def check_duplicates(w: _Work) -> None:
+    """dubblett / dubblett_rad_id: later copies of an aktualisering or a rad_id are fatal."""
+    rad = pd.Series(w.problems.rad_excel)
+    keys = pd.DataFrame({"barn_id": w.text["barn_id"], "datum": w.dates["aktualiseringsdatum"],
+                         "typ": w.codes["aktualiseringstyp"].astype(object),
+                         **{c: w.bools[c].fillna(False) for c in schema.REASON_COLUMNS}})
+    complete = (keys["barn_id"].notna() & keys["datum"].notna() & keys["typ"].notna()).to_numpy()
+    _later_copies(w, keys, complete, rad, "dubblett", "aktualiseringsdatum",
+                  "en rad per aktualisering: ta bort kopian (första förekomsten: rad {first})")
+    ids = pd.DataFrame({"rad_id": w.text["rad_id"]})
+    _later_copies(w, ids, w.present("rad_id"), rad, "dubblett_rad_id", "rad_id",
+                  "ett unikt löpnummer per rad (redan använt på rad {first})")
+
+
+def _later_copies(w: _Work, keys: pd.DataFrame, eligible: np.ndarray, rad: pd.Series, rule: str,
+                  kolumn: str, template: str) -> None:
+    """Flag every row of ``keys`` (where ``eligible``) that repeats an earlier row, naming the first."""
+    rows = np.flatnonzero(eligible)
+    sub = keys.iloc[rows]
+    in_group = sub.duplicated(keep=False).to_numpy()
+    if not in_group.any():
+        return
+    rows, sub = rows[in_group], sub[in_group]
+    group = sub.groupby(list(sub.columns), sort=False, dropna=False).ngroup().to_numpy()
+    first = pd.Series(rad.to_numpy()[rows]).groupby(group).transform("min").to_numpy()
+    later = rad.to_numpy()[rows] != first
+    mask = np.zeros(w.n, dtype=bool)
+    mask[rows[later]] = True
+    giltigt = np.full(w.n, "", dtype=object)
+    giltigt[rows[later]] = [template.format(first=f) for f in first[later]]
+    varde = w.text[kolumn] if kolumn == "rad_id" else ""
+    w.problems.add(rule, mask, kolumn, varde, giltigt)
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 5: the clean table (input columns typed, derived columns computed)
+# ---------------------------------------------------------------------------------------------
+
+
+def typed_inputs(w: _Work) -> pd.DataFrame:
+    """The kept input columns of every row, typed as in the clean table (file order)."""
+    data: dict[str, Any] = {}
+    for c in schema.columns(role="input"):
+        if c.dtype == "str":
+            data[c.name] = pd.array(w.text[c.name].to_numpy(dtype=object), dtype="string")
+        elif c.dtype == "date":
+            data[c.name] = w.dates[c.name].astype("datetime64[ns]").to_numpy()
+        elif c.dtype == "code":
+            data[c.name] = w.codes[c.name].to_numpy()
+        elif c.dtype == "int":
+            data[c.name] = w.ints[c.name].astype("Int64").array
+        else:
+            b = w.bools[c.name]
+            if c.name in schema.REASON_COLUMNS or c.name in ("insats_erbjuden", "insats_startad"):
+                b = b.fillna(False)  # never NA: blank = not ticked / stage not reached
+            data[c.name] = b.astype("boolean").array
+    return pd.DataFrame(data)
+
+
+def derive_calendar(df: pd.DataFrame) -> None:
+    """ar, manad, aldersgrupp."""
+    akt = df["aktualiseringsdatum"]
+    df["ar"] = akt.dt.year.astype("Int64")
+    ym = (akt.dt.year * 100 + akt.dt.month).to_numpy()
+    codes, uniques = pd.factorize(ym)
+    df["manad"] = pd.array(np.array([f"{u // 100:04d}-{u % 100:02d}" for u in uniques], dtype=object)[codes],
+                           dtype="string")
+    bounds = [*schema.ALDERSGRUPP_GRANSER, schema.MAX_ALDER + 1]
+    groups = pd.cut(df["alder"].astype("Float64"), bins=bounds, right=False,
+                    labels=[g.code for g in schema.ALDERSGRUPP])
+    df["aldersgrupp"] = pd.Categorical(groups.astype(object), dtype=schema.pandas_dtype("aldersgrupp"))
+
+
+def derive_reasons(df: pd.DataFrame) -> None:
+    """antal_orsaker and arendetyp (first group in priority order; ``ovrigt`` if none)."""
+    flags = df[list(schema.REASON_COLUMNS)].to_numpy(dtype=bool)
+    df["antal_orsaker"] = pd.array(flags.sum(axis=1), dtype="Int64")
+    group_of = np.array([r.group for r in schema.ORSAKER])
+    out = np.full(len(df), "ovrigt", dtype=object)
+    for g in reversed(schema.ARENDETYP):  # highest priority last so it wins
+        hit = flags[:, group_of == g.code].any(axis=1)
+        out[hit] = g.code
+    df["arendetyp"] = pd.Categorical(out, dtype=schema.pandas_dtype("arendetyp"))
+
+
+def previous_date(child: np.ndarray, date: np.ndarray) -> np.ndarray:
+    """For each row, the latest strictly earlier date of the same child (NaT if none).
+
+    ``child`` is an integer code per row, ``date`` a datetime64[ns] array without NaT.
+    """
+    n = len(child)
+    order = np.lexsort((date, child))
+    c, d = child[order], date[order]
+    new_run = np.ones(n, dtype=bool)
+    new_run[1:] = (c[1:] != c[:-1]) | (d[1:] != d[:-1])
+    run_start = np.maximum.accumulate(np.where(new_run, np.arange(n), 0))
+    before = run_start - 1
+    same_child = (before >= 0) & (c[np.maximum(before, 0)] == c)
+    prev_sorted = np.where(same_child, d[np.maximum(before, 0)], np.datetime64("NaT", "ns"))
+    prev = np.empty(n, dtype="datetime64[ns]")
+    prev[order] = prev_sorted
+    return prev
+
+
+def derive_reaktualisering(df: pd.DataFrame, months: int) -> None:
+    """tidigare_i_data / ateraktualisering: an earlier (strictly earlier date) aktualisering of the
+    same child anywhere in the data / within ``months`` months (inclusive)."""
+    child, _ = pd.factorize(df["barn_id"].to_numpy(dtype=object))
+    dates = df["aktualiseringsdatum"].to_numpy(dtype="datetime64[ns]")
+    prev = pd.Series(previous_date(child, dates), index=df.index)
+    window_start = df["aktualiseringsdatum"] - pd.DateOffset(months=int(months))
+    df["tidigare_i_data"] = pd.array(prev.notna().to_numpy(), dtype="boolean")
+    df["ateraktualisering"] = pd.array((prev.notna() & (prev >= window_start)).to_numpy(), dtype="boolean")
+
+
+def _days(later: pd.Series, earlier: pd.Series) -> pd.Series:
+    return (later - earlier).dt.days.astype("Int64")
+
+
+def _censored_deadline(done: pd.Series, days: pd.Series, start: pd.Series, period_slut: pd.Timestamp | None,
+                       limit: int, applies: pd.Series) -> pd.Series:
+    """Within deadline: decided -> days <= limit; open -> False once the deadline has passed at
+    period_slut, NA (censored) before; NA where it does not apply or cannot be known."""
+    out = pd.Series(pd.NA, index=done.index, dtype="boolean")
+    closed = applies & done & days.notna()
+    out[closed] = (days[closed] <= limit).astype("boolean")
+    if period_slut is not None:
+        open_ = applies & ~done & start.notna()
+        overdue = open_ & ((period_slut - start).dt.days > limit)
+        out[overdue] = False
+    return out
+
+
+def derive_flow(df: pd.DataFrame, period_slut: pd.Timestamp | None) -> None:
+    """Stage flags, days and timeliness of the förhandsbedömning and utredning; insats flags."""
+    akt = df["aktualiseringsdatum"]
+    every = pd.Series(True, index=df.index)
+    decided = df["fb_beslut"].notna()
+    df["fb_beslutad"] = decided.astype("boolean")
+    df["dagar_till_fb"] = _days(df["fb_datum"], akt)
+    df["fb_inom_frist"] = _censored_deadline(decided, df["dagar_till_fb"], akt, period_slut,
+                                             schema.FB_FRIST_DAGAR, every)
+    df["fb_oppen_vid_periodslut"] = (~decided).astype("boolean")
+
+    opened = df["fb_beslut"].isin(["inleda", "pagaende"]) | df["utredning_start"].notna()
+    closed = df["utredning_slut"].notna()
+    start = df["utredning_start"].where(df["utredning_start"].notna(),
+                                        df["fb_datum"].where(df["fb_beslut"] == "inleda"))
+    df["utredning_inledd"] = opened.astype("boolean")
+    df["utredning_avslutad"] = closed.astype("boolean")
+    df["utredning_dagar"] = _days(df["utredning_slut"], start)
+    df["utredning_inom_frist"] = _censored_deadline(closed, df["utredning_dagar"], start, period_slut,
+                                                    schema.UTREDNING_FRIST_DAGAR, opened)
+    df["utredning_oppen_vid_periodslut"] = (opened & ~closed).astype("boolean")
+
+    df["insats_accepterad"] = (df["insats_svar"] == "ja").fillna(False).astype("boolean")
+    typ = df["insats_typ"]
+    heldygn = pd.Series(typ.isin(sorted(schema.HELDYGN)).to_numpy(), index=df.index, dtype="boolean")
+    heldygn[df["insats_erbjuden"].to_numpy(dtype=bool) & typ.isna().to_numpy()] = pd.NA
+    df["insats_heldygn"] = heldygn
+
+
+def build_clean_frame(typed: pd.DataFrame, rad_excel: np.ndarray, params: Mapping[str, Any],
+                      period_slut: pd.Timestamp | None) -> pd.DataFrame:
+    """Derive every derived column and return the clean table: schema order, dtypes, sorted rows."""
+    df = typed.copy()
+    df["kommun"] = pd.array([str(params.get("kommun", ""))] * len(df), dtype="string")
+    df["rad_excel"] = pd.array(rad_excel, dtype="Int64")
+    derive_calendar(df)
+    derive_reasons(df)
+    derive_reaktualisering(df, int(params.get("ateraktualisering_manader", 12)))
+    derive_flow(df, period_slut)
+    order = np.lexsort((rad_excel, df["aktualiseringsdatum"].to_numpy(dtype="datetime64[ns]")))
+    df = df.take(order).reset_index(drop=True)
+    return df.astype({c: schema.pandas_dtype(c) for c in schema.CLEAN_COLUMNS})[list(schema.CLEAN_COLUMNS)]
+
+
+# ---------------------------------------------------------------------------------------------
+# The result, the accounting, and the public API
+# ---------------------------------------------------------------------------------------------
+
+QUARANTINE_COLUMNS: tuple[str, ...] = ("fil", "rad_excel", "regler", "kolumner")
+
+
+@dataclass
+class CleanResult:
+    """The clean table, the quarantine, every problem and the accounting of one input file."""
+
+    frame: pd.DataFrame
+    quarantine: pd.DataFrame
+    problems: pd.DataFrame
+    accounting: dict[str, Any]
+
+    def problem_list(self) -> list[Problem]:
+        """The problems as :class:`genomlysning.problems.Problem` records."""
+        return [Problem(**rec) for rec in self.problems.to_dict("records")]
+
+    @property
+    def has_fatal(self) -> bool:
+        """True if any problem is fatal (fel)."""
+        return bool((self.problems["allvarlighet"] == "fel").any())
+
+
+def _mask_values(values: pd.Series) -> pd.Series:
+    from genomlysning import personnummer as pn
+
+    codes, uniques = pd.factorize(values.astype(str), use_na_sentinel=True)
+    masked = np.array([pn.mask(str(u)) for u in uniques] + [""], dtype=object)
+    return pd.Series(masked[codes], index=values.index)
+
+
+def _file_level(raw: RawTable, fil: str) -> pd.DataFrame:
+    records = [{**rec, "_pos": -1, "_rule": str(rec["regel"]).split(":")[0]}
+               for rec in (_problem_dict(p) for p in raw.problems)]
+    return pd.DataFrame(records, columns=["_pos", *REPORT_COLUMNS, "_rule"])
+
+
+def _problem_dict(p: Problem) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(p)
+
+
+def _finish_problems(collected: pd.DataFrame, file_level: pd.DataFrame) -> pd.DataFrame:
+    """All problems, masked and sorted (file level first, then by row, rule order, column order)."""
+    allp = pd.concat([file_level, collected], ignore_index=True) if len(file_level) else collected
+    rule_order = {r.id: i for i, r in enumerate(RULES)}
+    col_order = {c: i for i, c in enumerate(schema.TEMPLATE_COLUMNS)}
+    allp = allp.assign(
+        varde=_mask_values(allp["varde"].fillna("")),
+        giltigt=_mask_values(allp["giltigt"].fillna("")),
+        fil=_mask_values(allp["fil"].fillna("")),
+        _r=allp["_rule"].map(rule_order).fillna(-1),
+        _c=allp["kolumn"].map(col_order).fillna(len(col_order)),
+    )
+    allp["rad_excel"] = allp["rad_excel"].astype(np.int64)
+    allp = allp.sort_values(["rad_excel", "_r", "_c", "kolumn", "varde"], kind="mergesort")
+    return allp.reset_index(drop=True)
+
+
+def _quarantine(problems: pd.DataFrame, fatal_rows: np.ndarray, fil: str,
+                rad_excel: np.ndarray) -> pd.DataFrame:
+    fatal = problems[(problems["allvarlighet"] == "fel") & (problems["_pos"] >= 0)]
+    rules = fatal.groupby("_pos", sort=True)["_rule"].agg(lambda s: "; ".join(dict.fromkeys(s)))
+    cols = fatal.groupby("_pos", sort=True)["kolumn"].agg(lambda s: "; ".join(dict.fromkeys(s)))
+    pos = np.flatnonzero(fatal_rows)
+    out = pd.DataFrame({"fil": fil, "rad_excel": rad_excel[pos].astype(np.int64),
+                        "regler": rules.reindex(pos).to_numpy(), "kolumner": cols.reindex(pos).to_numpy()})
+    return out.sort_values("rad_excel", kind="mergesort").reset_index(drop=True)
+
+
+def _accounting(raw: RawTable, params: Mapping[str, Any], w: _Work, problems: pd.DataFrame,
+                quarantine: pd.DataFrame, n_clean: int, fil: str) -> dict[str, Any]:
+    from genomlysning import personnummer as pn
+
+    rows_in, rows_q = w.n, len(quarantine)
+    assert rows_in == n_clean + rows_q, "accounting: rows in != clean + quarantined"
+    per_rule: dict[str, dict[str, int]] = {}
+    for (rule, sev), n in problems.groupby(["_rule", "allvarlighet"]).size().items():
+        per_rule.setdefault(str(rule), {"fel": 0, "varning": 0})[str(sev)] = int(n)
+    q_by_rule: dict[str, int] = {}
+    for regler in quarantine["regler"]:
+        for rule in str(regler).split("; "):
+            q_by_rule[rule] = q_by_rule.get(rule, 0) + 1
+    row_level = problems[problems["_pos"] >= 0]
+    warned = row_level.loc[row_level["allvarlighet"] == "varning", "_pos"].unique()
+    clean_warned = np.setdiff1d(warned, row_level.loc[row_level["allvarlighet"] == "fel", "_pos"].unique())
+    return {
+        "kommun": str(params.get("kommun", "")),
+        "fil": fil,
+        "schema_version": schema.SCHEMA_VERSION,
+        "period_slut": w.period_slut.strftime("%Y-%m-%d") if w.period_slut is not None else None,
+        "period_slut_kalla": w.period_slut_kalla,
+        "ateraktualisering_manader": int(params.get("ateraktualisering_manader", 12)),
+        "rows_in": rows_in,
+        "rows_clean": n_clean,
+        "rows_quarantined": rows_q,
+        "rows_clean_with_warnings": int(len(clean_warned)),
+        "problems": {"fel": int((problems["allvarlighet"] == "fel").sum()),
+                     "varning": int((problems["allvarlighet"] == "varning").sum())},
+        "rules": per_rule,
+        "rows_quarantined_by_rule": q_by_rule,
+        "dropped_columns": [{"header": pn.mask(str(h)), "reason": str(r)} for h, r in raw.dropped_columns],
+    }
+
+
+def clean(raw: RawTable, params: Mapping[str, Any], key: bytes | None = None) -> CleanResult:
+    """Clean one raw table: every rule, quarantine of fatal rows, derived columns, accounting.
+
+    ``key`` is the pseudonymisation key; by default ``personnummer.load_key(params)`` (read only if
+    the file contains personnummer).
+    """
+    from genomlysning import personnummer as pn
+
+    n = len(raw.frame)
+    fil = pn.mask(str(raw.fil))
+    rad_excel = np.asarray(raw.rad_excel, dtype=np.int64)
+    text, fact = _strip_texts(raw.frame.reset_index(drop=True), n)
+    w = _Work(n=n, text=text, problems=_Collector(fil, rad_excel), dates={}, codes={}, bools={}, ints={},
+              bad={}, fact=fact)
+    check_text_privacy(w)
+    normalise_rad_id(w)
+    read_dates(w)
+    choose_period_slut(w, params)
+    read_codes(w)
+    read_ints(w)
+    derive_from_personnummer(w, key if key is not None else (lambda: pn.load_key(dict(params))))
+    reconcile_age_and_sex(w)
+    check_required(w)
+    check_date_order(w)
+    check_after_period(w)
+    check_forhandsbedomning(w)
+    check_utredning(w)
+    check_insats(w)
+    check_reasons(w)
+    check_duplicates(w)
+
+    collected = w.problems.frame()
+    fatal_rows = np.zeros(n, dtype=bool)
+    fatal_rows[collected.loc[collected["allvarlighet"] == "fel", "_pos"].to_numpy(dtype=np.int64)] = True
+    problems = _finish_problems(collected, _file_level(raw, fil))
+    quarantine = _quarantine(problems, fatal_rows, fil, rad_excel)
+    typed = typed_inputs(w)
+    keep = ~fatal_rows
+    frame = build_clean_frame(typed[keep].reset_index(drop=True), rad_excel[keep], params, w.period_slut)
+    accounting = _accounting(raw, params, w, problems, quarantine, len(frame), fil)
+    report = problems[list(REPORT_COLUMNS)].reset_index(drop=True)
+    report["rad_excel"] = report["rad_excel"].astype(np.int64)
+    return CleanResult(frame=frame, quarantine=quarantine, problems=report, accounting=accounting)
+
+
+PROCESSED_FILES: dict[str, str] = {
+    "aktualiseringar": "aktualiseringar.parquet",
+    "karantan": "karantan.csv",
+    "valideringsrapport": "valideringsrapport.csv",
+    "redovisning": "redovisning.json",
+}
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    tmp.replace(path)
+
+
+def write_processed(result: CleanResult, kommun: str) -> dict[str, Path]:
+    """Write the clean table, quarantine, validation report and accounting (byte-reproducible)."""
+    out = paths.processed_dir(kommun)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {name: out / fname for name, fname in PROCESSED_FILES.items()}
+    csv = {"index": False, "lineterminator": "\n", "encoding": "utf-8"}
+    _atomic_write(files["aktualiseringar"],
+                  lambda p: result.frame.to_parquet(p, index=False, engine="pyarrow", compression="snappy"))
+    _atomic_write(files["karantan"], lambda p: result.quarantine.to_csv(p, **csv))
+    _atomic_write(files["valideringsrapport"], lambda p: result.problems.to_csv(p, **csv))
+    text = json.dumps(result.accounting, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    _atomic_write(files["redovisning"], lambda p: p.write_text(text, encoding="utf-8"))
+    return files
+
+
+def load_clean(kommun: str) -> pd.DataFrame:
+    """The clean table of ``kommun`` (columns ``schema.CLEAN_COLUMNS``, dtypes ``schema.pandas_dtype``)."""
+    path = paths.processed_dir(kommun) / PROCESSED_FILES["aktualiseringar"]
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{paths.relative(path)} is missing: no clean data for {kommun!r}. Run "
+            f"`genomlysning prepare --kommun {kommun}` (or `make processed` for the demo data) first.")
+    df = pd.read_parquet(path, engine="pyarrow")
+    missing = [c for c in schema.CLEAN_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"{paths.relative(path)} lacks columns {missing} (written by an older schema); "
+                         f"rerun `genomlysning prepare --kommun {kommun}`")
+    return df[list(schema.CLEAN_COLUMNS)].astype({c: schema.pandas_dtype(c) for c in schema.CLEAN_COLUMNS})
+
+
+def input_file(params: Mapping[str, Any], input_path: str | Path | None = None) -> Path:
+    """The raw file: ``input_path``, else params ``input``, else the only data file in data/raw/<kommun>/."""
+    if input_path:
+        return paths.resolve(input_path)
+    if params.get("input"):
+        return paths.resolve(str(params["input"]))
+    folder = paths.raw_dir(str(params["kommun"]))
+    found = sorted(p for p in folder.glob("*") if p.suffix.lower() in {".csv", ".xlsx"})
+    if len(found) == 1:
+        return found[0]
+    raise FileNotFoundError(f"no input file for {params['kommun']!r}: set `input:` in its params file "
+                            f"or pass input_path (found {len(found)} candidates in {paths.relative(folder)})")
+
+
+def run_cleaning(kommun: str, input_path: str | Path | None = None, params_path: str | Path | None = None,
+                 overrides: Mapping[str, Any] | None = None) -> CleanResult:
+    """Load params, read the raw file, clean it and write data/processed/<kommun>/."""
+    from genomlysning import ingest
+    from genomlysning import params as params_mod
+
+    prm = params_mod.load(params_path or kommun)
+    prm.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    prm["kommun"] = kommun
+    raw = ingest.read_raw(input_file(prm, input_path), prm)
+    result = clean(raw, prm)
+    write_processed(result, kommun)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Human-readable report and the CLI
+# ---------------------------------------------------------------------------------------------
+
+
+def _n(x: int) -> str:
+    return f"{x:,}".replace(",", " ")
+
+
+def accounting_line(acc: Mapping[str, Any]) -> str:
+    """One line: rows in = clean + quarantined, and the number of warnings."""
+    return (f"{acc['kommun']}: {_n(acc['rows_in'])} rader in = {_n(acc['rows_clean'])} rena + "
+            f"{_n(acc['rows_quarantined'])} i karantän; {_n(acc['problems']['varning'])} varningar")
+
+
+def rule_table(result: CleanResult) -> pd.DataFrame:
+    """Problems per rule: id, description, number of fel and varning, rows quarantined."""
+    acc = result.accounting
+    rows = []
+    for rule_id, counts in acc["rules"].items():
+        rule = RULES_BY_ID.get(rule_id)
+        rows.append({"regel": rule_id, "beskrivning": rule.sv if rule else "",
+                     "fel": counts.get("fel", 0), "varning": counts.get("varning", 0),
+                     "rader_i_karantan": acc["rows_quarantined_by_rule"].get(rule_id, 0)})
+    order = {r.id: i for i, r in enumerate(RULES)}
+    out = pd.DataFrame(rows, columns=["regel", "beskrivning", "fel", "varning", "rader_i_karantan"])
+    out = out.sort_values("regel", key=lambda s: s.map(order).fillna(-1), kind="mergesort")
+    return out.reset_index(drop=True)
+
+
+def format_report(result: CleanResult, examples_per_rule: int | None = 20) -> str:
+    """The accounting and every problem grouped by rule, readable in a terminal."""
+    acc = result.accounting
+    ok = acc["rows_in"] == acc["rows_clean"] + acc["rows_quarantined"]
+    lines = [
+        f"Valideringsrapport: {acc['fil']} ({acc['kommun']})",
+        f"  Rader in:          {_n(acc['rows_in']):>10}",
+        f"  Rena rader:        {_n(acc['rows_clean']):>10}   (varav {_n(acc['rows_clean_with_warnings'])} "
+        "med varningar)",
+        f"  Rader i karantän:  {_n(acc['rows_quarantined']):>10}",
+        f"  Kontroll: rader in = rena + karantän {'stämmer' if ok else 'STÄMMER INTE'}",
+        f"  Problem: {_n(acc['problems']['fel'])} fel, {_n(acc['problems']['varning'])} varningar; "
+        f"period_slut {acc['period_slut']} (från {acc['period_slut_kalla']})",
+    ]
+    if acc["dropped_columns"]:
+        lines.append("  Borttagna kolumner: " + ", ".join(f"{d['header']} ({d['reason']})"
+                                                          for d in acc["dropped_columns"]))
+    table = rule_table(result)
+    if not table.empty:
+        lines += ["", "Problem per regel (fel = raden sätts i karantän, varning = raden behålls):"]
+        for r in table.itertuples():
+            lines.append(f"  {r.regel:<30} {r.fel:>7} fel {r.varning:>7} varn.  {r.beskrivning}")
+    probs = result.problems
+    rules = probs["regel"].str.split(":").str[0]
+    for rule_id in table["regel"]:
+        sub = probs[rules == rule_id]
+        lines += ["", f"[{rule_id}] {len(sub)} st"]
+        shown = sub if examples_per_rule is None else sub.head(examples_per_rule)
+        lines += ["  " + Problem(**rec).message() for rec in shown.to_dict("records")]
+        if len(shown) < len(sub):
+            lines.append(f"  … och {_n(len(sub) - len(shown))} till av samma slag")
+    return "\n".join(lines)
+
+
+def cli_validate(args: argparse.Namespace) -> int:
+    """``genomlysning validate FILE [--params P]``: print the report, write nothing; 1 on fatal problems."""
+    import secrets
+
+    from genomlysning import ingest
+    from genomlysning import params as params_mod
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"genomlysning validate: {args.file}: filen finns inte")
+        return 2
+    if args.params:
+        prm = params_mod.load(args.params)
+    else:
+        prm = {**params_mod.DEFAULTS, "kommun": path.stem, "namn": path.stem}
+    raw = ingest.read_raw(path, prm)
+    # Nothing is written, so a throw-away key serves: barn_id is only compared within this run.
+    result = clean(raw, prm, key=secrets.token_bytes(32))
+    print(format_report(result, examples_per_rule=50))
+    return 1 if result.has_fatal else 0
+
+
+def cli_prepare(args: argparse.Namespace) -> int:
+    """``genomlysning prepare [--kommun K ...]``: clean each municipality into data/processed/."""
+    from genomlysning import params as params_mod
+
+    kommuner = args.kommun or params_mod.all_kommuner()
+    if not kommuner:
+        print("genomlysning prepare: inga params-filer i params/; kör `genomlysning demo-data` eller skriv "
+              "params/<kommun>.yaml")
+        return 1
+    status = 0
+    for kommun in kommuner:
+        try:
+            result = run_cleaning(kommun)
+        except (FileNotFoundError, ValueError) as exc:
+            print(f"{kommun}: FEL: {exc}")
+            status = 1
+            continue
+        print(f"{accounting_line(result.accounting)} -> "
+              f"{paths.relative(paths.processed_dir(kommun))}/")
+    return status
