@@ -207,7 +207,7 @@ def _determined_linear(hidden: np.ndarray, equations: list[np.ndarray]) -> list[
     return out
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(hnp.arrays(np.int64, st.tuples(st.integers(1, 6), st.just(3)),
                   elements=st.one_of(st.integers(0, 6), st.integers(0, 40))), st.integers(2, 6))
 def test_totals_are_protected_with_their_parts(values: np.ndarray, k: int) -> None:
@@ -243,3 +243,15 @@ def test_totals_must_add_up() -> None:
     t = pd.DataFrame({"n_bas": [10, 10], "n_ja": [5, 5], "n_nej": [5, 4]})
     with pytest.raises(ValueError, match="row sum"):
         mask_table(t, ["n_bas", "n_ja", "n_nej"], 5, totals={"n_bas": ["n_ja", "n_nej"]})
+
+
+@settings(max_examples=80, deadline=None)
+@given(tables, st.data())
+def test_pinned_agrees_with_linear_programming(values: np.ndarray, data: st.DataObject) -> None:
+    hidden = data.draw(hnp.arrays(bool, values.shape))
+    if not hidden.any():
+        return
+    lo, hi = feasible_ranges(values, hidden)
+    cells = zip(*np.nonzero(hidden), strict=True)
+    expected = sorted((int(r), int(c)) for r, c in cells if hi[r, c] - lo[r, c] < 0.5)
+    assert sorted(disclose.pinned(values, hidden)) == expected

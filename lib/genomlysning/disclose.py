@@ -160,19 +160,56 @@ def feasible_ranges(values: np.ndarray, hidden: np.ndarray, *, rows: bool = True
     return lo, hi
 
 
-def _fix_singletons(values: np.ndarray, hidden: np.ndarray, rows: bool, columns: bool) -> bool:
+def _reaches(hidden: np.ndarray, positive: np.ndarray, skip: tuple[int, int], start: tuple[str, int],
+             goal: tuple[str, int]) -> bool:
+    """Directed search: row -> column along any hidden cell (it may grow), column -> row along a
+    hidden cell > 0 (it may shrink), never through ``skip``."""
+    seen, stack = {start}, [start]
+    while stack:
+        kind, i = stack.pop()
+        if kind == "r":
+            nbrs = [("c", int(j)) for j in np.flatnonzero(hidden[i, :]) if (i, j) != skip]
+        else:
+            nbrs = [("r", int(r)) for r in np.flatnonzero(hidden[:, i] & positive[:, i]) if (r, i) != skip]
+        for nb in nbrs:
+            if nb == goal:
+                return True
+            if nb not in seen:
+                seen.add(nb)
+                stack.append(nb)
+    return False
+
+
+def pinned(values: np.ndarray, hidden: np.ndarray) -> list[tuple[int, int]]:
+    """Hidden cells whose value is the only one consistent with the row and column totals, the
+    visible cells and non-negativity.
+
+    Exact, without LP: a cell (r, c) can grow iff a cycle of hidden cells alternates it with cells
+    that can shrink (value > 0), i.e. a directed path c -> r exists; it can shrink (value > 0) iff a
+    path r -> c exists (conformal decomposition of the feasible directions into cycles).
+    """
+    positive = np.nan_to_num(np.asarray(values, dtype=float)) > 0
+    out = []
+    for r, c in zip(*np.nonzero(hidden), strict=True):
+        cell = (int(r), int(c))
+        grow = _reaches(hidden, positive, cell, ("c", cell[1]), ("r", cell[0]))
+        shrink = positive[cell] and _reaches(hidden, positive, cell, ("r", cell[0]), ("c", cell[1]))
+        if not (grow or shrink):
+            out.append(cell)
+    return out
+
+
+def _fix_singletons(values: np.ndarray, hidden: np.ndarray) -> bool:
     """Hide one more cell next to the first hidden cell whose feasible range is a single value."""
     v = np.asarray(values, dtype=float)
     if not (hidden & (np.nan_to_num(v) == 0)).any():
         return False  # all hidden cells >= 1: every cycle can shift by +-1, no range is a point
-    lo, hi = feasible_ranges(v, hidden, rows=rows, columns=columns)
-    for r, c in zip(*np.nonzero(hidden), strict=True):
-        if hi[r, c] - lo[r, c] < 0.5:
-            line = [(r, j) for j in range(v.shape[1])] + [(i, c) for i in range(v.shape[0])]
-            pick = _pick(v, hidden, line) or _pick(v, hidden, list(np.ndindex(v.shape)))
-            if pick is not None:
-                hidden[pick] = True
-                return True
+    for r, c in pinned(v, hidden):
+        line = [(r, j) for j in range(v.shape[1])] + [(i, c) for i in range(v.shape[0])]
+        pick = _pick(v, hidden, line) or _pick(v, hidden, list(np.ndindex(v.shape)))
+        if pick is not None:
+            hidden[pick] = True
+            return True
     return False
 
 
@@ -208,7 +245,7 @@ def _mask_2d(values: np.ndarray, k: int, rows: bool, columns: bool,
         found = bridges(hidden)
         if found and _fix_bridge(values, hidden, found[0]):
             continue
-        if _fix_singletons(values, hidden, rows, columns):
+        if _fix_singletons(values, hidden):
             continue
         return hidden
 

@@ -1,0 +1,573 @@
+"""The funnel from aktualisering to insats: stages, rates with Wilson intervals, breakdowns,
+the child's voice, samverkan, timeliness, declines and the insats mix.
+
+Everything works on the clean table (``genomlysning.clean.load_clean``) restricted to the year under
+review (``ar``). Definitions:
+
+* **Stages** (:data:`STAGES`) are *nested*: an aktualisering counts at a stage only if it also
+  reached every earlier stage (a later flag without an earlier one is counted by
+  :func:`skipped_stages`, not in the funnel).
+* **Two units**, always both: the *aktualisering* (one row) and the *child* (``barn_id``). A child
+  counts at a stage if any of its aktualiseringar in the year reached it; in a breakdown, a child
+  counts under every category that any of its aktualiseringar in the year has (so the categories
+  of a child breakdown can add up to more than the total).
+* **Anmälningsorsak**: an aktualisering with several reasons counts under each of them.
+* **Rates** are shares of the previous stage and of the first, with Wilson score intervals.
+* **Timeliness**: cases still open at ``period_slut`` whose deadline had not passed are *censored*:
+  neither on time nor late, counted separately; time-to-decision curves are Kaplan-Meier estimates.
+
+Every table is tidy with counts and rates; ``mask_*`` apply the disclosure rule
+(``genomlysning.disclose``) before a table is shown or saved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from genomlysning import disclose, schema
+
+#: The funnel stages in order; after the first, the names are the clean table's stage flags.
+STAGES: tuple[str, ...] = ("aktualisering", "fb_beslutad", "utredning_inledd", "utredning_avslutad",
+                           "insats_erbjuden", "insats_accepterad", "insats_startad")
+#: Counting units.
+UNITS: tuple[str, ...] = ("aktualiseringar", "barn")
+#: Variables of the breakdowns ("anmalningsorsak" = the reason indicators; "omrade" when present).
+BREAKDOWN_VARIABLES: tuple[str, ...] = ("arendetyp", "anmalningsorsak", "anmalare", "aldersgrupp", "kon",
+                                        "aktualiseringstyp", "ateraktualisering", "omrade")
+#: Contacts during the utredning (samverkan).
+KONTAKTER: tuple[str, ...] = ("kontakt_forskola", "kontakt_skola", "kontakt_polis", "kontakt_halso_sjukvard")
+#: Days at which the time-to-decision tables report the number still open.
+FB_DAYS: tuple[int, ...] = (0, 7, 14, 21, 28, 42, 60)
+UTREDNING_DAYS: tuple[int, ...] = (30, 60, 90, 122, 150, 180, 240)
+
+TOTAL = "totalt"
+MISSING = "saknas"
+
+
+# ---------------------------------------------------------------------------------------------
+# Wilson interval
+# ---------------------------------------------------------------------------------------------
+
+def wilson(x: object, n: object, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for x successes out of n (vectorised; NaN where n = 0)."""
+    x_arr = np.asarray(x, dtype=float)
+    n_arr = np.asarray(n, dtype=float)
+    z = stats.norm.ppf(0.5 + level / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = x_arr / n_arr
+        denom = 1 + z**2 / n_arr
+        centre = (p + z**2 / (2 * n_arr)) / denom
+        half = z * np.sqrt(p * (1 - p) / n_arr + z**2 / (4 * n_arr**2)) / denom
+        lo = np.where(n_arr > 0, np.clip(centre - half, 0, 1), np.nan)
+        hi = np.where(n_arr > 0, np.clip(centre + half, 0, 1), np.nan)
+    return lo, hi
+
+
+def _rate_columns(prefix: str, x: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:
+    x = np.asarray(x, dtype=float)
+    n = np.asarray(n, dtype=float)
+    lo, hi = wilson(x, n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(n > 0, x / n, np.nan)
+    return {prefix: share, f"{prefix}_lo": lo, f"{prefix}_hi": hi}
+
+
+# ---------------------------------------------------------------------------------------------
+# Rows, children, stages
+# ---------------------------------------------------------------------------------------------
+
+def in_year(df: pd.DataFrame, ar: int | None) -> pd.DataFrame:
+    """Rows of the year under review (all rows when ``ar`` is None)."""
+    if ar is None:
+        return df.reset_index(drop=True)
+    return df[(df["ar"] == ar).fillna(False).to_numpy(dtype=bool)].reset_index(drop=True)
+
+
+def child_key(df: pd.DataFrame) -> pd.Series:
+    """The child of each row: ``barn_id``, or the row's own id when it is missing (own child)."""
+    fallback = "rad:" + df["rad_id"].astype("string").fillna("") + ":" + pd.Series(
+        np.arange(len(df)), index=df.index).astype("string")
+    return df["barn_id"].astype("string").fillna(fallback)
+
+
+def _flag(df: pd.DataFrame, col: str) -> np.ndarray:
+    return df[col].astype("boolean").fillna(False).to_numpy(dtype=bool)
+
+
+def reached(df: pd.DataFrame) -> pd.DataFrame:
+    """Boolean frame (rows x :data:`STAGES`): the row reached the stage and every earlier one."""
+    out = {STAGES[0]: np.ones(len(df), dtype=bool)}
+    for prev, stage in zip(STAGES, STAGES[1:], strict=False):
+        out[stage] = out[prev] & _flag(df, stage)
+    return pd.DataFrame(out, index=df.index)
+
+
+def skipped_stages(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows whose stage flag is set although an earlier stage is not (left out of the funnel)."""
+    nested = reached(df)
+    rows = [{"steg": s, "n": int((_flag(df, s) & ~nested[s].to_numpy()).sum())} for s in STAGES[1:]]
+    return pd.DataFrame(rows)
+
+
+def _count(indicator: pd.DataFrame, unit: str, children: pd.Series) -> pd.Series:
+    """Column sums of a boolean frame, counting rows or distinct children."""
+    if unit == "aktualiseringar":
+        return indicator.sum(axis=0).astype("int64")
+    return indicator.groupby(children.to_numpy()).any().sum(axis=0).astype("int64")
+
+
+def _check_unit(unit: str) -> None:
+    if unit not in UNITS:
+        raise ValueError(f"unit must be one of {UNITS}, not {unit!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The funnel
+# ---------------------------------------------------------------------------------------------
+
+def funnel(df: pd.DataFrame) -> pd.DataFrame:
+    """The funnel in both units: one row per (enhet, steg) with n, the previous and first stage's
+    counts and the shares of them with Wilson intervals."""
+    r = reached(df)
+    children = child_key(df)
+    parts = []
+    for unit in UNITS:
+        n = _count(r, unit, children).to_numpy()
+        prev = np.concatenate([[n[0]], n[:-1]])
+        first = np.full(len(n), n[0])
+        t = pd.DataFrame({"enhet": unit, "steg": list(STAGES), "n": n, "n_foregaende": prev,
+                          **_rate_columns("andel_foregaende", n, prev), "n_forsta": first,
+                          **_rate_columns("andel_forsta", n, first)})
+        t.loc[0, ["andel_foregaende", "andel_foregaende_lo", "andel_foregaende_hi"]] = np.nan
+        parts.append(t)
+    return pd.concat(parts, ignore_index=True)
+
+
+def mask_funnel(table: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Suppress a :func:`funnel` table (each stage count is its own total: primary suppression)."""
+    linked = {c: ["n", "n_foregaende"] for c in table.columns if c.startswith("andel_foregaende")}
+    linked |= {c: ["n", "n_forsta"] for c in table.columns if c.startswith("andel_forsta")}
+    return disclose.mask_table(table, ["n", "n_foregaende", "n_forsta"], k, linked=linked, margins=False)
+
+
+def utredning_outcomes(df: pd.DataFrame) -> pd.DataFrame:
+    """Outcomes of the utredningar closed (nested funnel stage), both units, with shares of all
+    closed utredningar; a missing outcome is its own category ("saknas")."""
+    closed = reached(df)["utredning_avslutad"].to_numpy()
+    codes = list(schema.column("utredning_utfall").code_values())
+    outcome = df["utredning_utfall"].astype(object).where(df["utredning_utfall"].notna(), MISSING)
+    cats = codes + ([MISSING] if (closed & (outcome == MISSING).to_numpy()).any() else [])
+    ind = pd.DataFrame({c: closed & (outcome == c).to_numpy() for c in cats}, index=df.index)
+    children = child_key(df)
+    parts = []
+    for unit in UNITS:
+        n = _count(ind, unit, children).to_numpy()
+        base = int(_count(pd.DataFrame({"x": closed}), unit, children).iloc[0])
+        parts.append(pd.DataFrame({"enhet": unit, "utredning_utfall": cats, "n": n, "n_bas": base,
+                                   **_rate_columns("andel", n, np.full(len(n), base))}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def mask_outcomes(table: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Suppress :func:`utredning_outcomes` (the categories add up to the published number closed)."""
+    linked = {c: ["n", "n_bas"] for c in table.columns if c.startswith("andel")}
+    return disclose.mask_table(table, ["n", "n_bas"], k, linked=linked, by=["enhet"], margins="columns")
+
+
+# ---------------------------------------------------------------------------------------------
+# Breakdowns
+# ---------------------------------------------------------------------------------------------
+
+def categories(df: pd.DataFrame, variable: str) -> pd.DataFrame:
+    """Boolean frame (rows x categories) of ``variable``: coded columns in code-list order with
+    every code (zeros included) and "saknas" when values are missing; booleans as "ja"/"nej";
+    "anmalningsorsak" as the reason indicators (a row can be in several) and "saknas" for none."""
+    if variable == "anmalningsorsak":
+        ind = {r.code: _flag(df, r.column) for r in schema.ORSAKER}
+        none = ~np.logical_or.reduce(list(ind.values())) if ind else np.ones(len(df), dtype=bool)
+        if none.any():
+            ind[MISSING] = none
+        return pd.DataFrame(ind, index=df.index)
+    col = schema.column(variable)
+    values = df[variable]
+    if col.dtype == "bool":
+        b = values.astype("boolean")
+        ind = {"ja": b.fillna(False).to_numpy(dtype=bool), "nej": (~b).fillna(False).to_numpy(dtype=bool)}
+    else:
+        cats = list(col.code_values()) or sorted(values.dropna().astype(str).unique())
+        text = values.astype(object)
+        ind = {c: (text == c).fillna(False).to_numpy(dtype=bool) for c in cats}
+    missing = values.isna().to_numpy()
+    if missing.any():
+        ind[MISSING] = missing
+    return pd.DataFrame(ind, index=df.index)
+
+
+def breakdown_variables(df: pd.DataFrame, variables: Sequence[str] = BREAKDOWN_VARIABLES) -> list[str]:
+    """The breakdown variables that apply: ``omrade`` only when some row has one."""
+    return [v for v in variables if v != "omrade" or df["omrade"].notna().any()]
+
+
+def breakdown(df: pd.DataFrame, unit: str, variables: Sequence[str] | None = None) -> pd.DataFrame:
+    """Every stage by category: one row per (variabel, kategori) with the count at each stage
+    (``n_<stage>``) and the share of the category's first stage (``andel_<stage>``, Wilson CI)."""
+    _check_unit(unit)
+    variables = breakdown_variables(df) if variables is None else list(variables)
+    r = reached(df)
+    children = child_key(df)
+    parts = []
+    for variable in variables:
+        cats = categories(df, variable)
+        counts = {}
+        for stage in STAGES:
+            joint = cats.mul(r[stage].to_numpy(), axis=0)
+            counts[f"n_{stage}"] = _count(joint, unit, children).to_numpy()
+        t = pd.DataFrame({"variabel": variable, "kategori": list(cats.columns), "enhet": unit, **counts})
+        for stage in STAGES[1:]:
+            for c, v in _rate_columns(f"andel_{stage}", t[f"n_{stage}"], t["n_aktualisering"]).items():
+                t[c] = v
+        parts.append(t)
+    return pd.concat(parts, ignore_index=True)
+
+
+def mask_breakdown(table: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Suppress a :func:`breakdown` table: per variable and stage the categories are protected
+    against the published stage total; shares hide with their count or the category's total."""
+    counts = [f"n_{s}" for s in STAGES]
+    linked = {c: [f"n_{s}", "n_aktualisering"] for s in STAGES[1:] for c in table.columns
+              if c in (f"andel_{s}", f"andel_{s}_lo", f"andel_{s}_hi")}
+    by = ["variabel", "enhet"] if "enhet" in table.columns else ["variabel"]
+    return disclose.mask_table(table, counts, k, linked=linked, by=by, margins="columns")
+
+
+def children_per_count(df: pd.DataFrame, top: int = 4) -> pd.DataFrame:
+    """Children by their number of aktualiseringar in the data (1, 2, ..., ``top`` or more)."""
+    per = child_key(df).value_counts()
+    bins = np.minimum(per.to_numpy(), top)
+    labels = [str(i) for i in range(1, top)] + [f"{top}+"]
+    n = np.array([(bins == i).sum() for i in range(1, top + 1)])
+    return pd.DataFrame({"antal_aktualiseringar": labels, "n": n,
+                         **_rate_columns("andel", n, np.full(top, n.sum()))})
+
+
+def mask_children_per_count(table: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Suppress :func:`children_per_count` (categories add up to the number of children)."""
+    linked = {c: ["n"] for c in table.columns if c.startswith("andel")}
+    return disclose.mask_table(table, ["n"], k, linked=linked, margins="columns")
+
+
+# ---------------------------------------------------------------------------------------------
+# Shares within a population: the child's voice, samverkan, timeliness, declines
+# ---------------------------------------------------------------------------------------------
+
+def share_table(df: pd.DataFrame, outcomes: Mapping[str, pd.Series], population: np.ndarray,
+                by: Sequence[str], censored: Mapping[str, pd.Series] | None = None) -> pd.DataFrame:
+    """Share of a population with each outcome, overall ("totalt") and by category.
+
+    ``outcomes`` maps an outcome name to a nullable boolean Series over ``df``; ``population``
+    selects the rows (unit: aktualiseringar). Per (variabel, kategori, utfall): ``n_grupp`` rows in
+    the population = ``n_ja`` + ``n_nej`` + ``n_saknas`` (unknown) [+ ``n_censurerade``: still
+    open at period end, for outcomes in ``censored``]; ``n_bas`` = ``n_ja`` + ``n_nej`` is the
+    base of ``andel`` (unknown and censored cases are excluded from numerator and denominator).
+    """
+    pop = np.asarray(population, dtype=bool)
+    groups: list[tuple[str, str, np.ndarray]] = [(TOTAL, TOTAL, pop)]
+    for variable in by:
+        cats = categories(df, variable)
+        groups += [(variable, str(c), pop & cats[c].to_numpy()) for c in cats.columns]
+    rows = []
+    for name, flag in outcomes.items():
+        f = flag.astype("boolean")
+        yes, no, na = f.fillna(False).to_numpy(bool), (~f).fillna(False).to_numpy(bool), f.isna().to_numpy()
+        cens = (censored[name].astype("boolean").fillna(False).to_numpy(bool) & na
+                if censored and name in censored else np.zeros(len(df), dtype=bool))
+        for variable, cat, m in groups:
+            row = {"variabel": variable, "kategori": cat, "utfall": name, "n_grupp": int(m.sum()),
+                   "n_ja": int((m & yes).sum()), "n_nej": int((m & no).sum()),
+                   "n_saknas": int((m & na & ~cens).sum())}
+            if censored is not None:
+                row["n_censurerade"] = int((m & cens).sum())
+            row["n_bas"] = row["n_ja"] + row["n_nej"]
+            rows.append(row)
+    t = pd.DataFrame(rows)
+    for c, v in _rate_columns("andel", t["n_ja"], t["n_bas"]).items():
+        t[c] = v
+    return t
+
+
+def mask_shares(table: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Suppress a :func:`share_table`: ``n_grupp`` is protected together with its parts (ja, nej,
+    saknas, censurerade) and each variable's categories against the "totalt" row; ``n_bas`` and
+    the shares are hidden when ``n_ja`` or ``n_nej`` is."""
+    parts = [c for c in ("n_ja", "n_nej", "n_saknas", "n_censurerade") if c in table.columns]
+    linked = {c: ["n_ja", "n_nej"] for c in table.columns if c.startswith("andel") or c == "n_bas"}
+    return disclose.mask_table(table, ["n_grupp", *parts], k, linked=linked, by=["variabel", "utfall"],
+                               margins="columns", totals={"n_grupp": parts})
+
+
+def own_utredning(df: pd.DataFrame) -> np.ndarray:
+    """Rows with an own utredning (opened, not merely added to an ongoing one)."""
+    added = (df["fb_beslut"].astype(object) == "pagaende").to_numpy()
+    return reached(df)["utredning_inledd"].to_numpy() & ~added
+
+
+def child_voice(df: pd.DataFrame, by: Sequence[str] = ("aldersgrupp", "arendetyp")) -> pd.DataFrame:
+    """Share of closed own utredningar with a barnsamtal, by age group and ärendetyp."""
+    pop = own_utredning(df) & reached(df)["utredning_avslutad"].to_numpy()
+    return share_table(df, {"barnsamtal": df["barnsamtal"]}, pop, by)
+
+
+def samverkan(df: pd.DataFrame, by: Sequence[str] = ("aldersgrupp", "arendetyp")) -> pd.DataFrame:
+    """Share of closed own utredningar with contact with förskola, skola, polis, hälso- och sjukvård."""
+    pop = own_utredning(df) & reached(df)["utredning_avslutad"].to_numpy()
+    return share_table(df, {c: df[c] for c in KONTAKTER}, pop, by)
+
+
+def timeliness(df: pd.DataFrame, by: Sequence[str] = ("arendetyp",)) -> pd.DataFrame:
+    """Share of förhandsbedömningar decided within 14 days (all aktualiseringar) and of own
+    utredningar closed within four months; censored cases are excluded and counted separately."""
+    fb = share_table(df, {"fb_inom_frist": df["fb_inom_frist"]}, np.ones(len(df), dtype=bool), by,
+                     censored={"fb_inom_frist": df["fb_oppen_vid_periodslut"]})
+    utr = share_table(df, {"utredning_inom_frist": df["utredning_inom_frist"]}, own_utredning(df), by,
+                      censored={"utredning_inom_frist": df["utredning_oppen_vid_periodslut"]})
+    return pd.concat([fb, utr], ignore_index=True)
+
+
+def declines(df: pd.DataFrame, by: Sequence[str] = ("arendetyp", "aldersgrupp")) -> pd.DataFrame:
+    """Share of offered insatser declined (insats_svar "nej"), by ärendetyp and age group; an offer
+    without a recorded answer is "saknas"."""
+    pop = reached(df)["insats_erbjuden"].to_numpy()
+    svar = df["insats_svar"].astype(object)
+    flag = pd.Series(pd.array(np.where(svar.isna(), None, svar == "nej"), dtype="boolean"), index=df.index)
+    return share_table(df, {"tackat_nej": flag}, pop, by)
+
+
+def insats_mix(df: pd.DataFrame) -> pd.DataFrame:
+    """Offered insatser by type (and the heldygn/öppenvård split), with shares of all offered."""
+    pop = reached(df)["insats_erbjuden"].to_numpy()
+    typ = df["insats_typ"].astype(object)
+    rows = []
+    for code in schema.column("insats_typ").code_values():
+        rows.append(("insats_typ", code, int((pop & (typ == code).to_numpy()).sum())))
+    if (pop & typ.isna().to_numpy()).any():
+        rows.append(("insats_typ", MISSING, int((pop & typ.isna().to_numpy()).sum())))
+    held = df["insats_heldygn"].astype("boolean")
+    for cat, m in (("ja", held.fillna(False)), ("nej", (~held).fillna(False))):
+        rows.append(("insats_heldygn", cat, int((pop & m.to_numpy(bool)).sum())))
+    if (pop & held.isna().to_numpy()).any():
+        rows.append(("insats_heldygn", MISSING, int((pop & held.isna().to_numpy()).sum())))
+    t = pd.DataFrame(rows, columns=["variabel", "kategori", "n"])
+    t["n_bas"] = int(pop.sum())
+    for c, v in _rate_columns("andel", t["n"], t["n_bas"]).items():
+        t[c] = v
+    return t
+
+
+def mask_mix(table: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Suppress :func:`insats_mix` (the types add up to the number offered)."""
+    linked = {c: ["n", "n_bas"] for c in table.columns if c.startswith("andel")}
+    return disclose.mask_table(table, ["n", "n_bas"], k, linked=linked, by=["variabel"], margins="columns")
+
+
+# ---------------------------------------------------------------------------------------------
+# Time to decision: Kaplan-Meier
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Durations:
+    """Days to the event (decision / closing) or to censoring at ``period_slut``."""
+
+    days: np.ndarray
+    event: np.ndarray
+    group: np.ndarray
+
+
+def durations(df: pd.DataFrame, kind: str, period_slut: str | pd.Timestamp, group: str = "arendetyp",
+              ) -> Durations:
+    """Durations for ``kind`` "fb" (aktualisering -> förhandsbedömning decision, every row) or
+    "utredning" (start -> end of an own utredning). Open cases are censored at ``period_slut``;
+    rows whose duration cannot be known (a missing date) are left out."""
+    end = pd.Timestamp(period_slut)
+    if kind == "fb":
+        done = _flag(df, "fb_beslutad")
+        days = df["dagar_till_fb"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        start = df["aktualiseringsdatum"]
+        pop = np.ones(len(df), dtype=bool)
+    elif kind == "utredning":
+        done = _flag(df, "utredning_avslutad")
+        days = df["utredning_dagar"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        start = df["utredning_start"].where(df["utredning_start"].notna(),
+                                            df["fb_datum"].where(df["fb_beslut"].astype(object) == "inleda"))
+        pop = own_utredning(df)
+    else:
+        raise ValueError(f"kind must be 'fb' or 'utredning', not {kind!r}")
+    open_days = (end - pd.to_datetime(start)).dt.days.to_numpy(dtype=float, na_value=np.nan)
+    t = np.where(done, days, open_days)
+    keep = pop & ~np.isnan(t) & (t >= 0)
+    if group:
+        g = df[group].astype(object).where(df[group].notna(), MISSING).to_numpy()
+    else:
+        g = np.full(len(df), TOTAL)
+    return Durations(days=t[keep].astype(int), event=done[keep], group=np.asarray(g)[keep].astype(str))
+
+
+def kaplan_meier(days: np.ndarray, event: np.ndarray, grid: Sequence[int], level: float = 0.95,
+                 ) -> pd.DataFrame:
+    """Kaplan-Meier estimate of the share *done* (1 - S) at each day of ``grid``.
+
+    Columns: dag, n_oppna (still open: at risk after that day), n_klara (events so far),
+    n_censurerade (censored so far), andel_klara with a pointwise log(-log) Greenwood interval.
+    Events and censorings on the same day: events first (the usual convention).
+    """
+    days = np.asarray(days, dtype=int)
+    event = np.asarray(event, dtype=bool)
+    times = np.unique(days[event])
+    n_risk = np.array([(days >= t).sum() for t in times])
+    d = np.array([(days[event] == t).sum() for t in times])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        surv = np.cumprod(1 - d / n_risk)
+        green = np.cumsum(d / (n_risk * (n_risk - d)))
+    z = stats.norm.ppf(0.5 + level / 2)
+    rows = []
+    for g in grid:
+        i = np.searchsorted(times, g, side="right") - 1
+        s = surv[i] if i >= 0 else 1.0
+        v = green[i] if i >= 0 else 0.0
+        if 0 < s < 1 and np.isfinite(v):
+            se = np.sqrt(v) / abs(np.log(s))
+            s_lo, s_hi = s ** np.exp(z * se), s ** np.exp(-z * se)
+        else:
+            s_lo = s_hi = s
+        rows.append({"dag": int(g), "n_oppna": int((days > g).sum()),
+                     "n_klara": int((event & (days <= g)).sum()),
+                     "n_censurerade": int((~event & (days <= g)).sum()),
+                     "andel_klara": 1 - s, "andel_klara_lo": 1 - s_hi, "andel_klara_hi": 1 - s_lo})
+    return pd.DataFrame(rows)
+
+
+def time_curves(d: Durations, grid: Sequence[int]) -> pd.DataFrame:
+    """:func:`kaplan_meier` for every group of ``d`` and in total ("totalt" first)."""
+    parts = []
+    groups = [(TOTAL, np.ones(len(d.days), dtype=bool))]
+    groups += [(g, d.group == g) for g in _ordered_groups(d.group)]
+    for name, m in groups:
+        t = kaplan_meier(d.days[m], d.event[m], grid)
+        t.insert(0, "grupp", name)
+        t.insert(1, "n_bas", int(m.sum()))
+        parts.append(t)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _ordered_groups(values: np.ndarray) -> list[str]:
+    present = set(values.tolist())
+    order = [c.code for c in schema.ARENDETYP] + [MISSING]
+    return [g for g in order if g in present] + sorted(present - set(order))
+
+
+def mask_curves(table: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Suppress :func:`time_curves`: counts 1..k-1 hidden; a share hides with its events, the
+    number still open or a group smaller than k."""
+    linked = {c: ["n_klara", "n_oppna", "n_bas"] for c in table.columns if c.startswith("andel")}
+    return disclose.mask_table(table, ["n_bas", "n_oppna", "n_klara", "n_censurerade"], k, linked=linked,
+                               margins=False, totals={"n_bas": ["n_oppna", "n_klara", "n_censurerade"]})
+
+
+def drawable_curve(d: Durations, group: str, k: int, horizon: int) -> pd.DataFrame | None:
+    """Daily Kaplan-Meier curve of one group for a figure, drawn only where at least ``k`` cases
+    are done and at least ``k`` still open (None when the group has fewer than k cases)."""
+    m = np.ones(len(d.days), dtype=bool) if group == TOTAL else d.group == group
+    if m.sum() < k:
+        return None
+    t = kaplan_meier(d.days[m], d.event[m], range(0, horizon + 1))
+    ok = (t["n_klara"] >= k) & (t["n_oppna"] >= k) | (t["n_klara"] == 0)
+    return t[ok].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# All tables of the notebook, and the headline figures
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class FunnelReport:
+    """Every table of 02_funnel, raw (unsuppressed, for tests) and masked (for display/export)."""
+
+    raw: dict[str, pd.DataFrame]
+    masked: dict[str, pd.DataFrame]
+    durations: dict[str, Durations]
+    k: int
+
+
+def analyse(df: pd.DataFrame, ar: int | None, k: int, period_slut: str | pd.Timestamp) -> FunnelReport:
+    """Compute and suppress every table of the funnel notebook for the year ``ar``."""
+    y = in_year(df, ar)
+    raw = {
+        "tratt": funnel(y),
+        "hoppade_steg": skipped_stages(y),
+        "utfall": utredning_outcomes(y),
+        "fordelning_aktualiseringar": breakdown(y, "aktualiseringar"),
+        "fordelning_barn": breakdown(y, "barn"),
+        "barn_antal_aktualiseringar": children_per_count(y),
+        "barnsamtal": child_voice(y),
+        "samverkan": samverkan(y),
+        "tidsfrister": timeliness(y),
+        "avbojda": declines(y),
+        "insatser": insats_mix(y),
+    }
+    dur = {"fb": durations(y, "fb", period_slut), "utredning": durations(y, "utredning", period_slut)}
+    raw["tid_fb"] = time_curves(dur["fb"], FB_DAYS)
+    raw["tid_utredning"] = time_curves(dur["utredning"], UTREDNING_DAYS)
+    maskers = {"tratt": mask_funnel, "utfall": mask_outcomes, "fordelning_aktualiseringar": mask_breakdown,
+               "fordelning_barn": mask_breakdown, "barn_antal_aktualiseringar": mask_children_per_count,
+               "barnsamtal": mask_shares, "samverkan": mask_shares, "tidsfrister": mask_shares,
+               "avbojda": mask_shares, "insatser": mask_mix, "tid_fb": mask_curves,
+               "tid_utredning": mask_curves,
+               "hoppade_steg": lambda t, k: disclose.mask_table(t, ["n"], k, margins=False)}
+    masked = {name: maskers[name](t, k) for name, t in raw.items()}
+    return FunnelReport(raw=raw, masked=masked, durations=dur, k=k)
+
+
+def _value(table: pd.DataFrame, col: str, **where: str) -> object:
+    m = np.ones(len(table), dtype=bool)
+    for key, val in where.items():
+        m &= (table[key] == val).to_numpy()
+    if m.sum() != 1:
+        return None
+    v = table.loc[m, col].iloc[0]
+    if disclose.is_suppressed(v):
+        return disclose.SUPPRESSED
+    return None if pd.isna(v) else v
+
+
+def headline(rep: FunnelReport) -> dict[str, object]:
+    """Headline figures for results.json (from the suppressed tables: hidden values are "..")."""
+    t = rep.masked["tratt"]
+    out: dict[str, object] = {"k": rep.k}
+    for unit in UNITS:
+        out[f"{unit}_n"] = _value(t, "n", enhet=unit, steg="aktualisering")
+        for stage in STAGES[1:]:
+            out[f"{unit}_{stage}_n"] = _value(t, "n", enhet=unit, steg=stage)
+            out[f"{unit}_{stage}_andel_forsta"] = _value(t, "andel_forsta", enhet=unit, steg=stage)
+            out[f"{unit}_{stage}_andel_foregaende"] = _value(t, "andel_foregaende", enhet=unit, steg=stage)
+    per = rep.masked["barn_antal_aktualiseringar"]
+    flera = rep.raw["barn_antal_aktualiseringar"]
+    hidden_more = per["n"].iloc[1:].map(disclose.is_suppressed).any()
+    out["barn_andel_flera_aktualiseringar"] = (
+        disclose.SUPPRESSED if hidden_more else float(flera["n"].iloc[1:].sum() / flera["n"].sum())
+        if flera["n"].sum() else None)
+    for key, table, utfall in (("barnsamtal", "barnsamtal", "barnsamtal"),
+                               ("fb_inom_14_dagar", "tidsfrister", "fb_inom_frist"),
+                               ("utredning_inom_4_manader", "tidsfrister", "utredning_inom_frist"),
+                               ("insats_tackat_nej", "avbojda", "tackat_nej")):
+        m = rep.masked[table]
+        out[f"{key}_andel"] = _value(m, "andel", variabel=TOTAL, utfall=utfall)
+        out[f"{key}_n_bas"] = _value(m, "n_bas", variabel=TOTAL, utfall=utfall)
+        if "n_censurerade" in m.columns:
+            out[f"{key}_n_censurerade"] = _value(m, "n_censurerade", variabel=TOTAL, utfall=utfall)
+    for c in KONTAKTER:
+        out[f"{c}_andel"] = _value(rep.masked["samverkan"], "andel", variabel=TOTAL, utfall=c)
+    return out
