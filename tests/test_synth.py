@@ -426,5 +426,44 @@ def test_cli_demo_data_only_dirty_national(tmp_path: Path, monkeypatch: pytest.M
     assert "fritext_personnummer" not in {e["feltyp"] for e in truth["dirty"]["log"]}
     assert 300 < synth.load_truth("nationell")["volumes"]["rows"] < 700
     assert "ekby" in capsys.readouterr().out
-    with pytest.raises(KeyError, match="valid"):
+    with pytest.raises(SystemExit, match="unknown demo municipality 'nowhere'; valid: ekby"):
         cli.main(["demo-data", "--only", "nowhere"])
+
+
+# --- integration with import and cleaning ------------------------------------------------------
+
+@pytest.mark.parametrize("kommun", ["storstad_vaster", "storstad_oster"])
+def test_clean_pipeline_agrees_with_the_generators_view(tmp_path: Path, kommun: str) -> None:
+    from genomlysning import clean
+
+    spec = replace(synth.demo_spec(kommun), volym=400)
+    df, _ = synth.generate_kommun(spec, SEED)
+    synth.write_kommun(spec, SEED, raw_root=tmp_path)
+    conf = {**synth.params_dict(spec), "period_slut": synth.PERIOD_SLUT}
+    result = clean.clean(ingest.read_raw(tmp_path / kommun / Path(spec.input_path).name, conf), conf,
+                         key=b"k" * 32)
+    assert len(result.quarantine) == 0 and len(result.problems) == 0
+    got = result.frame.reset_index(drop=True)
+    want = synth.clean_view(df, kommun, synth.PERIOD_SLUT)
+    assert (pd.factorize(got["barn_id"])[0] == pd.factorize(want["barn_id"])[0]).all()
+    cols = [c for c in schema.CLEAN_COLUMNS if c not in ("barn_id", "rad_id")]
+    pd.testing.assert_frame_equal(got[cols], want[cols], check_dtype=False, check_categorical=False)
+
+
+def test_dirty_rows_are_all_accounted_for(tmp_path: Path) -> None:
+    from genomlysning import clean
+
+    spec = replace(synth.demo_spec("norrvik"), volym=300)
+    synth.write_kommun(spec, SEED, 0.1, raw_root=tmp_path)
+    truth = synth.load_truth("norrvik", raw_root=tmp_path)
+    conf = {**synth.params_dict(spec), "period_slut": synth.PERIOD_SLUT}
+    result = clean.clean(ingest.read_raw(tmp_path / "norrvik" / synth.TEMPLATE_CSV, conf), conf,
+                         key=b"k" * 32)
+    acc = result.accounting
+    assert len(result.frame) + len(result.quarantine) == truth["dirty"]["rows_in_file"]
+    assert acc and truth["dirty"]["n_errors"] == round(0.1 * truth["volumes"]["rows"])
+    flagged = set(result.problems["rad_excel"])
+    fatal_kinds = {"tom_obligatorisk", "datumordning", "fel_kontrollsiffra", "dubblett"}
+    for e in truth["dirty"]["log"]:
+        if e["feltyp"] in fatal_kinds:
+            assert e["rad_excel"] in flagged, e

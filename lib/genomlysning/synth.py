@@ -627,7 +627,7 @@ def _children(spec: KommunSpec, rng: np.random.Generator, start: int, end: int,
     n_years = (end - start + 1) / 365.25
     weights = _AGE_WEIGHTS.copy()
     weights[(_AGES >= 13) & (_AGES <= 17)] *= spec.tonar_faktor
-    retention = 0.96
+    retention = 0.94  # share of drawn reports kept (ages 0-20, one per child and day)
     n = int(np.ceil(spec.volym / (INTENSITY_MEAN * retention)))
     lam = rng.gamma(INTENSITY_SHAPE, INTENSITY_MEAN / INTENSITY_SHAPE, n)
     count = rng.poisson(lam * n_years)
@@ -826,9 +826,9 @@ def generate_kommun(spec: KommunSpec, seed: int = DEFAULT_SEED, *,
     pnr_child = np.full(n_children, "", dtype=object)
     hp = kids["has_pnr"]
     pnr_child[hp] = fake_personnummer(kids["birth"][hp], kids["boy"][hp], kids["slot"][hp])
-    barn_id_child = np.array([f"R{zlib.crc32(spec.kommun.encode()) % 1000:03d}-{i:06d}"
-                              for i in range(n_children)], dtype=object)
-    barn_id_child[hp] = ""
+    prefix = f"R{zlib.crc32(spec.kommun.encode()) % 1000:03d}-"
+    barn_id_child = np.full(n_children, "", dtype=object)
+    barn_id_child[~hp] = [f"{prefix}{i:06d}" for i in np.flatnonzero(~hp)]
 
     state = {
         "child": child, "day": day, "age": age, "kon": kon, "typ": typ, "anmalare": anmalare,
@@ -850,8 +850,12 @@ def _labels(col: str, codes: np.ndarray) -> np.ndarray:
     return np.array([lab[c] for c in codes], dtype=object)
 
 
+_JANEJ = np.array(["", "Nej", "Ja"], dtype=object)
+_SMALL_INTS = np.array([str(i) for i in range(200)], dtype=object)
+
+
 def _janej(flag: np.ndarray, present: np.ndarray) -> np.ndarray:
-    return np.where(present, np.where(flag, "Ja", "Nej"), "").astype(object)
+    return _JANEJ[np.where(present, 1 + flag.astype(np.int64), 0)]
 
 
 def _render(s: dict[str, Any]) -> pd.DataFrame:
@@ -862,12 +866,12 @@ def _render(s: dict[str, Any]) -> pd.DataFrame:
         "personnummer": s["pnr"], "barn_id": s["barn_id"],
         "aktualiseringsdatum": _iso(s["day"]),
         "aktualiseringstyp": _labels("aktualiseringstyp", s["typ"]),
-        "alder": s["age"].astype(str).astype(object),
+        "alder": _SMALL_INTS[s["age"]],
         "kon": _labels("kon", s["kon"]),
         "anmalare": _labels("anmalare", s["anmalare"]),
     }
     for r in schema.ORSAKER:
-        cols[r.column] = np.where((s["main"] == r.code) | (s["second"] == r.code), "Ja", "Nej").astype(object)
+        cols[r.column] = _janej((s["main"] == r.code) | (s["second"] == r.code), np.ones(n, dtype=bool))
     own = s["own"]
     fb = np.where(s["pagaende"], "pagaende", np.where(s["opened"], "inleda",
                                                      np.where(s["decided"], "inte_inleda", "")))
@@ -878,7 +882,7 @@ def _render(s: dict[str, Any]) -> pd.DataFrame:
         "utredning_start": _iso(s["utr_start"]),
         "utredning_slut": _iso(s["utr_end"]),
         "barnsamtal": _janej(s["samtal"], own),
-        "barnsamtal_antal": np.where(own, s["samtal_n"].astype(str), "").astype(object),
+        "barnsamtal_antal": np.where(own, _SMALL_INTS[np.minimum(s["samtal_n"], 199)], ""),
     }
     for k, v in s["contacts"].items():
         cols[k] = _janej(v, own)
@@ -1038,7 +1042,7 @@ def clean_view(df: pd.DataFrame, kommun: str = "", period_slut: str = PERIOD_SLU
     inledd = out["fb_beslut"].isin(["inleda", "pagaende"]) | start.notna()
     avslutad = slut.notna()
     utr_dagar = (slut - start).dt.days
-    utr_open = inledd & start.notna() & ~avslutad
+    utr_open = inledd & ~avslutad  # as genomlysning.clean: rows added to an ongoing one count too
     utr_late_open = utr_open & ((end - start).dt.days > schema.UTREDNING_FRIST_DAGAR)
     out |= {
         "kommun": pd.Series(kommun, index=df.index), "rad_excel": pd.Series(np.arange(n) + 2, index=df.index),
@@ -1335,18 +1339,29 @@ def inject_errors(df: pd.DataFrame, rate: float, rng: np.random.Generator, *,
 # Writing
 # ---------------------------------------------------------------------------------------------
 
+def _write_csv(path: Path, headers: Sequence[str], df: pd.DataFrame, sep: str, encoding: str,
+               lineterminator: str) -> None:
+    """Write string cells with minimal quoting (the csv module: fast and deterministic)."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter=sep, lineterminator=lineterminator, quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(headers)
+    writer.writerows(zip(*(df[c].to_numpy(dtype=object) for c in df.columns), strict=True))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buf.getvalue().encode(encoding))
+
+
 def write_template_csv(df: pd.DataFrame, path: Path) -> None:
     """Write a template-format frame as the template CSV (utf-8-sig, ";", Swedish headers)."""
     headers = [schema.column(c).sv if c in schema.TEMPLATE_COLUMNS else c for c in df.columns]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    df.set_axis(headers, axis=1).to_csv(path, sep=";", index=False, encoding="utf-8-sig",
-                                        lineterminator="\n")
+    _write_csv(path, headers, df, ";", "utf-8-sig", "\n")
 
 
 def write_export_csv(df: pd.DataFrame, path: Path) -> None:
-    """Write the case-management export (cp1252, ";")."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(path, sep=EXPORT_SEP, index=False, encoding=EXPORT_ENCODING, lineterminator="\r\n")
+    """Write the case-management export (cp1252, ";", CRLF as a Windows system would)."""
+    _write_csv(path, list(df.columns), df, EXPORT_SEP, EXPORT_ENCODING, "\r\n")
 
 
 def params_dict(spec: KommunSpec) -> dict[str, Any]:
@@ -1512,7 +1527,10 @@ def cli_demo_data(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     specs = list(DEMO_SPECS)
     if args.only:
-        specs = [demo_spec(k) for k in args.only]
+        try:
+            specs = [demo_spec(k) for k in args.only]
+        except KeyError as exc:
+            raise SystemExit(f"genomlysning demo-data: {exc.args[0]}") from None
     if not 0.0 <= args.dirty <= 1.0:
         raise SystemExit(f"--dirty must be a share between 0 and 1, got {args.dirty}")
     for spec in specs:
