@@ -1,0 +1,1639 @@
+"""Logistic models: which ärendetyper (and reporters, ages, ...) go with utredning and insats.
+
+One model per outcome (:data:`OUTCOMES`), fitted on the aktualiseringar of the year under review
+(unit: the aktualisering; standard errors clustered by child, ``barn_id``, because one child often
+has several aktualiseringar). The pipeline of :func:`fit_model`:
+
+1. **Population and missing values** - rows of year ``ar`` in the outcome's population; rows missing
+   the outcome or a predictor are counted per variable (:func:`missing_table`) and then dropped.
+2. **Pooling** (:func:`pool_term`) - a category is *too small to estimate* when it has fewer than
+   ``min_n`` rows, or when its smaller outcome count (events or non-events) is between 1 and
+   ``min_events - 1`` (``min_events`` defaults to the suppression threshold ``k``, so no count shown
+   beside an estimate is ever a small cell). Small categories are pooled into "Övrigt/övriga"; if
+   the pooled group is still too small it is merged into the reference category. Age groups are
+   ordered and are merged into their smaller neighbour instead. A category with 0 events or 0
+   non-events and at least ``min_n`` rows is *kept*: that is separation, handled by Firth.
+3. **Reference categories** (:data:`DEFAULT_REFERENCE`) - ärendetyp: "Förälders problematik" (the
+   largest group nationally, 39 % in Socialstyrelsen 2018, and without the legal duty to
+   investigate that makes violence cases near-certain utredningar: contrasts against it are
+   interpretable and it is never separated); återaktualisering: "Nej"; every other variable: its
+   largest category in the analysed rows (the most typical case). A reference with all outcomes
+   equal is replaced by the largest category without. Every table states the reference.
+4. **Separation** (:func:`detect_separation`) - per category (all outcomes 0 or all 1) and in the
+   whole design by a linear program that finds the largest set of rows a linear predictor can
+   classify perfectly (complete or quasi-complete separation; cf. Konis 2007, R ``detectseparation``).
+   Not statsmodels' warning.
+5. **Estimation** - no separation: maximum likelihood (statsmodels ``Logit``), Wald intervals with
+   cluster-robust (CRV1) covariance by child, statsmodels' small-sample factor
+   G/(G-1)·(N-1)/(N-K). Separation: Firth's penalised likelihood (:mod:`genomlysning.firth`), profile
+   penalised-likelihood intervals and penalised likelihood-ratio p-values (these are model-based:
+   they do not account for clustering).
+6. **Effects** - odds ratios; average marginal effects (AME: mean change in predicted probability
+   when every row is moved from the reference to the category, others as observed) and predicted
+   probabilities per category standardised over the sample's case mix, both with delta-method
+   cluster-robust standard errors (for Firth: the larger of the sandwich at the Firth estimate and
+   the model-based variance, see :func:`delta_se`).
+7. **Diagnostics** (:func:`calibration`) - calibration in the large, calibration slope, binned and
+   smoothed calibration curves from cross-validated predictions (folds by child), ROC AUC with a
+   DeLong interval.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, special, stats
+
+from genomlysning import firth, schema
+from genomlysning.schema import Lang
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+Method = Literal["auto", "ml", "firth"]
+TermKind = Literal["categorical", "indicator", "numeric"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Outcomes, formulas, reference categories, texts
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Outcome:
+    """One modelled outcome: a 0/1 column within a population of aktualiseringar.
+
+    ``population``: (column, value) conditions a row must meet; rows whose outcome is not known yet
+    (förhandsbedömning or utredning still open at the end of the period) are left out rather than
+    counted as "no".
+    """
+
+    key: str
+    column: str
+    population: tuple[tuple[str, bool], ...]
+    sv: str
+    en: str
+
+    def label(self, lang: Lang = "sv") -> str:
+        """Return the label (outcome and denominator) in ``lang``."""
+        return self.sv if lang == "sv" else self.en
+
+
+OUTCOMES: dict[str, Outcome] = {o.key: o for o in (
+    Outcome("utredning", "utredning_inledd", (("fb_beslutad", True),),
+            "Utredning inledd, av aktualiseringar med beslutad förhandsbedömning",
+            "Investigation opened, of referrals with a decided initial assessment"),
+    Outcome("insats", "insats_erbjuden", (("fb_beslutad", True), ("utredning_oppen_vid_periodslut", False)),
+            "Insats erbjuden, av aktualiseringar med avgjort utfall",
+            "Intervention offered, of referrals with a settled outcome"),
+    Outcome("insats_efter_utredning", "insats_erbjuden", (("utredning_inledd", True),
+                                                          ("utredning_avslutad", True)),
+            "Insats erbjuden, av avslutade utredningar",
+            "Intervention offered, of closed investigations"),
+    Outcome("accepterad", "insats_accepterad", (("insats_erbjuden", True),),
+            "Insats accepterad, av erbjudna insatser", "Intervention accepted, of those offered"),
+)}
+
+#: The default right-hand side: ärendetyp plus the case-mix variables.
+DEFAULT_FORMULA = "arendetyp + anmalare + aldersgrupp + kon + ateraktualisering"
+#: The alternative specification: every anmälningsorsak as its own indicator (a row can have several).
+ORSAK_FORMULA = "orsaker + anmalare + aldersgrupp + kon + ateraktualisering"
+#: Formula term expanding to one 0/1 indicator per anmälningsorsak.
+ORSAKER = "orsaker"
+#: Reference categories fixed by design (see the module docstring); other variables: largest category.
+DEFAULT_REFERENCE: dict[str, str] = {"arendetyp": "foralder", "ateraktualisering": "nej"}
+#: Ordered categorical variables: small categories merge into a neighbour instead of "Övrigt".
+ORDINAL: frozenset[str] = frozenset({"aldersgrupp"})
+#: Code of a pooled category.
+POOLED = "ovrigt"
+POOLED_REASONS = "orsak_ovriga"
+#: Default pooling thresholds (see :func:`pool_term`).
+MIN_N = 20
+#: An outcome is not modelled with fewer events or non-events than this.
+MIN_OUTCOME_EVENTS = 10
+
+TEXTS: dict[str, dict[str, str]] = {
+    "ovriga": {"sv": "Övrigt/övriga", "en": "Other (pooled)"},
+    "ja": {"sv": "Ja", "en": "Yes"},
+    "nej": {"sv": "Nej", "en": "No"},
+    "orsaker": {"sv": "Anmälningsorsak (var för sig)", "en": "Reason for referral (each)"},
+    "orsak_ovriga": {"sv": "Övriga orsaker (sammanslagna)", "en": "Other reasons (pooled)"},
+    "ref": {"sv": "ref.", "en": "ref."},
+    "or_ki": {"sv": "Oddskvot (95 % KI)", "en": "Odds ratio (95% CI)"},
+    "ame_ki": {"sv": "Marginaleffekt, procentenheter (95 % KI)",
+               "en": "Marginal effect, percentage points (95% CI)"},
+    "sannolikhet_ki": {"sv": "Standardiserad sannolikhet (95 % KI)",
+                       "en": "Standardised probability (95% CI)"},
+    "separation": {"sv": "Separation", "en": "Separation"},
+    "utfall": {"sv": "Utfall", "en": "Outcome"},
+    "variabel": {"sv": "Variabel", "en": "Variable"},
+    "kategori": {"sv": "Kategori", "en": "Category"},
+    "referens": {"sv": "Referenskategori", "en": "Reference category"},
+    "n": {"sv": "Antal aktualiseringar", "en": "Referrals"},
+    "handelser": {"sv": "Varav med utfallet", "en": "With the outcome"},
+    "ej_handelser": {"sv": "Varav utan utfallet", "en": "Without the outcome"},
+    "andel": {"sv": "Andel med utfallet, %", "en": "Share with the outcome, %"},
+    "or": {"sv": "Oddskvot", "en": "Odds ratio"},
+    "or_lag": {"sv": "Oddskvot, 95 % KI nedre", "en": "Odds ratio, 95% CI lower"},
+    "or_hog": {"sv": "Oddskvot, 95 % KI övre", "en": "Odds ratio, 95% CI upper"},
+    "p": {"sv": "p-värde", "en": "p-value"},
+    "ame": {"sv": "Marginaleffekt, procentenheter", "en": "Marginal effect, percentage points"},
+    "ame_lag": {"sv": "Marginaleffekt, 95 % KI nedre", "en": "Marginal effect, 95% CI lower"},
+    "ame_hog": {"sv": "Marginaleffekt, 95 % KI övre", "en": "Marginal effect, 95% CI upper"},
+    "sannolikhet": {"sv": "Standardiserad sannolikhet, %", "en": "Standardised probability, %"},
+    "sannolikhet_lag": {"sv": "Standardiserad sannolikhet, 95 % KI nedre",
+                        "en": "Standardised probability, 95% CI lower"},
+    "sannolikhet_hog": {"sv": "Standardiserad sannolikhet, 95 % KI övre",
+                        "en": "Standardised probability, 95% CI upper"},
+    "metod": {"sv": "Skattningsmetod", "en": "Estimation method"},
+    "ml": {"sv": "Maximum likelihood; Wald-KI med klusterrobusta standardfel per barn",
+           "en": "Maximum likelihood; Wald CIs with cluster-robust standard errors by child"},
+    "firth": {"sv": "Firths penaliserade likelihood (separation); KI från profilerad penaliserad "
+                    "likelihood (tar inte hänsyn till klustring)",
+              "en": "Firth's penalised likelihood (separation); profile penalised-likelihood CIs "
+                    "(do not account for clustering)"},
+    "ame_note": {"sv": "Marginaleffekter och standardiserade sannolikheter: deltametoden med "
+                       "klusterrobusta standardfel per barn (vid Firth det största av det "
+                       "klusterrobusta och det modellbaserade).",
+                 "en": "Marginal effects and standardised probabilities: delta method with "
+                       "cluster-robust standard errors by child (with Firth the larger of the "
+                       "cluster-robust and the model-based one)."},
+    "or_axis": {"sv": "Oddskvot (logaritmisk skala)", "en": "Odds ratio (log scale)"},
+    "ame_axis": {"sv": "Marginaleffekt, procentenheter", "en": "Marginal effect, percentage points"},
+    "pred_axis": {"sv": "Standardiserad sannolikhet, %", "en": "Standardised probability, %"},
+    "unit": {"sv": "Aktualiseringar år {ar} (rader); standardfel klustrade per barn",
+             "en": "Referrals in {ar} (rows); standard errors clustered by child"},
+    "kalla": {"sv": "Egen bearbetning av akter, {kommun} {ar}", "en": "Case records, {kommun} {ar}"},
+    "pooled_note": {"sv": "Sammanslagna kategorier: {items}.", "en": "Pooled categories: {items}."},
+    "ref_note": {"sv": "Referenskategorier: {items}.", "en": "Reference categories: {items}."},
+    "separation_mark": {"sv": "† = alla utfall lika i kategorin (separation)",
+                        "en": "† = all outcomes equal in the category (separation)"},
+    "predicted": {"sv": "Förutsagd sannolikhet", "en": "Predicted probability"},
+    "observed": {"sv": "Observerad andel", "en": "Observed share"},
+    "smoothed": {"sv": "Utjämnad kurva (lowess)", "en": "Smoothed curve (lowess)"},
+    "perfect": {"sv": "Perfekt kalibrering", "en": "Perfect calibration"},
+    "saknas": {"sv": "Saknat värde (rader)", "en": "Missing value (rows)"},
+    "i_population": {"sv": "Rader i populationen", "en": "Rows in the population"},
+    "nagot_saknas": {"sv": "Rader med något saknat värde", "en": "Rows with any missing value"},
+    "i_modell": {"sv": "Rader i modellen", "en": "Rows in the model"},
+    "barn_id_saknas": {"sv": "Barn-id saknas (egen klunga)", "en": "Child id missing (own cluster)"},
+    "sammanslagen_till": {"sv": "Slogs samman till", "en": "Pooled into"},
+    "skal": {"sv": "Skäl", "en": "Reason"},
+    "skal_liten": {"sv": "färre än {min_n} rader eller 1–{m} med/utan utfallet",
+                   "en": "fewer than {min_n} rows or 1–{m} with/without the outcome"},
+    "skal_ref": {"sv": "sammanslagen grupp fortfarande för liten: till referensen",
+                 "en": "pooled group still too small: merged into the reference"},
+    "skal_granne": {"sv": "för liten: till närmaste åldersgrupp",
+                    "en": "too small: merged into the neighbouring age group"},
+    "skal_utesluten": {"sv": "variabeln utesluten (bara en kategori kvar)",
+                       "en": "variable dropped (only one category left)"},
+    "alla_1": {"sv": "alla med utfallet", "en": "all with the outcome"},
+    "alla_0": {"sv": "ingen med utfallet", "en": "none with the outcome"},
+    "separerade_rader": {"sv": "Rader som kan förutsägas perfekt", "en": "Rows predicted perfectly"},
+    "ingen_modell": {"sv": "För få händelser för en modell", "en": "Too few events for a model"},
+    "kalibrering_intercept": {"sv": "Kalibrering i stort (intercept)",
+                              "en": "Calibration in the large (intercept)"},
+    "kalibrering_lutning": {"sv": "Kalibreringslutning", "en": "Calibration slope"},
+    "auc": {"sv": "ROC AUC (i urvalet)", "en": "ROC AUC (apparent)"},
+    "auc_cv": {"sv": "ROC AUC (korsvaliderad)", "en": "ROC AUC (cross-validated)"},
+    "skattning": {"sv": "Skattning", "en": "Estimate"},
+    "lag": {"sv": "95 % KI nedre", "en": "95% CI lower"},
+    "hog": {"sv": "95 % KI övre", "en": "95% CI upper"},
+    "matt": {"sv": "Mått", "en": "Measure"},
+    "specifikation": {"sv": "Specifikation", "en": "Specification"},
+    "barn_n": {"sv": "Antal barn", "en": "Children"},
+    "epv": {"sv": "Händelser per parameter", "en": "Events per parameter"},
+    "titel_oversikt": {"sv": "Modellerna: antal, händelser per parameter och skattningsmetod",
+                       "en": "The models: counts, events per parameter and estimation method"},
+    "titel_bortfall": {"sv": "Saknade värden per variabel (före modellerna)",
+                       "en": "Missing values per variable (before the models)"},
+    "titel_diagnostik": {"sv": "Kalibrering och diskriminering", "en": "Calibration and discrimination"},
+    "diagnostik_note": {"sv": "Kalibrering och korsvaliderad AUC bygger på {folds}-faldig korsvalidering "
+                              "med barn som enhet (Firth i varje del). AUC-intervall: DeLong.",
+                        "en": "Calibration and cross-validated AUC use {folds}-fold cross-validation by "
+                              "child (Firth in each fold). AUC intervals: DeLong."},
+}
+
+
+def text(key: str, lang: Lang = "sv", **kwargs: object) -> str:
+    """Return a model text in ``lang`` (formatted with ``kwargs``)."""
+    return TEXTS[key][lang].format(**kwargs)
+
+
+def parse_formula(formula: str | None) -> tuple[str, ...]:
+    """Split a right-hand side ``"a + b + c"`` into checked term names (None: the default).
+
+    A term is a coded, yes/no or integer column of the clean table, or ``orsaker`` (one indicator
+    per anmälningsorsak). Only main effects; the outcome is chosen by the ``outcome`` argument.
+    """
+    rhs = DEFAULT_FORMULA if formula is None else formula
+    if "~" in rhs:
+        lhs, rhs = rhs.split("~", 1)
+        if lhs.strip():
+            raise ValueError(f"formula {formula!r}: give only the right-hand side (the outcome is "
+                             f"chosen by `outcome`: {', '.join(OUTCOMES)})")
+    terms = tuple(t.strip() for t in rhs.split("+") if t.strip())
+    if not terms:
+        raise ValueError(f"formula {formula!r} has no terms; e.g. {DEFAULT_FORMULA!r}")
+    for t in terms:
+        if t == ORSAKER:
+            continue
+        if any(ch in t for ch in "*:()"):
+            raise ValueError(f"formula term {t!r}: only main effects 'a + b' are supported")
+        col = schema.column(t)
+        if col.role == "identifier" or col.dtype not in ("code", "bool", "int"):
+            raise ValueError(f"formula term {t!r}: must be a coded, yes/no or integer column")
+    if len(set(terms)) != len(terms):
+        raise ValueError(f"formula {formula!r} repeats a term")
+    if ORSAKER in terms and ("arendetyp" in terms or any(t in schema.REASON_COLUMNS for t in terms)):
+        raise ValueError("formula: 'orsaker' cannot be combined with 'arendetyp' or single orsak_* "
+                         "columns (ärendetyp is a function of the reasons)")
+    return terms
+
+
+# ---------------------------------------------------------------------------------------------
+# Terms, pooling, design
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Level:
+    """One category of a model term: its model code and the original codes it holds."""
+
+    code: str
+    members: tuple[str, ...]
+    n: int
+    events: int
+    pooled: bool = False
+
+
+@dataclass(frozen=True)
+class Term:
+    """One model term. For categorical terms ``levels[0]`` is the reference."""
+
+    name: str
+    kind: TermKind
+    levels: tuple[Level, ...] = ()
+    group: str = ""
+
+    @property
+    def reference(self) -> Level | None:
+        """The reference category (categorical terms only)."""
+        return self.levels[0] if self.kind == "categorical" else None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Names of this term's design columns."""
+        if self.kind == "categorical":
+            return tuple(f"{self.name}[{lev.code}]" for lev in self.levels[1:])
+        return (self.name,)
+
+
+def _code_label(name: str, code: str, lang: Lang) -> str:
+    if code in ("ja", "nej") and schema.column(name).dtype == "bool":
+        return text(code, lang)
+    return schema.code_label(name, code, lang)
+
+
+def level_label(term: Term, level: Level, lang: Lang = "sv") -> str:
+    """Label of a category in ``lang`` (pooled and merged categories say what they hold)."""
+    if term.kind == "indicator":
+        if term.name == POOLED_REASONS:
+            return text("orsak_ovriga", lang)
+        return schema.label(term.name, lang)
+    if level.pooled and len(level.members) > 1:
+        return text("ovriga", lang)
+    if len(level.members) == 1:
+        return _code_label(term.name, level.members[0], lang)
+    return " + ".join(_code_label(term.name, m, lang) for m in level.members)
+
+
+def term_label(term: Term, lang: Lang = "sv") -> str:
+    """Label of a term's variable (reason indicators share the label "Anmälningsorsak")."""
+    if term.group == ORSAKER:
+        return text("orsaker", lang)
+    return schema.label(term.name, lang)
+
+
+def _ok(n: int, events: int, min_n: int, min_events: int) -> bool:
+    minority = min(events, n - events)
+    return n >= min_n and (minority == 0 or minority >= min_events)
+
+
+def _separated(n: int, events: int) -> bool:
+    return n > 0 and (events == 0 or events == n)
+
+
+def pool_term(name: str, values: np.ndarray, y: np.ndarray, *, order: Sequence[str],
+              min_n: int, min_events: int, reference: str | None = None) -> tuple[Term | None, list[dict]]:
+    """Pool the categories of one categorical term (rule in the module docstring).
+
+    Returns the term (None when fewer than two categories remain) and one record per original
+    code that was pooled or merged: ``{"variabel", "kod", "till", "skal"}``.
+    """
+    y = np.asarray(y, dtype=float)
+    present = [c for c in order if np.any(values == c)]
+
+    def counts(members: Sequence[str]) -> tuple[int, int]:
+        mask = np.isin(values, list(members))
+        return int(mask.sum()), int(y[mask].sum())
+
+    def ok(members: Sequence[str]) -> bool:
+        return _ok(*counts(members), min_n, min_events)
+
+    groups: list[list[str]] = [[c] for c in present]
+    pooled: list[str] = []
+    reasons: dict[str, str] = {}
+    if name in ORDINAL:
+        while len(groups) > 1 and not all(ok(g) for g in groups):
+            bad = min((g for g in groups if not ok(g)), key=lambda g: counts(g)[0])
+            i = groups.index(bad)
+            j = min((j for j in (i - 1, i + 1) if 0 <= j < len(groups)), key=lambda j: counts(groups[j])[0])
+            lo, hi = sorted((i, j))
+            for c in groups[i]:
+                reasons[c] = "skal_granne"
+            groups[lo:hi + 1] = [groups[lo] + groups[hi]]
+    else:
+        failing = [g for g in groups if not ok(g)]
+        if failing:
+            pooled = [c for c in present if [c] in failing or c == POOLED]
+            groups = [g for g in groups if g[0] not in pooled]
+            for c in pooled:
+                reasons[c] = "skal_liten"
+
+    def candidates(gs: list[list[str]]) -> list[list[str]]:
+        return [g for g in gs if ok(g) and not _separated(*counts(g))]
+
+    cands = candidates(groups) or groups or [pooled]
+    preferred = next((g for g in cands if reference is not None and reference in g), None)
+    ref = preferred or max(cands, key=lambda g: (counts(g)[0], -present.index(g[0])))
+    if pooled:
+        if ok(pooled) and groups:
+            groups.append(pooled)
+        else:
+            if ref is pooled:
+                groups = [pooled]
+            else:
+                ref_idx = groups.index(ref)
+                groups[ref_idx] = ref + pooled
+                ref = groups[ref_idx]
+                for c in pooled:
+                    reasons[c] = "skal_ref"
+    records: list[dict] = []
+    levels: list[Level] = []
+    for g in [ref] + [g for g in groups if g is not ref]:
+        is_pool = g is pooled
+        code = POOLED if is_pool else (g[0] if g is ref or len(g) == 1 else "+".join(g))
+        n, ev = counts(g)
+        levels.append(Level(code=code, members=tuple(g), n=n, events=ev, pooled=is_pool))
+    if len(levels) < 2:
+        return None, [{"variabel": name, "kod": c, "till": "", "skal": "skal_utesluten"} for c in present]
+    for lev in levels:
+        for c in lev.members:
+            if c in reasons:
+                records.append({"variabel": name, "kod": c, "till": lev.code, "skal": reasons[c]})
+    return Term(name=name, kind="categorical", levels=tuple(levels)), records
+
+
+def pool_reasons(flags: pd.DataFrame, y: np.ndarray, *, min_n: int, min_events: int
+                 ) -> tuple[list[Term], list[dict], pd.Series | None]:
+    """Indicator terms for the anmälningsorsaker: small ones pooled into one "other reasons" flag.
+
+    Returns the terms, the pooling records and the pooled indicator (None if not used).
+    """
+    y = np.asarray(y, dtype=float)
+    terms: list[Term] = []
+    failing: list[str] = []
+    for col in schema.REASON_COLUMNS:
+        x = flags[col].to_numpy(dtype=bool)
+        n1, e1 = int(x.sum()), int(y[x].sum())
+        n0, e0 = int((~x).sum()), int(y[~x].sum())
+        if n1 == 0:
+            continue
+        if _ok(n1, e1, min_n, min_events) and _ok(n0, e0, min_n, min_events):
+            terms.append(Term(col, "indicator", (Level("nej", ("nej",), n0, e0),
+                                                 Level("ja", (col,), n1, e1)), group=ORSAKER))
+        else:
+            failing.append(col)
+    records: list[dict] = []
+    pooled: pd.Series | None = None
+    if failing:
+        x = flags[failing].to_numpy(dtype=bool).any(axis=1)
+        n1, e1 = int(x.sum()), int(y[x].sum())
+        n0, e0 = int((~x).sum()), int(y[~x].sum())
+        keep = _ok(n1, e1, min_n, min_events) and _ok(n0, e0, min_n, min_events)
+        for col in failing:
+            records.append({"variabel": ORSAKER, "kod": col, "till": POOLED_REASONS if keep else "",
+                            "skal": "skal_liten" if keep else "skal_utesluten"})
+        if keep:
+            pooled = pd.Series(x, index=flags.index, name=POOLED_REASONS)
+            terms.append(Term(POOLED_REASONS, "indicator",
+                              (Level("nej", ("nej",), n0, e0), Level("ja", tuple(failing), n1, e1)),
+                              group=ORSAKER))
+    return terms, records, pooled
+
+
+def design_matrix(terms: Sequence[Term], data: pd.DataFrame) -> np.ndarray:
+    """The design matrix: intercept, then each term's columns (treatment coding against levels[0])."""
+    cols = [np.ones(len(data))]
+    for t in terms:
+        if t.kind == "categorical":
+            v = data[t.name].to_numpy(dtype=object)
+            cols.extend((v == lev.code).astype(float) for lev in t.levels[1:])
+        else:
+            cols.append(data[t.name].to_numpy(dtype=float))
+    return np.column_stack(cols)
+
+
+def column_names(terms: Sequence[Term]) -> tuple[str, ...]:
+    """Names of the design columns (first: the intercept)."""
+    return ("intercept",) + tuple(c for t in terms for c in t.columns)
+
+
+# ---------------------------------------------------------------------------------------------
+# Population, missing values, preparation
+# ---------------------------------------------------------------------------------------------
+
+def population(df: pd.DataFrame, outcome: str | Outcome, ar: int | None = None) -> pd.DataFrame:
+    """Rows of year ``ar`` (all years when None) in the outcome's population."""
+    out = OUTCOMES[outcome] if isinstance(outcome, str) else outcome
+    rows = df
+    if ar is not None:
+        years = pd.to_numeric(df["ar"], errors="coerce")
+        if not (years == ar).any():
+            found = sorted(int(v) for v in years.dropna().unique())
+            raise ValueError(f"no aktualiseringar in year {ar}; the data hold: {found}")
+        rows = df[(years == ar).to_numpy()]
+    for col, value in out.population:
+        flag = rows[col].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        rows = rows[flag == value]
+    return rows
+
+
+def _input_columns(terms: Sequence[str]) -> list[str]:
+    cols: list[str] = []
+    for t in terms:
+        cols.extend(schema.REASON_COLUMNS if t == ORSAKER else [t])
+    return cols
+
+
+def missing_table(rows: pd.DataFrame, outcome: str | Outcome, formula: str | None = None,
+                  lang: Lang = "sv") -> pd.DataFrame:
+    """Rows of the population missing the outcome or each predictor, counted before any model.
+
+    Columns: ``variabel`` (label), ``kolumn``, ``saknas``; then rows for the population size, rows
+    with any missing value and rows left for the model (``kolumn`` = "").
+    """
+    out = OUTCOMES[outcome] if isinstance(outcome, str) else outcome
+    cols = [out.column, *_input_columns(parse_formula(formula))]
+    records = [{"variabel": schema.label(c, lang), "kolumn": c, "saknas": int(rows[c].isna().sum())}
+               for c in cols]
+    any_missing = int(rows[cols].isna().any(axis=1).sum())
+    records += [
+        {"variabel": text("barn_id_saknas", lang), "kolumn": "barn_id",
+         "saknas": int(rows["barn_id"].isna().sum())},
+        {"variabel": text("i_population", lang), "kolumn": "", "saknas": len(rows)},
+        {"variabel": text("nagot_saknas", lang), "kolumn": "", "saknas": any_missing},
+        {"variabel": text("i_modell", lang), "kolumn": "", "saknas": len(rows) - any_missing},
+    ]
+    return pd.DataFrame.from_records(records)
+
+
+@dataclass
+class Prepared:
+    """The analysed rows of one model: codes after pooling, outcome, clusters and terms."""
+
+    outcome: Outcome
+    formula: str
+    terms: tuple[Term, ...]
+    data: pd.DataFrame
+    y: np.ndarray
+    groups: np.ndarray
+    pooling: pd.DataFrame
+    missing: pd.DataFrame
+    n_population: int
+    min_n: int
+    min_events: int
+
+
+def prepare(df: pd.DataFrame, outcome: str | Outcome = "utredning", *, ar: int | None = None,
+            formula: str | None = None, reference: Mapping[str, str] | None = None, k: int = 5,
+            min_n: int = MIN_N, min_events: int | None = None, lang: Lang = "sv") -> Prepared:
+    """Select the population, count and drop missing values, pool small categories (see module doc)."""
+    out = OUTCOMES[outcome] if isinstance(outcome, str) else outcome
+    names = parse_formula(formula)
+    rows = population(df, out, ar)
+    missing = missing_table(rows, out, formula, lang)
+    n_population = len(rows)
+    cols = [out.column, *_input_columns(names)]
+    rows = rows[~rows[cols].isna().any(axis=1).to_numpy()]
+    y = rows[out.column].astype(bool).to_numpy(dtype=float)
+    ids = rows["barn_id"].astype("string").to_numpy(dtype=object, na_value=None)
+    groups = np.array([v if v is not None else f"_rad{i}" for i, v in enumerate(ids)], dtype=object)
+    min_events = k if min_events is None else min_events
+    min_n = max(min_n, k)
+    refs = {**DEFAULT_REFERENCE, **(reference or {})}
+    data = pd.DataFrame(index=rows.index)
+    terms: list[Term] = []
+    records: list[dict] = []
+    for name in names:
+        if name == ORSAKER:
+            t_list, recs, pooled = pool_reasons(rows[list(schema.REASON_COLUMNS)], y,
+                                                min_n=min_n, min_events=min_events)
+            for t in t_list:
+                src = pooled if t.name == POOLED_REASONS else rows[t.name]
+                data[t.name] = np.asarray(src, dtype=bool).astype(float)
+            terms.extend(t_list)
+            records.extend(recs)
+            continue
+        col = schema.column(name)
+        if col.dtype == "int":
+            data[name] = rows[name].to_numpy(dtype=float)
+            terms.append(Term(name, "numeric"))
+            continue
+        if col.dtype == "bool":
+            values = np.where(rows[name].astype(bool).to_numpy(), "ja", "nej").astype(object)
+            order: Sequence[str] = ("nej", "ja")
+        else:
+            values = rows[name].astype("string").to_numpy(dtype=object)
+            order = col.code_values()
+        term, recs = pool_term(name, values, y, order=order, min_n=min_n, min_events=min_events,
+                               reference=refs.get(name))
+        records.extend(recs)
+        if term is None:
+            continue
+        code_of = {m: lev.code for lev in term.levels for m in lev.members}
+        data[name] = np.array([code_of[v] for v in values], dtype=object)
+        terms.append(term)
+    pooling = pd.DataFrame.from_records(records, columns=["variabel", "kod", "till", "skal"])
+    return Prepared(outcome=out, formula=" + ".join(names), terms=tuple(terms), data=data, y=y,
+                    groups=groups, pooling=pooling, missing=missing, n_population=n_population,
+                    min_n=min_n, min_events=min_events)
+
+
+# ---------------------------------------------------------------------------------------------
+# Separation
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Separation:
+    """Separation found in the data: per category and in the whole design (linear program)."""
+
+    separated: bool
+    rows: np.ndarray
+    levels: pd.DataFrame
+    large_coefficients: tuple[str, ...] = ()
+
+    @property
+    def affected(self) -> pd.DataFrame:
+        """Categories with all outcomes equal or all rows perfectly predictable."""
+        lv = self.levels
+        return lv[(lv["alla_lika"] != "") | ((lv["separerade"] == lv["n"]) & (lv["n"] > 0))]
+
+
+def separated_rows(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Rows a linear predictor can classify perfectly (boolean mask); all False = no separation.
+
+    Solves max sum(t) s.t. s_i x_i'b >= t_i, 0 <= t_i <= 1, b free, with s = 2y - 1, on the
+    distinct (x, y) patterns. The feasible directions b form a convex cone, so the optimum sets
+    t_i = 1 exactly for every row that some direction separates: the maximal separated set, which
+    is empty iff the maximum-likelihood estimate exists (Albert & Anderson 1984).
+    """
+    X = np.asarray(X, dtype=float)
+    s = 2.0 * np.asarray(y, dtype=float) - 1.0
+    pats, inverse = np.unique(np.column_stack([X, s]), axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    xs, ss = pats[:, :-1], pats[:, -1]
+    n_pat, p = xs.shape
+    c = np.concatenate([np.zeros(p), -np.ones(n_pat)])
+    a_ub = np.hstack([-(ss[:, None] * xs), np.eye(n_pat)])
+    bounds = [(None, None)] * p + [(0.0, 1.0)] * n_pat
+    res = optimize.linprog(c, A_ub=a_ub, b_ub=np.zeros(n_pat), bounds=bounds, method="highs")
+    if res.status != 0:
+        raise RuntimeError(f"separation check: linear program failed ({res.message})")
+    return (res.x[p:] > 0.5)[inverse]
+
+
+def detect_separation(prep: Prepared) -> Separation:
+    """Check each category (all outcomes 0 or 1) and the full design (:func:`separated_rows`)."""
+    X = design_matrix(prep.terms, prep.data)
+    rows = separated_rows(X, prep.y)
+    records = []
+    for t in prep.terms:
+        if t.kind == "numeric":
+            continue
+        levels = t.levels if t.kind == "categorical" else t.levels[1:]
+        for lev in levels:
+            if t.kind == "categorical":
+                mask = (prep.data[t.name].to_numpy(dtype=object) == lev.code)
+            else:
+                mask = prep.data[t.name].to_numpy(dtype=float) == 1.0
+            n, ev = int(mask.sum()), int(prep.y[mask].sum())
+            same = "alla_1" if n and ev == n else ("alla_0" if n and ev == 0 else "")
+            records.append({"variabel": t.name, "kod": lev.code, "n": n, "handelser": ev,
+                            "alla_lika": same, "separerade": int(rows[mask].sum())})
+    levels_df = pd.DataFrame.from_records(
+        records, columns=["variabel", "kod", "n", "handelser", "alla_lika", "separerade"])
+    return Separation(separated=bool(rows.any()), rows=rows, levels=levels_df)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fitting
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class ModelFit:
+    """A fitted model: estimates, covariance for effects, intervals and everything it was fitted on."""
+
+    prep: Prepared
+    names: tuple[str, ...]
+    X: np.ndarray
+    params: np.ndarray
+    cov: np.ndarray
+    ci: np.ndarray
+    pvalues: np.ndarray
+    method: Literal["ml", "firth"]
+    separation: Separation
+    converged: bool
+    alpha: float = 0.05
+    firth_fit: firth.FirthResult | None = field(default=None, repr=False)
+
+    @property
+    def terms(self) -> tuple[Term, ...]:
+        """The model terms."""
+        return self.prep.terms
+
+    @property
+    def n(self) -> int:
+        """Rows in the model."""
+        return len(self.prep.y)
+
+    @property
+    def events(self) -> int:
+        """Rows with the outcome."""
+        return int(self.prep.y.sum())
+
+    @property
+    def n_clusters(self) -> int:
+        """Children (clusters) in the model."""
+        return len(np.unique(self.prep.groups))
+
+    @property
+    def epv(self) -> float:
+        """Events per variable: the smaller outcome count per estimated coefficient (excl. intercept)."""
+        return min(self.events, self.n - self.events) / max(1, len(self.names) - 1)
+
+    def predict(self, X: np.ndarray | None = None) -> np.ndarray:
+        """Predicted probabilities for the design ``X`` (default: the model's own rows)."""
+        return special.expit((self.X if X is None else X) @ self.params)
+
+
+class TooFewEventsError(ValueError):
+    """The outcome has too few events or non-events (or no predictor is left) to fit a model."""
+
+
+def _fit_ml(X: np.ndarray, y: np.ndarray, groups: np.ndarray, alpha: float
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
+    import statsmodels.api as sm
+
+    _, g = np.unique(groups, return_inverse=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # separation is checked from the data, not from warnings
+        res = sm.Logit(y, X).fit(method="newton", maxiter=100, disp=False, cov_type="cluster",
+                                 cov_kwds={"groups": g.ravel(), "use_correction": True})
+    params = np.asarray(res.params)
+    cov = np.asarray(res.cov_params())
+    ci = np.asarray(res.conf_int(alpha=alpha))
+    return params, cov, ci, np.asarray(res.pvalues), bool(res.mle_retvals.get("converged", False))
+
+
+def _fit_firth(X: np.ndarray, y: np.ndarray, groups: np.ndarray, alpha: float
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool, firth.FirthResult]:
+    pats, events, trials, _ = firth.collapse(X, y)
+    fit = firth.firth_logit(pats, events, trials=trials)
+    ci = firth.profile_ci(pats, events, fit, trials=trials, alpha=alpha)
+    pvals = np.array([firth.penalised_lr_test(pats, events, fit, [j], trials=trials)[2]
+                      for j in range(X.shape[1])])
+    cov = firth.cluster_cov(X, y, fit, groups)
+    return fit.params, cov, ci, pvals, fit.converged, fit
+
+
+def fit_prepared(prep: Prepared, *, method: Method = "auto", alpha: float = 0.05) -> ModelFit:
+    """Fit a prepared model: ML without separation, Firth with it (``method="auto"``)."""
+    events = int(prep.y.sum())
+    if min(events, len(prep.y) - events) < MIN_OUTCOME_EVENTS or not prep.terms:
+        raise TooFewEventsError(f"{prep.outcome.key}: {len(prep.y)} rows, {events} with the outcome; at "
+                           f"least {MIN_OUTCOME_EVENTS} with and without are needed and one predictor")
+    X = design_matrix(prep.terms, prep.data)
+    names = column_names(prep.terms)
+    sep = detect_separation(prep)
+    use_firth = method == "firth" or (method == "auto" and sep.separated)
+    firth_fit = None
+    if use_firth:
+        params, cov, ci, pvals, conv, firth_fit = _fit_firth(X, prep.y, prep.groups, alpha)
+    else:
+        params, cov, ci, pvals, conv = _fit_ml(X, prep.y, prep.groups, alpha)
+        se = np.sqrt(np.diag(cov))
+        large = tuple(n for n, b, s in zip(names, params, se, strict=True) if abs(b) > 10 or s > 20)
+        sep = Separation(sep.separated, sep.rows, sep.levels, large)
+    return ModelFit(prep=prep, names=names, X=X, params=params, cov=cov, ci=ci, pvalues=pvals,
+                    method="firth" if use_firth else "ml", separation=sep, converged=conv,
+                    alpha=alpha, firth_fit=firth_fit)
+
+
+def fit_model(df: pd.DataFrame, outcome: str | Outcome = "utredning", *, ar: int | None = None,
+              formula: str | None = None, reference: Mapping[str, str] | None = None,
+              method: Method = "auto", k: int = 5, min_n: int = MIN_N, min_events: int | None = None,
+              alpha: float = 0.05, lang: Lang = "sv") -> ModelFit:
+    """Prepare (population, missing values, pooling) and fit one outcome's model."""
+    prep = prepare(df, outcome, ar=ar, formula=formula, reference=reference, k=k, min_n=min_n,
+                   min_events=min_events, lang=lang)
+    return fit_prepared(prep, method=method, alpha=alpha)
+
+
+# ---------------------------------------------------------------------------------------------
+# Effects: odds ratios, average marginal effects, standardised probabilities
+# ---------------------------------------------------------------------------------------------
+
+def _z(alpha: float) -> float:
+    return float(stats.norm.ppf(1.0 - alpha / 2.0))
+
+
+def _with_level(fit: ModelFit, term: Term, code: str | float) -> np.ndarray:
+    """The model's design with every row moved to category ``code`` of ``term`` (others as observed)."""
+    X = fit.X.copy()
+    if term.kind == "categorical":
+        idx = [fit.names.index(c) for c in term.columns]
+        X[:, idx] = 0.0
+        if code != term.levels[0].code:
+            X[:, fit.names.index(f"{term.name}[{code}]")] = 1.0
+    else:
+        X[:, fit.names.index(term.name)] = float(code)
+    return X
+
+
+def delta_se(fit: ModelFit, grad: np.ndarray) -> float:
+    """Delta-method standard error of a quantity with gradient ``grad`` (w.r.t. the coefficients).
+
+    ML: the cluster-robust covariance. Firth: the larger of the cluster-robust sandwich and the
+    model-based inverse information - the sandwich collapses for separated categories (fitted
+    probabilities near 0 or 1 leave almost no residual), the model-based one ignores clustering.
+    """
+    var = float(grad @ fit.cov @ grad)
+    if fit.firth_fit is not None:
+        var = max(var, float(grad @ fit.firth_fit.cov @ grad))
+    return float(np.sqrt(var))
+
+
+def _mean_prob(fit: ModelFit, X: np.ndarray) -> tuple[float, np.ndarray]:
+    p = fit.predict(X)
+    return float(p.mean()), ((p * (1.0 - p))[:, None] * X).mean(axis=0)
+
+
+def _level_masks(fit: ModelFit, term: Term) -> list[tuple[Level, np.ndarray]]:
+    if term.kind == "categorical":
+        v = fit.prep.data[term.name].to_numpy(dtype=object)
+        return [(lev, v == lev.code) for lev in term.levels]
+    x = fit.prep.data[term.name].to_numpy(dtype=float) == 1.0
+    return [(term.levels[0], ~x), (term.levels[1], x)]
+
+
+def average_marginal_effect(fit: ModelFit, term: Term, level: str | None = None
+                            ) -> tuple[float, np.ndarray]:
+    """AME of one category against the reference (indicator: 1 vs 0; numeric: derivative).
+
+    Returns the estimate and its gradient with respect to the coefficients (for the delta method).
+    """
+    if term.kind == "numeric":
+        j = fit.names.index(term.name)
+        p = fit.predict()
+        d = p * (1.0 - p)
+        grad = fit.params[j] * ((d * (1.0 - 2.0 * p))[:, None] * fit.X).mean(axis=0)
+        grad[j] += d.mean()
+        return float(fit.params[j] * d.mean()), grad
+    if term.kind == "indicator":
+        hi, lo = _with_level(fit, term, 1.0), _with_level(fit, term, 0.0)
+    else:
+        ref = term.levels[0].code
+        hi, lo = _with_level(fit, term, level or ref), _with_level(fit, term, ref)
+    p1, g1 = _mean_prob(fit, hi)
+    p0, g0 = _mean_prob(fit, lo)
+    return p1 - p0, g1 - g0
+
+
+def coefficient_table(fit: ModelFit) -> pd.DataFrame:
+    """Tidy table of one model, one row per category (reference first), internal column names.
+
+    Columns: utfall, variabel, kod, referens, n, handelser, ej_handelser, andel, or, or_lag, or_hog,
+    p, ame, ame_lag, ame_hog, sannolikhet, sannolikhet_lag, sannolikhet_hog, alla_lika, metod.
+    Shares, AME and probabilities are proportions (0-1). ``sannolikhet`` is the mean predicted
+    probability if every row had the category (others as observed); for indicators, the reason
+    present (row "ja") or absent (reference row).
+    """
+    z = _z(fit.alpha)
+    recs: list[dict[str, Any]] = []
+    same = {(r.variabel, r.kod): r.alla_lika for r in fit.separation.levels.itertuples()}
+    for term in fit.terms:
+        if term.kind == "numeric":
+            j = fit.names.index(term.name)
+            ame, grad = average_marginal_effect(fit, term)
+            se = delta_se(fit, grad)
+            recs.append({"variabel": term.name, "kod": "", "referens": False, "n": fit.n,
+                         "handelser": fit.events, "or": np.exp(fit.params[j]),
+                         "or_lag": np.exp(fit.ci[j, 0]), "or_hog": np.exp(fit.ci[j, 1]),
+                         "p": fit.pvalues[j], "ame": ame, "ame_lag": ame - z * se, "ame_hog": ame + z * se})
+            continue
+        ref_code = term.levels[0].code
+        for lev, mask in _level_masks(fit, term):
+            rec: dict[str, Any] = {"variabel": term.name, "kod": lev.code, "referens": lev.code == ref_code
+                                   if term.kind == "categorical" else lev.code == "nej",
+                                   "n": int(mask.sum()), "handelser": int(fit.prep.y[mask].sum())}
+            value = lev.code if term.kind == "categorical" else float(lev.code == "ja")
+            pr, gr = _mean_prob(fit, _with_level(fit, term, value))
+            se_logit = delta_se(fit, gr) / (pr * (1.0 - pr))
+            lp = special.logit(pr)
+            rec.update(sannolikhet=pr, sannolikhet_lag=special.expit(lp - z * se_logit),
+                       sannolikhet_hog=special.expit(lp + z * se_logit))
+            if not rec["referens"]:
+                j = fit.names.index(f"{term.name}[{lev.code}]" if term.kind == "categorical" else term.name)
+                ame, grad = average_marginal_effect(fit, term, lev.code)
+                se = delta_se(fit, grad)
+                rec.update({"or": np.exp(fit.params[j]), "or_lag": np.exp(fit.ci[j, 0]),
+                            "or_hog": np.exp(fit.ci[j, 1]), "p": fit.pvalues[j], "ame": ame,
+                            "ame_lag": ame - z * se, "ame_hog": ame + z * se})
+            else:
+                rec.update({"or": 1.0})
+            rec["alla_lika"] = same.get((term.name, lev.code), "") if not rec["referens"] or \
+                term.kind == "categorical" else ""
+            recs.append(rec)
+    cols = ["utfall", "variabel", "kod", "referens", "n", "handelser", "ej_handelser", "andel", "or",
+            "or_lag", "or_hog", "p", "ame", "ame_lag", "ame_hog", "sannolikhet", "sannolikhet_lag",
+            "sannolikhet_hog", "alla_lika", "metod"]
+    table = pd.DataFrame.from_records(recs)
+    table["utfall"] = fit.prep.outcome.key
+    table["ej_handelser"] = table["n"] - table["handelser"]
+    table["andel"] = table["handelser"] / table["n"]
+    table["metod"] = fit.method
+    for c in cols:
+        if c not in table:
+            table[c] = np.nan
+    table["alla_lika"] = table["alla_lika"].fillna("")
+    return table[cols]
+
+
+def term_tests(fit: ModelFit) -> pd.DataFrame:
+    """Joint test per variable that all its coefficients are 0.
+
+    ML: Wald chi-square with the cluster-robust covariance; Firth: penalised likelihood ratio.
+    Columns: variabel, chi2, df, p.
+    """
+    recs = []
+    by_var: dict[str, list[int]] = {}
+    for t in fit.terms:
+        key = t.group or t.name
+        by_var.setdefault(key, []).extend(fit.names.index(c) for c in t.columns)
+    for var, idx in by_var.items():
+        if fit.method == "firth" and fit.firth_fit is not None:
+            pats, events, trials, _ = firth.collapse(fit.X, fit.prep.y)
+            chi2, df_, p = firth.penalised_lr_test(pats, events, fit.firth_fit, idx, trials=trials)
+        else:
+            b = fit.params[idx]
+            chi2 = float(b @ np.linalg.solve(fit.cov[np.ix_(idx, idx)], b))
+            df_ = len(idx)
+            p = float(stats.chi2.sf(chi2, df_))
+        recs.append({"variabel": var, "chi2": chi2, "df": df_, "p": p})
+    return pd.DataFrame.from_records(recs, columns=["variabel", "chi2", "df", "p"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Diagnostics: cross-validated calibration, ROC AUC (DeLong)
+# ---------------------------------------------------------------------------------------------
+
+def auc_delong(y: np.ndarray, score: np.ndarray, alpha: float = 0.05) -> tuple[float, float, float, float]:
+    """ROC AUC with DeLong's variance: (auc, lower, upper, se); normal interval clipped to [0, 1].
+
+    AUC = P(score of a random row with the outcome > one without), ties counted 1/2. DeLong
+    (1988) via midranks (Sun & Xu 2014). Rows are treated as independent.
+    """
+    y = np.asarray(y, dtype=bool)
+    score = np.asarray(score, dtype=float)
+    pos, neg = score[y], score[~y]
+    m, n = len(pos), len(neg)
+    if m == 0 or n == 0:
+        raise ValueError("AUC needs rows with and without the outcome")
+    tz = stats.rankdata(np.concatenate([pos, neg]))
+    tx, ty = stats.rankdata(pos), stats.rankdata(neg)
+    auc = (tz[:m].sum() - m * (m + 1) / 2.0) / (m * n)
+    v10 = (tz[:m] - tx) / n
+    v01 = 1.0 - (tz[m:] - ty) / m
+    var = (np.var(v10, ddof=1) / m if m > 1 else 0.0) + (np.var(v01, ddof=1) / n if n > 1 else 0.0)
+    se = float(np.sqrt(var))
+    z = _z(alpha)
+    return float(auc), max(0.0, auc - z * se), min(1.0, auc + z * se), se
+
+
+def fold_of(groups: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """Fold number of each row: clusters (children) shuffled with ``seed``, dealt round-robin."""
+    uniq, inverse = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
+    order = np.random.default_rng(seed).permutation(len(uniq))
+    fold_of_cluster = np.empty(len(uniq), dtype=int)
+    fold_of_cluster[order] = np.arange(len(uniq)) % folds
+    return fold_of_cluster[inverse.ravel()]
+
+
+def cross_validated_predictions(fit: ModelFit, *, folds: int = 5, seed: int = 0) -> np.ndarray:
+    """Out-of-fold predicted probabilities, folds by child; Firth in every fold (finite estimates
+    in small folds; for large n it equals ML closely). Columns absent in a training fold get 0."""
+    fold = fold_of(fit.prep.groups, folds, seed)
+    out = np.empty(fit.n)
+    for f in range(folds):
+        test = fold == f
+        train = ~test
+        if not test.any():
+            continue
+        Xt, yt = fit.X[train], fit.prep.y[train]
+        keep = np.flatnonzero(np.any(Xt != 0, axis=0))
+        pats, events, trials, _ = firth.collapse(Xt[:, keep], yt)
+        r = firth.firth_logit(pats, events, trials=trials)
+        beta = np.zeros(fit.X.shape[1])
+        beta[keep] = r.params
+        out[test] = special.expit(fit.X[test] @ beta)
+    return out
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Calibration and discrimination of one model."""
+
+    outcome: str
+    bins: pd.DataFrame
+    smooth: np.ndarray
+    intercept: tuple[float, float, float]
+    slope: tuple[float, float, float]
+    auc: tuple[float, float, float]
+    auc_cv: tuple[float, float, float]
+    folds: int
+    seed: int
+
+
+def _cluster_glm(y: np.ndarray, X: np.ndarray, groups: np.ndarray, offset: np.ndarray | None,
+                 alpha: float) -> tuple[float, float, float]:
+    import statsmodels.api as sm
+
+    _, g = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = sm.GLM(y, X, family=sm.families.Binomial(), offset=offset).fit(
+            cov_type="cluster", cov_kwds={"groups": g.ravel()})
+    ci = np.asarray(res.conf_int(alpha=alpha))
+    return float(np.asarray(res.params)[-1]), float(ci[-1, 0]), float(ci[-1, 1])
+
+
+def calibration_intercept_slope(y: np.ndarray, p: np.ndarray, groups: np.ndarray, alpha: float = 0.05
+                                ) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """Calibration in the large (intercept of a logistic model with offset logit(p), ideal 0) and
+    calibration slope (coefficient of logit(p), ideal 1), each (estimate, lower, upper) with
+    cluster-robust intervals."""
+    lp = special.logit(np.clip(p, 1e-12, 1 - 1e-12))
+    ones = np.ones((len(y), 1))
+    intercept = _cluster_glm(y, ones, groups, lp, alpha)
+    slope = _cluster_glm(y, np.column_stack([ones, lp]), groups, None, alpha)
+    return intercept, slope
+
+
+def calibration(fit: ModelFit, *, folds: int = 5, seed: int = 0, n_bins: int | None = None) -> Calibration:
+    """Calibration from cross-validated predictions (in-sample ML calibration is perfect by
+    construction): intercept with logit(p) as offset (calibration in the large, ideal 0), slope of
+    logit(p) (ideal 1; < 1 = too extreme predictions), both with cluster-robust CIs; equal-count bins
+    by predicted probability with Wilson intervals; a lowess curve; apparent and cross-validated AUC
+    (DeLong). ``n_bins`` default: one bin per 50 rows, between 3 and 10."""
+    from statsmodels.nonparametric.smoothers_lowess import lowess
+    from statsmodels.stats.proportion import proportion_confint
+
+    y = fit.prep.y
+    p_cv = np.clip(cross_validated_predictions(fit, folds=folds, seed=seed), 1e-9, 1 - 1e-9)
+    intercept, slope = calibration_intercept_slope(y, p_cv, fit.prep.groups, fit.alpha)
+    bins = n_bins or int(np.clip(fit.n // 50, 3, 10))
+    order = np.argsort(p_cv, kind="stable")
+    recs = []
+    for idx in np.array_split(order, bins):
+        ev, n = int(y[idx].sum()), len(idx)
+        lo, hi = proportion_confint(ev, n, alpha=fit.alpha, method="wilson")
+        recs.append({"forutsagd": float(p_cv[idx].mean()), "observerad": ev / n, "lag": float(lo),
+                     "hog": float(hi), "n": n})
+    smooth = lowess(y, p_cv, frac=0.75, it=0, return_sorted=True)
+    auc = auc_delong(y, fit.predict(), fit.alpha)[:3]
+    auc_cv = auc_delong(y, p_cv, fit.alpha)[:3]
+    return Calibration(outcome=fit.prep.outcome.key, bins=pd.DataFrame.from_records(recs), smooth=smooth,
+                       intercept=intercept, slope=slope, auc=auc, auc_cv=auc_cv, folds=folds, seed=seed)
+
+
+def diagnostics_table(cals: Sequence[Calibration], lang: Lang = "sv") -> pd.DataFrame:
+    """One row per model and measure: calibration intercept and slope, AUC (apparent and CV),
+    columns ``utfall, matt, skattning, skattning_lo, skattning_hi``."""
+    recs = []
+    for c in cals:
+        for key, val in (("kalibrering_intercept", c.intercept), ("kalibrering_lutning", c.slope),
+                         ("auc", c.auc), ("auc_cv", c.auc_cv)):
+            recs.append({"utfall": OUTCOMES[c.outcome].label(lang), "matt": text(key, lang),
+                         "skattning": val[0], "skattning_lo": val[1], "skattning_hi": val[2]})
+    return pd.DataFrame.from_records(recs, columns=["utfall", "matt", "skattning", "skattning_lo",
+                                                    "skattning_hi"])
+
+
+def diagnostics_labels(lang: Lang = "sv") -> dict[str, str]:
+    """Header labels of :func:`diagnostics_table`."""
+    return {"utfall": text("utfall", lang), "matt": text("matt", lang), "skattning": text("skattning", lang),
+            "skattning_lo": text("lag", lang), "skattning_hi": text("hog", lang)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Publication: masking, labels, rounding
+# ---------------------------------------------------------------------------------------------
+
+ESTIMATE_COLUMNS: tuple[str, ...] = ("andel", "or", "or_lag", "or_hog", "p", "ame", "ame_lag",
+                                     "ame_hog", "sannolikhet", "sannolikhet_lag", "sannolikhet_hog")
+
+
+def mask_coefficients(table: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Suppress small counts (``disclose.mask_table``) and hide the estimates of a hidden category.
+
+    Counts: with/without the outcome per category, the totals of each row (n) and each variable
+    (the model's events) published, so secondary suppression protects both. Pooling with
+    ``min_events >= k`` makes this a safeguard that rarely fires.
+    """
+    from genomlysning import disclose
+
+    linked = {c: ["handelser", "ej_handelser"] for c in ESTIMATE_COLUMNS}
+    return disclose.mask_table(table, ["handelser", "ej_handelser"], k, linked=linked,
+                               by=["utfall", "variabel"], margins=True)
+
+
+def _label_of_row(term: Term, code: str, lang: Lang) -> str:
+    if term.kind == "numeric":
+        return schema.label(term.name, lang)
+    lev = next(lv for lv in term.levels if lv.code == code)
+    if term.kind == "indicator":
+        return f"{level_label(term, lev, lang)}: {text(code, lang).lower()}"
+    return level_label(term, lev, lang)
+
+
+#: Column order of a published coefficient table (report.py conventions: ``andel*`` are
+#: proportions, ``_lo``/``_hi`` are 95 % bounds, ``n*`` are counts checked against k).
+PUBLISHED_COLUMNS: tuple[str, ...] = (
+    "utfall", "variabel", "kategori", "referens", "n", "n_med", "n_utan", "andel", "or", "or_lo",
+    "or_hi", "p", "ame", "ame_lo", "ame_hi", "andel_std", "andel_std_lo", "andel_std_hi",
+    "separation", "metod")
+
+
+def publication_table(masked: pd.DataFrame, fit: ModelFit, lang: Lang = "sv") -> pd.DataFrame:
+    """Tidy, labelled table of one model from its masked coefficient table (for CSV, XLSX, display).
+
+    Values are labels in ``lang``; ``ame*`` in percentage points; ``andel`` (observed share) and
+    ``andel_std*`` (standardised probability) as proportions; hidden values stay ``..``.
+    """
+    terms = {t.name: t for t in fit.terms}
+    rows = []
+    for r in masked.to_dict("records"):
+        t = terms[r["variabel"]]
+
+        def pp(v: object) -> object:
+            return v if isinstance(v, str) or pd.isna(v) else 100.0 * float(v)
+
+        rows.append({
+            "utfall": OUTCOMES[r["utfall"]].label(lang), "variabel": term_label(t, lang),
+            "kategori": _label_of_row(t, r["kod"], lang), "referens": bool(r["referens"]),
+            "n": r["n"], "n_med": r["handelser"], "n_utan": r["ej_handelser"], "andel": r["andel"],
+            "or": r["or"], "or_lo": r["or_lag"], "or_hi": r["or_hog"], "p": r["p"],
+            "ame": pp(r["ame"]), "ame_lo": pp(r["ame_lag"]), "ame_hi": pp(r["ame_hog"]),
+            "andel_std": r["sannolikhet"], "andel_std_lo": r["sannolikhet_lag"],
+            "andel_std_hi": r["sannolikhet_hog"],
+            "separation": text(r["alla_lika"], lang) if r["alla_lika"] else "",
+            "metod": text(r["metod"], lang)})
+    return pd.DataFrame.from_records(rows, columns=list(PUBLISHED_COLUMNS))
+
+
+def column_labels(lang: Lang = "sv") -> dict[str, str]:
+    """Header labels of :data:`PUBLISHED_COLUMNS` (for ``report.save_table(labels=...)``)."""
+    keys = {"utfall": "utfall", "variabel": "variabel", "kategori": "kategori", "referens": "referens",
+            "n": "n", "n_med": "handelser", "n_utan": "ej_handelser", "andel": "andel", "or": "or",
+            "or_lo": "or_lag", "or_hi": "or_hog", "p": "p", "ame": "ame", "ame_lo": "ame_lag",
+            "ame_hi": "ame_hog", "andel_std": "sannolikhet", "andel_std_lo": "sannolikhet_lag",
+            "andel_std_hi": "sannolikhet_hog", "separation": "separation", "metod": "metod"}
+    return {c: text(k, lang) for c, k in keys.items()}
+
+
+def format_p(value: object, lang: Lang = "sv") -> str:
+    """p-value as text: two significant digits, "<0,001" below 0.001 (decimal comma in Swedish)."""
+    if isinstance(value, str):
+        return value
+    if value is None or pd.isna(value):
+        return ""
+    v = float(value)
+    s = "<0.001" if v < 0.001 else f"{v:.2g}" if v < 0.1 else f"{v:.2f}"
+    return s.replace(".", ",") if lang == "sv" else s
+
+
+def display(table: pd.DataFrame, lang: Lang = "sv") -> pd.DataFrame:
+    """Notebook view of a publication table: Swedish number format, "x (lo–hi)", p as text."""
+    from genomlysning import report
+
+    labels = {**column_labels(lang), "or": text("or_ki", lang), "ame": text("ame_ki", lang),
+              "andel_std": text("sannolikhet_ki", lang)}
+    view = report.display_table(table, lang, labels=labels, drop=("utfall", "referens", "metod"))
+    view[labels["p"]] = [format_p(v, lang) for v in table["p"]]
+    ref = table["referens"].to_numpy(dtype=bool)
+    view[labels["or"]] = np.where(ref, text("ref", lang), view[labels["or"]])
+    return view
+
+
+def reference_note(fit: ModelFit, lang: Lang = "sv") -> str:
+    """One sentence naming each categorical term's reference category."""
+    items = [f"{term_label(t, lang)}: {level_label(t, t.levels[0], lang)}"
+             for t in fit.terms if t.kind == "categorical"]
+    if any(t.kind == "indicator" for t in fit.terms):
+        items.append(f"{text('orsaker', lang)}: {text('nej', lang).lower()}")
+    return text("ref_note", lang, items="; ".join(items))
+
+
+def pooling_table(fit_or_prep: ModelFit | Prepared, lang: Lang = "sv") -> pd.DataFrame:
+    """The pooling records of one model, labelled: variable, category, pooled into, reason."""
+    prep = fit_or_prep.prep if isinstance(fit_or_prep, ModelFit) else fit_or_prep
+    terms = {t.name: t for t in prep.terms}
+    recs = []
+    for r in prep.pooling.itertuples():
+        if r.variabel == ORSAKER:
+            var, cat = text("orsaker", lang), schema.label(r.kod, lang)
+            into = text("orsak_ovriga", lang) if r.till else "–"
+        else:
+            var, cat = schema.label(r.variabel, lang), _code_label(r.variabel, r.kod, lang)
+            t = terms.get(r.variabel)
+            lev = next((lv for lv in t.levels if lv.code == r.till), None) if t else None
+            into = level_label(t, lev, lang) if (t and lev) else "–"
+        recs.append({text("utfall", lang): prep.outcome.label(lang), text("variabel", lang): var,
+                     text("kategori", lang): cat, text("sammanslagen_till", lang): into,
+                     text("skal", lang): text(r.skal, lang, min_n=prep.min_n,
+                                                             m=prep.min_events - 1)})
+    keys = ("utfall", "variabel", "kategori", "sammanslagen_till", "skal")
+    return pd.DataFrame.from_records(recs, columns=[text(c, lang) for c in keys])
+
+
+def separation_table(fit: ModelFit, lang: Lang = "sv", k: int = 5) -> pd.DataFrame:
+    """Categories affected by separation: counts (masked), direction, rows predicted perfectly."""
+    from genomlysning import disclose
+
+    aff = fit.separation.affected
+    terms = {t.name: t for t in fit.terms}
+    recs = []
+    for r in aff.itertuples():
+        t = terms[r.variabel]
+        lev = next(lv for lv in t.levels if lv.code == r.kod)
+        recs.append({"utfall": fit.prep.outcome.label(lang), "variabel": term_label(t, lang),
+                     "kategori": level_label(t, lev, lang), "n": r.n,
+                     "riktning": text(r.alla_lika, lang) if r.alla_lika else "",
+                     "separerade": r.separerade})
+    table = pd.DataFrame.from_records(recs, columns=["utfall", "variabel", "kategori", "n", "riktning",
+                                                     "separerade"])
+    if len(table):
+        table = disclose.mask_table(table, ["n", "separerade"], k, margins=False)
+    return table.rename(columns={"utfall": text("utfall", lang), "variabel": text("variabel", lang),
+                                 "kategori": text("kategori", lang), "n": text("n", lang),
+                                 "riktning": text("skal", lang),
+                                 "separerade": text("separerade_rader", lang)})
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+# ---------------------------------------------------------------------------------------------
+
+_COLOURS: tuple[str, ...] = ("#1b5e9b", "#c0392b", "#2e8b57", "#8e44ad")
+
+
+def _plot_rows(masked: pd.DataFrame, fit: ModelFit, lang: Lang) -> list[dict[str, Any]]:
+    """Rows of an effects plot: a header per variable, then its categories (reference first)."""
+    terms = {t.name: t for t in fit.terms}
+    rows: list[dict[str, Any]] = []
+    last = None
+    for r in masked.to_dict("records"):
+        t = terms[r["variabel"]]
+        if t.kind == "indicator" and r["referens"]:
+            continue
+        head = term_label(t, lang)
+        if head != last:
+            rows.append({"label": head, "header": True})
+            last = head
+        lab = _label_of_row(t, r["kod"], lang) if t.kind != "indicator" else level_label(t, t.levels[1], lang)
+        hidden = any(isinstance(r[c], str) for c in ("or", "ame"))
+        rows.append({"label": lab + (" †" if r["alla_lika"] else ""), "header": False,
+                     "ref": bool(r["referens"]) and t.kind == "categorical", "hidden": hidden,
+                     **{c: (np.nan if isinstance(r[c], str) or pd.isna(r[c]) else float(r[c]))
+                        for c in ("or", "or_lag", "or_hog", "ame", "ame_lag", "ame_hog")}})
+    return rows
+
+
+def effects_figure(masked: pd.DataFrame, fit: ModelFit, lang: Lang = "sv") -> Figure:
+    """Forest plot of odds ratios (log scale) beside average marginal effects (percentage points).
+
+    Reference categories are drawn as hollow squares at OR 1 / AME 0 and labelled "ref.";
+    hidden estimates ("..") are not drawn; † marks categories with all outcomes equal.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    rows = _plot_rows(masked, fit, lang)
+    n = len(rows)
+    fig = Figure(figsize=(10, 0.3 * n + 1.6))
+    ax_or, ax_me = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [1.15, 1]})
+    ys = np.arange(n)[::-1]
+    colour = _COLOURS[0]
+    for y, r in zip(ys, rows, strict=True):
+        if r["header"]:
+            continue
+        if r["ref"]:
+            ax_or.plot([1.0], [y], "s", mfc="white", mec="0.3", ms=6)
+            ax_me.plot([0.0], [y], "s", mfc="white", mec="0.3", ms=6)
+            continue
+        if r["hidden"]:
+            ax_or.text(1.0, y, "..", ha="center", va="center", color="0.4")
+            continue
+        ax_or.plot([r["or_lag"], r["or_hog"]], [y, y], "-", color=colour, lw=1.6)
+        ax_or.plot([r["or"]], [y], "o", color=colour, ms=5)
+        ax_me.plot([100 * r["ame_lag"], 100 * r["ame_hog"]], [y, y], "-", color=colour, lw=1.6)
+        ax_me.plot([100 * r["ame"]], [y], "o", color=colour, ms=5)
+    ax_or.set_xscale("log")
+    finite = [v for r in rows if not r["header"] and not r.get("ref")
+              for v in (r.get("or_lag"), r.get("or_hog")) if v is not None and np.isfinite(v) and v > 0]
+    lo, hi = (min(finite + [1.0]), max(finite + [1.0])) if finite else (0.5, 2.0)
+    ax_or.set_xlim(max(lo / 1.5, 1e-3), min(hi * 1.5, 1e4))
+    ax_or.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    dec = "," if lang == "sv" else "."
+    ax_or.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}".replace(".", dec)))
+    ax_or.xaxis.set_minor_formatter(NullFormatter())
+    ax_or.axvline(1.0, color="0.3", lw=0.8)
+    ax_me.axvline(0.0, color="0.3", lw=0.8)
+    ax_or.set_yticks(ys, [r["label"] for r in rows])
+    for tick, r in zip(ax_or.get_yticklabels(), rows, strict=True):
+        if r["header"]:
+            tick.set_fontweight("bold")
+    ax_or.set_ylim(-0.7, n - 0.3)
+    ax_or.set_xlabel(text("or_axis", lang))
+    ax_me.set_xlabel(text("ame_axis", lang))
+    for ax in (ax_or, ax_me):
+        ax.grid(axis="x", color="0.9", lw=0.6)
+        ax.tick_params(axis="y", length=0)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    height = fig.get_figheight()
+    fig.subplots_adjust(left=0.3, right=0.98, wspace=0.06, top=1 - 0.55 / height, bottom=0.55 / height)
+    fig.suptitle(f"{fit.prep.outcome.label(lang)} (n = {fit.n})", fontsize=11, x=0.01, ha="left",
+                 y=1 - 0.1 / height)
+    note = text(fit.method, lang).split(";")[0] + ". " + reference_note(fit, lang)
+    if (masked["alla_lika"] != "").any():
+        note += " " + text("separation_mark", lang)
+    fig.text(0.01, 0.0, _wrap(note, 140), fontsize=7.5, color="0.3", va="top")
+    return fig
+
+
+def _wrap(s: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(s, width))
+
+
+def probability_figure(tables: Mapping[str, pd.DataFrame], term: str = "arendetyp",
+                       lang: Lang = "sv") -> Figure:
+    """Standardised predicted probability (filled, with 95% CI) and observed share (hollow) for
+    each category of ``term``, one colour per outcome. ``tables``: masked coefficient tables."""
+    from matplotlib.figure import Figure
+
+    keys = [k for k, t in tables.items() if (t["variabel"] == term).any()]
+    levels: list[str] = []
+    for k in keys:
+        for code in tables[k].loc[tables[k]["variabel"] == term, "kod"]:
+            if code not in levels:
+                levels.append(code)
+    fig = Figure(figsize=(8.5, 0.55 * len(levels) * max(1, len(keys)) ** 0.5 + 1.8))
+    ax = fig.subplots()
+    step = 0.8 / max(1, len(keys))
+    for i, k in enumerate(keys):
+        t = tables[k].set_index("kod")
+        t = t[t["variabel"] == term]
+        colour = _COLOURS[i % len(_COLOURS)]
+        for j, code in enumerate(levels):
+            if code not in t.index:
+                continue
+            r = t.loc[code]
+            y = len(levels) - 1 - j + 0.4 - step * (i + 0.5)
+            vals = [r[c] for c in ("sannolikhet", "sannolikhet_lag", "sannolikhet_hog", "andel")]
+            if any(isinstance(v, str) for v in vals):
+                ax.text(0.0, y, "..", va="center", color="0.4")
+                continue
+            p, lo, hi, obs = (100 * float(v) for v in vals)
+            ax.plot([lo, hi], [y, y], "-", color=colour, lw=1.6)
+            ax.plot([p], [y], "o", color=colour, ms=5, label=OUTCOMES[k].label(lang) if j == 0 else None)
+            ax.plot([obs], [y], "o", mfc="white", mec=colour, ms=5)
+    labels = []
+    for code in levels:
+        col = schema.column(term)
+        labels.append(col.code_label(code, lang) if code in col.code_values() else
+                      (text("ovriga", lang) if code == POOLED else code))
+    ax.set_yticks(np.arange(len(levels))[::-1], labels)
+    ax.set_xlim(0, 100)
+    ax.set_xlabel(text("pred_axis", lang))
+    ax.grid(axis="x", color="0.9", lw=0.6)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.plot([], [], "o", mfc="white", mec="0.3", label=text("observed", lang))
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.02 * len(keys)), ncol=2, frameon=False,
+              fontsize=8)
+    ax.set_title(schema.label(term, lang), loc="left", fontsize=11)
+    fig.subplots_adjust(left=0.3, right=0.97)
+    return fig
+
+
+def calibration_figure(cals: Sequence[Calibration], lang: Lang = "sv") -> Figure:
+    """One panel per model: binned observed share (Wilson 95% CI) against mean cross-validated
+    prediction, a lowess curve and the diagonal; calibration intercept, slope and AUC in the panel."""
+    from matplotlib.figure import Figure
+
+    n = max(1, len(cals))
+    cols = min(2, n)
+    rws = int(np.ceil(n / cols))
+    fig = Figure(figsize=(4.6 * cols, 4.3 * rws))
+    axes = np.atleast_1d(fig.subplots(rws, cols, squeeze=False)).ravel()
+    dec = "," if lang == "sv" else "."
+    for ax, c in zip(axes, cals, strict=False):
+        b = c.bins
+        ax.plot([0, 100], [0, 100], ":", color="0.5", lw=1, label=text("perfect", lang))
+        ax.errorbar(100 * b["forutsagd"], 100 * b["observerad"],
+                    yerr=[100 * (b["observerad"] - b["lag"]), 100 * (b["hog"] - b["observerad"])],
+                    fmt="o", color=_COLOURS[0], ms=4, lw=1, capsize=2, label=text("observed", lang))
+        ax.plot(100 * c.smooth[:, 0], 100 * c.smooth[:, 1], "-", color=_COLOURS[1], lw=1.4,
+                label=text("smoothed", lang))
+        ax.set_xlim(0, 100)
+        ax.set_ylim(0, 100)
+        ax.set_title(OUTCOMES[c.outcome].label(lang), fontsize=9, loc="left")
+        ax.set_xlabel(text("predicted", lang) + ", %", fontsize=8)
+        ax.set_ylabel(text("observed", lang) + ", %", fontsize=8)
+        info = (f"{text('kalibrering_intercept', lang)}: {c.intercept[0]:.2f}\n"
+                f"{text('kalibrering_lutning', lang)}: {c.slope[0]:.2f}\n"
+                f"{text('auc_cv', lang)}: {c.auc_cv[0]:.2f}").replace(".", dec)
+        ax.text(0.98, 0.03, info, transform=ax.transAxes, ha="right", va="bottom", fontsize=7.5)
+        ax.tick_params(labelsize=8)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    for ax in axes[len(cals):]:
+        ax.set_visible(False)
+    axes[0].legend(loc="upper left", fontsize=7.5, frameon=False)
+    fig.subplots_adjust(wspace=0.28, hspace=0.38)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole analysis of one municipality (used by notebooks/03_models.ipynb)
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class ModelRun:
+    """Every model of one municipality and year: fits, masked tables, diagnostics."""
+
+    ar: int | None
+    k: int
+    lang: Lang
+    seed: int
+    folds: int
+    formula: str
+    fits: dict[str, ModelFit]
+    tables: dict[str, pd.DataFrame]
+    skipped: dict[str, str]
+    orsak_formula: str | None
+    orsak_fits: dict[str, ModelFit]
+    orsak_tables: dict[str, pd.DataFrame]
+    calibrations: dict[str, Calibration]
+    missing: dict[str, pd.DataFrame]
+
+
+def orsak_formula_of(formula: str | None) -> str | None:
+    """The alternative specification: ``arendetyp`` replaced by ``orsaker`` (None without it)."""
+    terms = parse_formula(formula)
+    if "arendetyp" not in terms:
+        return None
+    return " + ".join(ORSAKER if t == "arendetyp" else t for t in terms)
+
+
+def run_models(df: pd.DataFrame, *, ar: int | None, formula: str | None = None, k: int = 5,
+               lang: Lang = "sv", seed: int = 0, folds: int = 5, method: Method = "auto",
+               min_n: int = MIN_N, outcomes: Sequence[str] = tuple(OUTCOMES)) -> ModelRun:
+    """Fit every outcome's model (and the per-reason alternative), mask tables, run diagnostics."""
+    formula_main = " + ".join(parse_formula(formula))
+    alt = orsak_formula_of(formula)
+    run = ModelRun(ar=ar, k=k, lang=lang, seed=seed, folds=folds, formula=formula_main, fits={}, tables={},
+                   skipped={}, orsak_formula=alt, orsak_fits={}, orsak_tables={}, calibrations={},
+                   missing={})
+    for key in outcomes:
+        prep = prepare(df, key, ar=ar, formula=formula_main, k=k, min_n=min_n, lang=lang)
+        run.missing[key] = prep.missing
+        try:
+            fit = fit_prepared(prep, method=method)
+        except TooFewEventsError:
+            run.skipped[key] = text("ingen_modell", lang) + f" (n = {_masked_count(len(prep.y), k)}, " \
+                f"{text('handelser', lang).lower()} = {_masked_count(int(prep.y.sum()), k)})"
+            continue
+        run.fits[key] = fit
+        run.tables[key] = mask_coefficients(coefficient_table(fit), k)
+        run.calibrations[key] = calibration(fit, folds=folds, seed=seed)
+        if alt is not None:
+            try:
+                afit = fit_model(df, key, ar=ar, formula=alt, k=k, min_n=min_n, method=method, lang=lang)
+            except TooFewEventsError:
+                continue
+            run.orsak_fits[key] = afit
+            run.orsak_tables[key] = mask_coefficients(coefficient_table(afit), k)
+    return run
+
+
+def _masked_count(value: int, k: int) -> int | str:
+    from genomlysning import disclose
+
+    return disclose.SUPPRESSED if 1 <= value < k else value
+
+
+def missing_overview(run: ModelRun, k: int | None = None) -> pd.DataFrame:
+    """Missing values per variable and outcome population (counts 1..k-1 hidden), before fitting."""
+    from genomlysning import disclose
+
+    k = run.k if k is None else k
+    frames = []
+    for key, m in run.missing.items():
+        frames.append(m.assign(utfall=OUTCOMES[key].label(run.lang)))
+    table = pd.concat(frames, ignore_index=True)[["utfall", "variabel", "saknas"]]
+    table = table.rename(columns={"saknas": "n"})
+    return disclose.mask_table(table, ["n"], k, margins=False)
+
+
+def separation_overview(run: ModelRun) -> pd.DataFrame:
+    """Every model's categories with separation (main and per-reason specification)."""
+    frames = [separation_table(f, run.lang, run.k) for f in [*run.fits.values(), *run.orsak_fits.values()]]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True)
+
+
+def pooling_overview(run: ModelRun) -> pd.DataFrame:
+    """Every model's pooled and merged categories."""
+    frames = [pooling_table(f, run.lang) for f in [*run.fits.values(), *run.orsak_fits.values()]]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def methods_overview(run: ModelRun) -> pd.DataFrame:
+    """One row per model: specification, rows, children, events, events per variable, method."""
+    recs = []
+    for spec, fits in (("arendetyp", run.fits), ("orsaker", run.orsak_fits)):
+        for key, f in fits.items():
+            recs.append({"utfall": OUTCOMES[key].label(run.lang),
+                         "specifikation": schema.label("arendetyp", run.lang) if spec == "arendetyp"
+                         else text("orsaker", run.lang),
+                         "n": _masked_count(f.n, run.k), "n_barn": _masked_count(f.n_clusters, run.k),
+                         "n_med": _masked_count(f.events, run.k), "epv": round(f.epv, 1),
+                         "metod": text(f.method, run.lang)})
+    return pd.DataFrame.from_records(recs, columns=["utfall", "specifikation", "n", "n_barn", "n_med", "epv",
+                                                    "metod"])
+
+
+def _value(v: object) -> object:
+    return v if isinstance(v, str) else (None if v is None or pd.isna(v) else float(v))
+
+
+def headline(run: ModelRun) -> dict[str, Any]:
+    """Headline figures for results.json: per outcome the method, separation, AUC and, per
+    ärendetyp, the standardised probability, odds ratio and AME (hidden values stay "..")."""
+    out: dict[str, Any] = {"ar": run.ar, "formel": run.formula, "k": run.k,
+                           "ej_modellerade": dict(run.skipped)}
+    per: dict[str, Any] = {}
+    for key, f in run.fits.items():
+        t = run.tables[key]
+        at = t[t["variabel"] == "arendetyp"]
+        cal = run.calibrations[key]
+        per[key] = {
+            "n": _masked_count(f.n, run.k), "handelser": _masked_count(f.events, run.k),
+            "metod": f.method, "referens_arendetyp": at.loc[at["referens"].astype(bool), "kod"].tolist(),
+            "separation": [f"{r.variabel}={r.kod}" for r in f.separation.affected.itertuples()],
+            "auc": cal.auc[0], "auc_cv": cal.auc_cv[0], "kalibrering_lutning": cal.slope[0],
+            "kalibrering_intercept": cal.intercept[0],
+            "sannolikhet_arendetyp": {r["kod"]: _value(r["sannolikhet"]) for r in at.to_dict("records")},
+            "or_arendetyp": {r["kod"]: [_value(r["or"]), _value(r["or_lag"]), _value(r["or_hog"])]
+                             for r in at.to_dict("records") if not r["referens"]},
+            "ame_arendetyp": {r["kod"]: [_value(r["ame"]), _value(r["ame_lag"]), _value(r["ame_hog"])]
+                              for r in at.to_dict("records") if not r["referens"]},
+        }
+    out["utfall"] = per
+    return out
+
+
+def _pct(v: float, lang: Lang) -> str:
+    s = f"{100 * v:.0f}"
+    return f"{s} %" if lang == "sv" else f"{s}%"
+
+
+def _num(v: float, lang: Lang, digits: int = 1) -> str:
+    s = f"{v:.{digits}f}"
+    return s.replace(".", ",").replace("-", "−") if lang == "sv" else s.replace("-", "−")
+
+
+def summary(run: ModelRun, lang: Lang | None = None,
+            outcomes: Sequence[str] = ("utredning", "insats")) -> str:
+    """Markdown bullets: per outcome and ärendetyp, the standardised probability against the
+    reference, the AME with its interval and whether the interval excludes zero."""
+    lang = run.lang if lang is None else lang
+    lines: list[str] = []
+    for key in outcomes:
+        if key not in run.tables:
+            if key in run.skipped:
+                lines.append(f"- **{OUTCOMES[key].label(lang)}**: {run.skipped[key]}")
+            continue
+        t = run.tables[key]
+        at = t[t["variabel"] == "arendetyp"]
+        if at.empty:
+            continue
+        term = next(tm for tm in run.fits[key].terms if tm.name == "arendetyp")
+        ref = at[at["referens"].astype(bool)].iloc[0]
+        ref_label = level_label(term, term.levels[0], lang)
+        parts = []
+        for r in at[~at["referens"].astype(bool)].to_dict("records"):
+            lab = _label_of_row(term, r["kod"], lang)
+            hidden = [r["sannolikhet"], r["ame"], ref["sannolikhet"]]
+            if any(isinstance(v, str) for v in hidden):
+                parts.append(f"{lab}: ..")
+                continue
+            lo, hi = 100 * r["ame_lag"], 100 * r["ame_hog"]
+            sure = lo > 0 or hi < 0
+            if lang == "sv":
+                verdict = ("säkerställd skillnad (intervallet utesluter 0)" if sure
+                           else "osäker skillnad (intervallet innehåller 0)")
+                parts.append(f"{lab}: {_pct(r['sannolikhet'], lang)} mot {_pct(ref['sannolikhet'], lang)}, "
+                             f"{_num(100 * r['ame'], lang)} procentenheter (95 % KI {_num(lo, lang)} till "
+                             f"{_num(hi, lang)}), {verdict}")
+            else:
+                verdict = ("clear difference (the interval excludes 0)" if sure
+                           else "uncertain difference (the interval includes 0)")
+                parts.append(f"{lab}: {_pct(r['sannolikhet'], lang)} vs {_pct(ref['sannolikhet'], lang)}, "
+                             f"{_num(100 * r['ame'], lang)} percentage points (95% CI {_num(lo, lang)} to "
+                             f"{_num(hi, lang)}), {verdict}")
+        head = (f"**{OUTCOMES[key].label(lang)}** (standardiserat, jämfört med {ref_label.lower()})"
+                if lang == "sv" else
+                f"**{OUTCOMES[key].label(lang)}** (standardised, compared with {ref_label.lower()})")
+        lines.append(f"- {head}:\n" + "\n".join(f"    - {p}" for p in parts))
+    return "\n".join(lines)
+
+
+def save_outputs(run: ModelRun, kommun: str, *, namn: str | None = None) -> list[str]:
+    """Write tables (CSV + XLSX sheets), figures and results.json for one municipality.
+
+    Returns the written paths relative to the project root.
+    """
+    from genomlysning import paths, report
+
+    lang, k = run.lang, run.k
+    source = text("kalla", lang, kommun=namn or kommun, ar=run.ar)
+    unit = text("unit", lang, ar=run.ar)
+    written = []
+    labels = column_labels(lang)
+    for spec, fits, tables in (("", run.fits, run.tables), ("orsaker_", run.orsak_fits, run.orsak_tables)):
+        for key, fit in fits.items():
+            pub = publication_table(tables[key], fit, lang)
+            note = " ".join([text(fit.method, lang) + ".", text("ame_note", lang), reference_note(fit, lang)])
+            written.append(report.save_table(
+                pub, kommun, f"03_modell_{spec}{key}", title=f"{fit.prep.outcome.label(lang)}: "
+                f"{schema.label('arendetyp', lang) if not spec else text('orsaker', lang)}",
+                unit=unit, source=source, note=note, lang=lang, k=k, labels=labels,
+                percent=("andel_std", "andel_std_lo", "andel_std_hi")))
+            if not spec:
+                written.append(report.save_figure(effects_figure(tables[key], fit, lang), kommun,
+                                                  f"03_effekter_{key}"))
+    extra = {"utfall": text("utfall", lang), "specifikation": text("specifikation", lang),
+             "n_barn": text("barn_n", lang), "n_med": text("handelser", lang), "epv": text("epv", lang),
+             "metod": text("metod", lang), "n": text("n", lang)}
+    written.append(report.save_table(methods_overview(run), kommun, "03_modell_oversikt",
+                                     title=text("titel_oversikt", lang), unit=unit, source=source, lang=lang,
+                                     k=k, labels=extra))
+    written.append(report.save_table(missing_overview(run), kommun, "03_modell_bortfall",
+                                     title=text("titel_bortfall", lang), unit=unit, source=source, lang=lang,
+                                     k=k, labels={"utfall": text("utfall", lang),
+                                                  "variabel": text("variabel", lang),
+                                                  "n": text("saknas", lang)}))
+    cal_table = diagnostics_table(list(run.calibrations.values()), lang)
+    written.append(report.save_table(cal_table, kommun, "03_modell_diagnostik",
+                                     title=text("titel_diagnostik", lang), unit=unit, source=source,
+                                     lang=lang, labels=diagnostics_labels(lang),
+                                     note=text("diagnostik_note", lang, folds=run.folds)))
+    if run.tables:
+        written.append(report.save_figure(probability_figure(run.tables, "arendetyp", lang), kommun,
+                                          "03_sannolikhet_arendetyp"))
+        written.append(report.save_figure(calibration_figure(list(run.calibrations.values()), lang), kommun,
+                                          "03_kalibrering"))
+    report.update_results(kommun, "modeller", headline(run))
+    return [paths.relative(p) for p in written]
