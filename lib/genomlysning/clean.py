@@ -108,7 +108,20 @@ class Rule:
     en: str
 
 
-RULES: tuple[Rule, ...] = (
+#: Problems reported by the import (:mod:`genomlysning.ingest`), by the start of their text.
+INGEST_RULES: tuple[tuple[str, Rule], ...] = (
+    ("obligatorisk kolumn saknas", Rule("obligatorisk_kolumn_saknas", "fel", "obligatorisk kolumn saknas",
+                                        "required column missing")),
+    ("kolumnen läses inte in", Rule("kolumn_borttagen", "varning", "kolumnen läses inte in",
+                                    "column not read")),
+    ("raden har", Rule("fel_antal_falt", "fel", "raden har fler fält än rubrikraden",
+                       "the row has more fields than the header")),
+    ("okänd anmälningsorsak", Rule("okand_orsak", "varning", "okänd anmälningsorsak",
+                                   "unknown reason")),
+    ("", Rule("import", "fel", "problem vid inläsningen", "problem during import")),
+)
+
+RULES: tuple[Rule, ...] = tuple(r for _, r in INGEST_RULES) + (
     Rule("obligatoriskt_saknas", "fel", "obligatoriskt värde saknas", "required value missing"),
     Rule("barn_oidentifierbart", "fel", "barnet kan inte identifieras (varken personnummer eller "
          "barn-id)", "the child cannot be identified (neither personnummer nor child id)"),
@@ -1028,16 +1041,25 @@ def _mask_values(values: pd.Series) -> pd.Series:
     return pd.Series(masked[codes], index=values.index)
 
 
-def _file_level(raw: RawTable, fil: str) -> pd.DataFrame:
-    records = [{**rec, "_pos": -1, "_rule": str(rec["regel"]).split(":")[0]}
-               for rec in (_problem_dict(p) for p in raw.problems)]
+def ingest_rule(regel: str) -> Rule:
+    """The rule of a problem reported by the import, recognised by the start of its text."""
+    for prefix, rule in INGEST_RULES:
+        if regel.startswith(prefix):
+            return rule
+    raise AssertionError("unreachable: the last prefix is empty")
+
+
+def import_problems(problems: list[Problem], rad_excel: np.ndarray) -> pd.DataFrame:
+    """The import's problems as rows of the problem table (row-level ones tied to their row)."""
+    position = {int(r): i for i, r in enumerate(rad_excel)}
+    records = []
+    for p in problems:
+        rule = ingest_rule(p.regel)
+        records.append({"_pos": position.get(int(p.rad_excel), -1) if p.rad_excel else -1,
+                        "fil": p.fil, "rad_excel": int(p.rad_excel), "kolumn": p.kolumn, "varde": p.varde,
+                        "regel": f"{rule.id}: {p.regel}", "allvarlighet": p.allvarlighet,
+                        "giltigt": p.giltigt, "_rule": rule.id})
     return pd.DataFrame(records, columns=["_pos", *REPORT_COLUMNS, "_rule"])
-
-
-def _problem_dict(p: Problem) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    return asdict(p)
 
 
 def _finish_problems(collected: pd.DataFrame, file_level: pd.DataFrame) -> pd.DataFrame:
@@ -1053,6 +1075,7 @@ def _finish_problems(collected: pd.DataFrame, file_level: pd.DataFrame) -> pd.Da
         _c=allp["kolumn"].map(col_order).fillna(len(col_order)),
     )
     allp["rad_excel"] = allp["rad_excel"].astype(np.int64)
+    allp["_pos"] = allp["_pos"].astype(np.int64)
     allp = allp.sort_values(["rad_excel", "_r", "_c", "kolumn", "varde"], kind="mergesort")
     return allp.reset_index(drop=True)
 
@@ -1134,10 +1157,10 @@ def clean(raw: RawTable, params: Mapping[str, Any], key: bytes | None = None) ->
     check_reasons(w)
     check_duplicates(w)
 
-    collected = w.problems.frame()
+    problems = _finish_problems(w.problems.frame(), import_problems(raw.problems, rad_excel))
     fatal_rows = np.zeros(n, dtype=bool)
-    fatal_rows[collected.loc[collected["allvarlighet"] == "fel", "_pos"].to_numpy(dtype=np.int64)] = True
-    problems = _finish_problems(collected, _file_level(raw, fil))
+    fatal_pos = problems.loc[(problems["allvarlighet"] == "fel") & (problems["_pos"] >= 0), "_pos"]
+    fatal_rows[fatal_pos.to_numpy(dtype=np.int64)] = True
     quarantine = _quarantine(problems, fatal_rows, fil, rad_excel)
     typed = typed_inputs(w)
     keep = ~fatal_rows
@@ -1300,7 +1323,13 @@ def cli_validate(args: argparse.Namespace) -> int:
         prm = params_mod.load(args.params)
     else:
         prm = {**params_mod.DEFAULTS, "kommun": path.stem, "namn": path.stem}
-    raw = ingest.read_raw(path, prm)
+    try:
+        raw = ingest.read_raw(path, prm)
+    except ingest.IngestError as exc:
+        print(f"genomlysning validate: {exc}")
+        for problem in exc.problems:
+            print("  " + problem.message())
+        return 1
     # Nothing is written, so a throw-away key serves: barn_id is only compared within this run.
     result = clean(raw, prm, key=secrets.token_bytes(32))
     print(format_report(result, examples_per_rule=50))

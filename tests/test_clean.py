@@ -1,0 +1,706 @@
+"""Cleaning: every rule with a failing and a passing example, derived columns by hand, outputs, CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from clean_support import BASE, CHILD, KEY, MINIMAL, PARAMS, found, output_texts, pnr, raw_table, row, run
+
+from genomlysning import clean, cli, ingest, paths, personnummer, schema
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+# ---------------------------------------------------------------------------------------------
+# Every rule: a failing and a passing example
+# ---------------------------------------------------------------------------------------------
+
+#: (rule, column, severity, cells making it fail, cells making it pass). Both start from BASE, or
+#: from MINIMAL when the cells dict has "_base": "minimal". The passing example must be clean.
+RULE_CASES: list[tuple[str, str, str, dict, dict]] = [
+    ("obligatoriskt_saknas", "rad_id", "fel", {"rad_id": None}, {"rad_id": "A-17"}),
+    ("obligatoriskt_saknas", "aktualiseringsdatum", "fel", {"aktualiseringsdatum": None}, {}),
+    ("obligatoriskt_saknas", "aktualiseringstyp", "fel", {"aktualiseringstyp": None},
+     {"aktualiseringstyp": "Ansökan"}),
+    ("barn_oidentifierbart", "personnummer", "fel", {"personnummer": None},
+     {"personnummer": None, "barn_id": "b00042"}),
+    ("personnummer_ogiltigt", "personnummer", "fel", {"personnummer": CHILD[:-1] + "0"},
+     {"personnummer": CHILD[2:]}),
+    ("personnummer_ogiltigt", "personnummer", "fel", {"personnummer": "20150231-9821"},
+     {"personnummer": CHILD.replace("-", "")}),
+    ("personnummer_i_text", "rad_id", "fel", {"rad_id": CHILD}, {"rad_id": "2024-0001"}),
+    ("personnummer_i_text", "barn_id", "fel", {"personnummer": None, "barn_id": CHILD[2:]},
+     {"personnummer": None, "barn_id": "b12"}),
+    ("personnummer_i_text", "omrade", "varning", {"omrade": f"Team {CHILD}"}, {"omrade": "Team Väst"}),
+    ("omrade_fritext", "omrade", "varning", {"omrade": "x" * 41}, {"omrade": "x" * 40}),
+    ("okand_kod", "aktualiseringstyp", "fel", {"aktualiseringstyp": "Blankett"},
+     {"aktualiseringstyp": " ANMÄLAN "}),
+    ("okand_kod", "fb_beslut", "fel", {"fb_beslut": "Kanske"}, {"fb_beslut": "inleds"}),
+    ("okand_kod", "insats_erbjuden", "fel", {"insats_erbjuden": "kanske"}, {"insats_erbjuden": "x"}),
+    ("okand_kod", "insats_svar", "fel", {"insats_svar": "Vet ej"}, {"insats_svar": "ja"}),
+    ("okand_kod", "insats_startad", "fel", {"insats_startad": "snart"}, {"insats_startad": "1"}),
+    ("okand_kod", "anmalare", "varning", {"anmalare": "Kompis"}, {"anmalare": "bvc"}),
+    ("okand_kod", "kon", "varning", {"kon": "q"}, {"kon": "F"}),
+    ("okand_kod", "insats_typ", "varning", {"insats_typ": "Läxhjälp"},
+     {"insats_typ": "hem för vård eller boende"}),
+    ("okand_kod", "orsak_omsorgssvikt", "varning", {"orsak_omsorgssvikt": "kanske"},
+     {"orsak_omsorgssvikt": "JA"}),
+    ("stavning_tolkad", "anmalare", "varning", {"anmalare": "Polise"}, {"anmalare": "polisen"}),
+    ("stavning_tolkad", "aktualiseringstyp", "varning", {"aktualiseringstyp": "Anmällan"},
+     {"aktualiseringstyp": "orosanmälan"}),
+    ("ogiltigt_datum", "fb_datum", "fel", {"fb_datum": "2024-02-30"}, {"fb_datum": "12/03/2024"}),
+    ("ogiltigt_datum", "aktualiseringsdatum", "fel", {"aktualiseringsdatum": "igår"},
+     {"aktualiseringsdatum": "5 mars 2024"}),
+    ("ogiltigt_tal", "barnsamtal_antal", "varning", {"barnsamtal_antal": "två"},
+     {"barnsamtal_antal": "2 st"}),
+    ("ogiltigt_tal", "alder", "varning", {"alder": "nio"}, {"alder": "9 år"}),
+    ("alder_utanfor", "alder", "fel", {"personnummer": None, "barn_id": "b1", "alder": "21"},
+     {"personnummer": None, "barn_id": "b1", "alder": "20"}),
+    ("alder_utanfor", "alder", "fel", {"personnummer": pnr("20000101", "983")},
+     {"personnummer": pnr("20040101", "983")}),
+    ("alder_utanfor", "alder", "fel", {"personnummer": pnr("20240401", "984")},
+     {"personnummer": pnr("20240305", "984")}),
+    ("barnsamtal_antal_utanfor", "barnsamtal_antal", "varning", {"barnsamtal_antal": "150"},
+     {"barnsamtal_antal": "99"}),
+    ("alder_motsagelse", "alder", "varning", {"alder": "8"}, {"alder": "9"}),
+    ("kon_motsagelse", "kon", "varning", {"kon": "Pojke"}, {"kon": "Flicka"}),
+    ("barn_id_ersatt", "barn_id", "varning", {"barn_id": "b-annat"}, {"barn_id": None}),
+    ("datumordning", "skyddsbedomning_datum", "fel", {"skyddsbedomning_datum": "2024-03-01"},
+     {"skyddsbedomning_datum": "2024-03-06"}),
+    ("datumordning", "fb_datum", "fel", {"fb_datum": "2024-03-04"}, {"fb_datum": "2024-03-05"}),
+    ("datumordning", "utredning_start", "fel", {"utredning_start": "2024-03-11"},
+     {"utredning_start": "2024-03-13"}),
+    ("datumordning", "utredning_start", "fel", {"utredning_start": "2024-01-10"},
+     {"utredning_start": "2024-01-10", "fb_beslut": "Påförs pågående utredning"}),
+    ("datumordning", "utredning_slut", "fel", {"utredning_slut": "2024-03-11"},
+     {"utredning_slut": "2024-03-12"}),
+    ("datum_efter_periodslut", "utredning_slut", "fel", {"utredning_slut": "2025-01-02"},
+     {"utredning_slut": "2024-12-31"}),
+    ("fb_datum_utan_beslut", "fb_beslut", "fel", {"_base": "minimal", "fb_datum": "2024-03-06"},
+     {"_base": "minimal", "fb_datum": "2024-03-06", "fb_beslut": "Inte inleda utredning"}),
+    ("fb_beslut_motsager_utredning", "fb_beslut", "fel", {"fb_beslut": "Inte inleda utredning"}, {}),
+    ("utan_utredning", "utredning_slut", "fel",
+     {"_base": "minimal", "fb_beslut": "Inte inleda", "fb_datum": "2024-03-06",
+      "utredning_slut": "2024-05-01"},
+     {"_base": "minimal", "fb_beslut": "Inleda", "fb_datum": "2024-03-06", "utredning_slut": "2024-05-01"}),
+    ("utan_utredning", "utredning_utfall", "fel", {"_base": "minimal", "utredning_utfall": "Inget behov"},
+     {"_base": "minimal", "utredning_utfall": "Inget behov", "utredning_start": "2024-03-06",
+      "utredning_slut": "2024-04-06"}),
+    ("utan_utredning", "kontakt_skola", "varning", {"_base": "minimal", "kontakt_skola": "Ja"},
+     {"_base": "minimal", "kontakt_skola": "Ja", "fb_beslut": "Inleda utredning"}),
+    ("utan_utredning", "barnsamtal", "varning", {"_base": "minimal", "barnsamtal": "Nej"},
+     {"_base": "minimal", "barnsamtal": "Nej", "utredning_start": "2024-03-07"}),
+    ("utfall_utan_slut", "utredning_utfall", "fel", {"utredning_slut": None}, {}),
+    ("svar_utan_insats", "insats_svar", "fel", {"insats_erbjuden": "Nej", "insats_startad": None,
+                                               "insats_typ": None, "insats_lagrum": None},
+     {"insats_erbjuden": "Ja", "insats_svar": "Tackat nej", "insats_startad": "Nej"}),
+    ("svar_utan_insats", "insats_svar", "fel", {"insats_erbjuden": None, "insats_startad": None,
+                                               "insats_typ": None, "insats_lagrum": None},
+     {"insats_erbjuden": None, "insats_svar": None, "insats_startad": None, "insats_typ": None,
+      "insats_lagrum": None}),
+    ("startad_utan_ja", "insats_startad", "fel", {"insats_svar": "Tackat nej"},
+     {"insats_svar": "Tackat nej", "insats_lagrum": "LVU"}),
+    ("insats_utan_erbjudande", "insats_typ", "fel", {"_base": "minimal", "insats_typ": "HVB"},
+     {"_base": "minimal", "insats_typ": "HVB", "insats_erbjuden": "Ja"}),
+    ("insats_utan_erbjudande", "insats_lagrum", "fel", {"_base": "minimal", "insats_lagrum": "SoL"},
+     {"_base": "minimal", "insats_lagrum": "SoL", "insats_erbjuden": "J"}),
+    ("barnsamtal_antal_motsagelse", "barnsamtal_antal", "varning", {"barnsamtal_antal": "0"},
+     {"barnsamtal_antal": "3"}),
+    ("barnsamtal_antal_motsagelse", "barnsamtal_antal", "varning", {"barnsamtal": "Nej"},
+     {"barnsamtal": "Nej", "barnsamtal_antal": "0"}),
+    ("barnsamtal_antal_motsagelse", "barnsamtal", "varning", {"barnsamtal": None},
+     {"barnsamtal": None, "barnsamtal_antal": None}),
+    ("orsak_saknas", "orsak_*", "varning", {"orsak_omsorgssvikt": None},
+     {"orsak_omsorgssvikt": None, "aktualiseringstyp": "Ansökan"}),
+]
+
+
+def _cells(spec: dict) -> dict[str, str | None]:
+    spec = dict(spec)
+    base = MINIMAL if spec.pop("_base", None) == "minimal" else BASE
+    return row(base, **spec)
+
+
+@pytest.mark.parametrize(("rule", "column", "severity", "bad", "good"), RULE_CASES,
+                         ids=[f"{c[0]}-{c[1]}-{i}" for i, c in enumerate(RULE_CASES)])
+def test_rule_fails_and_passes(rule: str, column: str, severity: str, bad: dict, good: dict) -> None:
+    failing = run([_cells(bad)])
+    assert (2, rule, column, severity) in found(failing)
+    assert failing.accounting["rows_quarantined"] == (1 if severity == "fel" else 0)
+    passing = run([_cells(good)])
+    assert found(passing) == set()
+    assert passing.accounting["rows_clean"] == 1
+
+
+def test_every_rule_has_a_case_and_a_description() -> None:
+    tested = {c[0] for c in RULE_CASES} | {"dubblett", "dubblett_rad_id"}
+    own = {r.id for r in clean.RULES} - {r.id for _, r in clean.INGEST_RULES}
+    assert own == tested
+    for r in clean.RULES:
+        assert r.sv and r.en and r.allvarlighet in ("fel", "varning")
+        assert r.id in clean.__doc__ or r.id in {x.id for _, x in clean.INGEST_RULES}
+
+
+def test_duplicates_later_copy_is_fatal_and_names_the_first() -> None:
+    a = row(rad_id="1")
+    result = run([a, row(rad_id="2"), row(rad_id="3", orsak_skolfranvaro="Ja")])
+    assert found(result) == {(3, "dubblett", "aktualiseringsdatum", "fel")}
+    assert "rad 2" in result.problems["giltigt"].iloc[0]
+    assert list(result.quarantine["rad_excel"]) == [3]
+    assert sorted(result.frame["rad_excel"]) == [2, 4]
+
+
+def test_duplicate_rad_id_is_fatal_for_the_later_rows() -> None:
+    rows = [row(rad_id="7"), row(rad_id="7", aktualiseringsdatum="2024-04-01", fb_datum="2024-04-02",
+                                 utredning_start="2024-04-02", skyddsbedomning_datum=None),
+            row(rad_id="8", aktualiseringsdatum="2024-05-01", fb_datum="2024-05-02",
+                utredning_start="2024-05-02", skyddsbedomning_datum=None)]
+    result = run(rows)
+    assert found(result) == {(3, "dubblett_rad_id", "rad_id", "fel")}
+    assert "rad 2" in result.problems["giltigt"].iloc[0]
+
+
+def test_excel_numbers_in_rad_id_are_whole_numbers() -> None:
+    result = run([row(rad_id="12.0")])
+    assert result.frame["rad_id"].tolist() == ["12"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Normalisation: codes, yes/no, dates, numbers
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", [*schema.JA_NEJ_ALIASES_TRUE, "Ja", " JA ", "J", "X", "1.0", "Sant"])
+def test_yes_variants(text: str) -> None:
+    assert clean.match_code(text, "barnsamtal") == (True, "exakt")
+
+
+@pytest.mark.parametrize("text", [*schema.JA_NEJ_ALIASES_FALSE, "Nej", " NEJ", "N", "0.0", "FALSKT"])
+def test_no_variants(text: str) -> None:
+    assert clean.match_code(text, "kontakt_polis") == (False, "exakt")
+
+
+def test_every_code_label_and_alias_matches_exactly() -> None:
+    for c in schema.COLUMNS:
+        for code in c.codes if c.role == "input" else ():
+            for text in (code.code, code.sv, code.en, *code.aliases, code.sv.upper(), f"  {code.sv} "):
+                assert clean.match_code(text, c.name) == (code.code, "exakt"), (c.name, text)
+
+
+@pytest.mark.parametrize(("text", "col", "expected"), [
+    ("Polise", "anmalare", "polisen"), ("Skolaa", "anmalare", "skola"),
+    ("Vårdnadshavar", "anmalare", "foralder"), ("Anmällan", "aktualiseringstyp", "anmalan"),
+    ("Overflytning", "aktualiseringstyp", "overflyttning"),
+    ("Hälso och sjukvård", "anmalare", "halso_sjukvard"),
+    ("familjebehandlin", "insats_typ", "familjebehandling"),
+])
+def test_near_misspellings_are_read_with_a_warning(text: str, col: str, expected: str) -> None:
+    assert clean.match_code(text, col) == (expected, "tolkad")
+
+
+@pytest.mark.parametrize(("text", "col"), [
+    ("Kompis", "anmalare"), ("q", "kon"), ("ja!!!!", "anmalare"), ("Info", "aktualiseringstyp"),
+    ("jaaa", "barnsamtal"), ("inleda inte", "fb_beslut"),
+])
+def test_far_or_ambiguous_values_are_unknown(text: str, col: str) -> None:
+    assert clean.match_code(text, col) == (None, "okand")
+
+
+def test_fuzzy_match_refuses_when_two_codes_are_equally_close() -> None:
+    # "tackat je": 0.889 to "tackat ja", 0.842 to "tackat nej" - within the margin, so no guess
+    value, status = clean.match_code("tackat je", "insats_svar")
+    assert status == "okand" and value is None
+
+
+def test_misspelling_warning_says_what_it_was_read_as() -> None:
+    result = run([row(anmalare="Polise")])
+    assert result.problems["giltigt"].tolist() == ["tolkat som 'Polisen'"]
+    assert result.frame["anmalare"].tolist() == ["polisen"]
+
+
+def test_unknown_optional_code_becomes_missing_and_names_valid_values() -> None:
+    result = run([row(anmalare="Kompis")])
+    assert result.frame["anmalare"].isna().all()
+    assert "Polisen" in result.problems["giltigt"].iloc[0] and "Skola" in result.problems["giltigt"].iloc[0]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2024-03-05", dt.date(2024, 3, 5)), ("2024-3-5", dt.date(2024, 3, 5)),
+    ("05/03/2024", dt.date(2024, 3, 5)), ("5.3.2024", dt.date(2024, 3, 5)),
+    ("05-03-2024", dt.date(2024, 3, 5)), ("20240305", dt.date(2024, 3, 5)),
+    ("5 mars 2024", dt.date(2024, 3, 5)), ("5 Mars 2024", dt.date(2024, 3, 5)),
+    ("5 mar. 2024", dt.date(2024, 3, 5)), ("31 december 2023", dt.date(2023, 12, 31)),
+    ("45356", dt.date(2024, 3, 5)), ("45356.0", dt.date(2024, 3, 5)), ("45292", dt.date(2024, 1, 1)),
+    ("2024-03-05 00:00:00", dt.date(2024, 3, 5)), ("2024-03-05T14:30", dt.date(2024, 3, 5)),
+    ("2024-03-05 14:30:15.25", dt.date(2024, 3, 5)), ("2024/03/05", dt.date(2024, 3, 5)),
+    ("29/02/2024", dt.date(2024, 2, 29)),
+])
+def test_date_formats(text: str, expected: dt.date) -> None:
+    assert clean.parse_date(text) == expected
+
+
+@pytest.mark.parametrize("text", ["2024-02-30", "29/02/2023", "32/13/2024", "igår", "2024", "5 mors 2024",
+                                  "1899-12-31", "12345", "2100-01-01", "03/05/24"])
+def test_unreadable_dates(text: str) -> None:
+    assert clean.parse_date(text) is None
+
+
+def test_unreadable_date_problem_lists_the_accepted_formats() -> None:
+    result = run([row(fb_datum="12/31/2024")])
+    assert result.problems["giltigt"].tolist() == [clean.FORMAT_TEXT]
+
+
+def test_parse_ints() -> None:
+    values, bad = clean.parse_ints(pd.Series(["3", "3.0", "12 år", None, "2,5", "tre", "4 st"], dtype=object))
+    assert values.tolist() == [3, 3, 12, pd.NA, pd.NA, pd.NA, 4]
+    assert bad.tolist() == [False, False, False, False, True, True, False]
+
+
+# ---------------------------------------------------------------------------------------------
+# The child: personnummer -> barn_id, age, kön; nothing identifying survives
+# ---------------------------------------------------------------------------------------------
+
+def test_barn_id_age_and_sex_from_personnummer() -> None:
+    boy = pnr("20100812", "991")
+    result = run([row(), row(rad_id="2", personnummer=boy[2:], aktualiseringsdatum="2024-08-11",
+                             skyddsbedomning_datum=None, fb_datum=None, fb_beslut=None, utredning_start=None,
+                             utredning_slut=None, barnsamtal=None, barnsamtal_antal=None, kontakt_skola=None,
+                             utredning_utfall=None, insats_erbjuden=None, insats_svar=None,
+                             insats_startad=None, insats_typ=None, insats_lagrum=None)])
+    f = result.frame.set_index("rad_id")
+    assert f.loc["1", "barn_id"] == personnummer.pseudonymise(CHILD.replace("-", ""), KEY)
+    assert f.loc["2", "barn_id"] == personnummer.pseudonymise(boy.replace("-", ""), KEY)
+    assert f.loc["1", "alder"] == 9 and f.loc["1", "kon"] == "flicka"
+    assert f.loc["2", "alder"] == 13 and f.loc["2", "kon"] == "pojke"  # birthday is the next day
+    assert "personnummer" not in result.frame.columns
+
+
+def test_ten_digit_form_gives_the_same_child() -> None:
+    result = run([row(), row(rad_id="2", personnummer=CHILD[2:], orsak_skolfranvaro="Ja")])
+    assert result.frame["barn_id"].nunique() == 1
+    assert result.frame["tidigare_i_data"].tolist() == [False, False]  # same date: not earlier
+
+
+def test_entered_sex_is_kept_when_it_disagrees_and_filled_when_missing() -> None:
+    result = run([row(kon="Pojke")])
+    assert result.frame["kon"].tolist() == ["pojke"]
+    assert run([row(kon="Okänt")]).frame["kon"].tolist() == ["okant"]
+
+
+def test_age_disagreement_personnummer_wins() -> None:
+    result = run([row(alder="25")])
+    assert found(result) == {(2, "alder_motsagelse", "alder", "varning")}
+    assert result.frame["alder"].tolist() == [9]
+    assert result.problems["giltigt"].tolist() == ["9 enligt personnumret"]
+
+
+def test_pseudonymised_rows_without_personnummer_are_accepted() -> None:
+    result = run([row(personnummer=None, barn_id="b0001", alder="7", kon="Pojke")])
+    assert found(result) == set()
+    assert result.frame[["barn_id", "alder", "kon"]].astype(object).values.tolist() == [["b0001", 7, "pojke"]]
+
+
+def test_invalid_personnummer_is_masked_in_the_report() -> None:
+    bad = CHILD[:-1] + "0"
+    result = run([row(personnummer=bad)])
+    assert result.problems["varde"].tolist() == ["XXXXXXXX-XXXX"]
+    assert not any(ch.isdigit() for ch in result.problems["varde"].iloc[0])
+    assert list(result.quarantine.columns) == list(clean.QUARANTINE_COLUMNS)
+    assert result.quarantine["regler"].tolist() == ["personnummer_ogiltigt"]
+
+
+def test_omrade_with_personnummer_is_cleared() -> None:
+    result = run([row(omrade=f"Team {CHILD}")])
+    assert result.frame["omrade"].isna().all()
+    assert CHILD not in " ".join(output_texts(result))
+
+
+def test_key_is_read_from_params_only_when_personnummer_present(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[object] = []
+    monkeypatch.setattr(personnummer, "load_key", lambda params: calls.append(params) or KEY)
+    clean.clean(raw_table([row(personnummer=None, barn_id="b1")]), PARAMS)
+    assert calls == []
+    clean.clean(raw_table([row()]), PARAMS)
+    assert len(calls) == 1
+
+
+def test_missing_key_for_real_data_is_an_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv(personnummer.KEY_ENV, raising=False)
+    monkeypatch.delenv(personnummer.KEY_FILE_ENV, raising=False)
+    monkeypatch.setattr(personnummer, "default_key_file", lambda: tmp_path / "none")
+    with pytest.raises(personnummer.KeyMissingError):
+        clean.clean(raw_table([row()]), {**PARAMS, "synthetic": False})
+
+
+# ---------------------------------------------------------------------------------------------
+# Derived columns, computed by hand
+# ---------------------------------------------------------------------------------------------
+
+def _plain(**cells: str | None) -> dict[str, str | None]:
+    """A MINIMAL row (no decision yet) with ``cells``."""
+    return row(MINIMAL, **cells)
+
+
+def _child(i: int) -> str:
+    """The personnummer of the i-th test child (all born 2015-03-04, so aged 9 in March 2024)."""
+    return pnr("20150304", f"{900 + i:03d}")
+
+
+def test_reaktualisering_window_is_inclusive_and_strictly_earlier() -> None:
+    other = pnr("20120101", "993")
+    rows = [_plain(rad_id="1", aktualiseringsdatum="2023-01-10"),
+            _plain(rad_id="2", aktualiseringsdatum="2023-06-01"),
+            _plain(rad_id="3", aktualiseringsdatum="2024-06-01"),   # exactly 12 months after row 2
+            _plain(rad_id="4", aktualiseringsdatum="2024-06-01", aktualiseringstyp="Ansökan"),  # same day
+            _plain(rad_id="5", aktualiseringsdatum="2024-12-01", personnummer=other),
+            _plain(rad_id="6", aktualiseringsdatum="2024-06-03", personnummer=other)]
+    f = run(rows).frame.set_index("rad_id").sort_index()
+    assert f["tidigare_i_data"].tolist() == [False, True, True, True, True, False]
+    assert f["ateraktualisering"].tolist() == [False, True, True, True, True, False]
+    f6 = run(rows, ateraktualisering_manader=6).frame.set_index("rad_id").sort_index()
+    assert f6["ateraktualisering"].tolist() == [False, True, False, False, True, False]
+
+
+def test_reaktualisering_row_after_a_gap() -> None:
+    rows = [_plain(rad_id="1", aktualiseringsdatum="2023-01-10"),
+            _plain(rad_id="2", aktualiseringsdatum="2024-06-02")]
+    f = run(rows).frame.set_index("rad_id")
+    assert f.loc["2", "tidigare_i_data"] and not f.loc["2", "ateraktualisering"]
+
+
+def test_previous_date_matches_a_loop() -> None:
+    rng = np.random.default_rng(3)
+    child = rng.integers(0, 20, 300)
+    date = (np.datetime64("2024-01-01", "ns") + rng.integers(0, 60, 300).astype("timedelta64[D]"))
+    prev = clean.previous_date(child, date)
+    for i in range(300):
+        earlier = date[(child == child[i]) & (date < date[i])]
+        expected = earlier.max() if earlier.size else np.datetime64("NaT")
+        assert (np.isnat(prev[i]) and np.isnat(expected)) or prev[i] == expected
+
+
+def test_forhandsbedomning_timeliness_and_censoring() -> None:
+    rows = [_plain(rad_id="a", fb_beslut="Inte inleda", fb_datum="2024-03-19"),        # 14 days
+            _plain(rad_id="b", fb_beslut="Inte inleda", fb_datum="2024-03-20"),        # 15 days
+            _plain(rad_id="c", aktualiseringsdatum="2024-12-20"),                      # open, 11 days
+            _plain(rad_id="d", aktualiseringsdatum="2024-12-17"),                      # open, exactly 14
+            _plain(rad_id="e", aktualiseringsdatum="2024-12-01"),                      # open, 30 days
+            _plain(rad_id="f", fb_beslut="Inte inleda")]                               # decided, no date
+    for i, r in enumerate(rows):
+        r["personnummer"] = _child(i)
+    f = run(rows).frame.set_index("rad_id").sort_index()
+    assert f["fb_beslutad"].tolist() == [True, True, False, False, False, True]
+    assert f["dagar_till_fb"].astype(object).tolist() == [14, 15, pd.NA, pd.NA, pd.NA, pd.NA]
+    assert f["fb_inom_frist"].astype(object).tolist() == [True, False, pd.NA, pd.NA, False, pd.NA]
+    assert f["fb_oppen_vid_periodslut"].tolist() == [False, False, True, True, True, False]
+
+
+def test_utredning_timeliness_and_censoring() -> None:
+    def u(rid: str, start: str | None, end: str | None, beslut: str = "Inleda utredning",
+          fb: str | None = None) -> dict[str, str | None]:
+        return _plain(rad_id=rid, personnummer=_child(ord(rid) - 96), aktualiseringsdatum="2024-01-02",
+                      fb_beslut=beslut, fb_datum=fb, utredning_start=start, utredning_slut=end)
+    rows = [u("a", "2024-01-02", "2024-05-03"),          # 122 days
+            u("b", "2024-01-02", "2024-05-04"),          # 123 days
+            u("c", "2024-10-01", None),                  # open 91 days at period end: censored
+            u("d", "2024-06-01", None),                  # open 213 days: overdue
+            u("e", None, "2024-03-01", fb="2024-01-05"),  # start from the decision date: 56 days
+            u("f", None, None),                          # opened, no dates: unknown
+            _plain(rad_id="g", fb_beslut="Inte inleda", fb_datum="2024-03-06")]
+    result = run(rows)
+    assert found(result) == set()
+    f = result.frame.set_index("rad_id").sort_index()
+    assert f["utredning_inledd"].tolist() == [True] * 6 + [False]
+    assert f["utredning_avslutad"].tolist() == [True, True, False, False, True, False, False]
+    assert f["utredning_dagar"].astype(object).tolist() == [122, 123, pd.NA, pd.NA, 56, pd.NA, pd.NA]
+    assert f["utredning_inom_frist"].astype(object).tolist() == [True, False, pd.NA, False, True, pd.NA,
+                                                                  pd.NA]
+    assert f["utredning_oppen_vid_periodslut"].tolist() == [False, False, True, True, False, True, False]
+
+
+def test_pagaende_counts_as_utredning_inledd() -> None:
+    f = run([_plain(fb_beslut="Påförs pågående utredning", fb_datum="2024-03-06")]).frame
+    assert f["utredning_inledd"].tolist() == [True]
+
+
+@pytest.mark.parametrize(("age", "group"), [(0, "0-5"), (5, "0-5"), (6, "6-12"), (12, "6-12"), (13, "13-17"),
+                                            (17, "13-17"), (18, "18-20"), (20, "18-20")])
+def test_aldersgrupp_boundaries(age: int, group: str) -> None:
+    f = run([row(personnummer=None, barn_id="b1", alder=str(age))]).frame
+    assert f["aldersgrupp"].tolist() == [group] and group == schema.aldersgrupp_of(age)
+
+
+def test_arendetyp_priority_and_reason_count() -> None:
+    rows = [_plain(rad_id="1", orsak_omsorgssvikt="Ja", orsak_bevittnat_vald="Ja"),
+            _plain(rad_id="2", orsak_omsorgssvikt="Ja", orsak_skolfranvaro="Ja",
+                   aktualiseringsdatum="2024-03-06"),
+            _plain(rad_id="3", orsak_omsorgssvikt=None, orsak_skolfranvaro="Ja",
+                   aktualiseringsdatum="2024-03-07"),
+            _plain(rad_id="4", orsak_omsorgssvikt=None, orsak_ovrigt="Ja", aktualiseringsdatum="2024-03-08"),
+            _plain(rad_id="5", orsak_omsorgssvikt=None, aktualiseringstyp="Ansökan")]
+    f = run(rows).frame.set_index("rad_id").sort_index()
+    assert f["arendetyp"].tolist() == ["vald", "foralder", "barnet", "ovrigt", "ovrigt"]
+    assert f["antal_orsaker"].tolist() == [2, 2, 1, 1, 0]
+    for rid, r in f.iterrows():
+        codes = {x.code for x in schema.ORSAKER if r[x.column]}
+        assert r["arendetyp"] == schema.arendetyp_of(codes), rid
+
+
+def test_insats_flags() -> None:
+    rows = [row(rad_id="1"),
+            row(rad_id="2", aktualiseringsdatum="2024-03-06", insats_typ="Kontaktperson"),
+            row(rad_id="3", aktualiseringsdatum="2024-03-07", insats_typ=None),
+            row(rad_id="4", aktualiseringsdatum="2024-03-08", insats_erbjuden="Nej", insats_svar=None,
+                insats_startad=None, insats_typ=None, insats_lagrum=None),
+            row(rad_id="5", aktualiseringsdatum="2024-03-09", insats_svar="Tackat nej", insats_startad="Nej")]
+    for i, r in enumerate(rows):
+        r.update(personnummer=_child(i), aktualiseringsdatum="2024-03-05")
+    result = run(rows)
+    assert found(result) == set()
+    f = result.frame.set_index("rad_id").sort_index()
+    assert f["insats_heldygn"].astype(object).tolist() == [True, False, pd.NA, False, True]
+    assert f["insats_accepterad"].tolist() == [True, True, True, False, False]
+    assert f["insats_erbjuden"].tolist() == [True, True, True, False, True]
+    assert f["insats_startad"].tolist() == [True, True, True, False, False]
+
+
+def test_calendar_columns_and_kommun() -> None:
+    f = run([row(aktualiseringsdatum="05/03/2024")], kommun="ekby").frame
+    values = f[["kommun", "ar", "manad", "rad_excel"]].astype(object).values.tolist()
+    assert values == [["ekby", 2024, "2024-03", 2]]
+
+
+def test_stage_flags_never_missing_and_dtypes_exact() -> None:
+    result = run([row(), _plain(rad_id="2", insats_erbjuden=None, aktualiseringsdatum="2024-04-01")])
+    f = result.frame
+    assert list(f.columns) == list(schema.CLEAN_COLUMNS)
+    for c in schema.CLEAN_COLUMNS:
+        assert f[c].dtype == schema.pandas_dtype(c), c
+    for c in ("fb_beslutad", "utredning_inledd", "utredning_avslutad", "insats_erbjuden", "insats_accepterad",
+              "insats_startad", "ateraktualisering", "tidigare_i_data", *schema.REASON_COLUMNS):
+        assert f[c].notna().all(), c
+
+
+def test_rows_sorted_by_date_then_excel_row() -> None:
+    rows = [_plain(rad_id="1", aktualiseringsdatum="2024-05-01"),
+            _plain(rad_id="2", aktualiseringsdatum="2024-03-01", personnummer=pnr("20110101", "985")),
+            _plain(rad_id="3", aktualiseringsdatum="2024-03-01", personnummer=pnr("20120101", "985"))]
+    assert run(rows).frame["rad_id"].tolist() == ["2", "3", "1"]
+
+
+def test_period_slut_from_data_when_not_a_parameter() -> None:
+    params = {k: v for k, v in PARAMS.items() if k != "period_slut"}
+    result = clean.clean(raw_table([row()]), params, key=KEY)
+    assert result.accounting["period_slut"] == "2024-06-20"
+    assert result.accounting["period_slut_kalla"] == "data"
+
+
+def test_empty_file() -> None:
+    result = run([])
+    assert result.frame.empty and list(result.frame.columns) == list(schema.CLEAN_COLUMNS)
+    assert result.accounting["rows_in"] == result.accounting["rows_clean"] == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Accounting, quarantine and report
+# ---------------------------------------------------------------------------------------------
+
+def test_accounting_counts_per_rule_and_severity() -> None:
+    rows = [row(), row(rad_id="2", aktualiseringsdatum="2024-04-01", fb_datum="2024-03-30",
+                       skyddsbedomning_datum=None, utredning_start="2024-04-02", anmalare="Polise"),
+            row(rad_id="3", aktualiseringsdatum="2024-05-01", anmalare="Kompis", skyddsbedomning_datum=None,
+                fb_datum="2024-05-02", utredning_start="2024-05-02")]
+    acc = run(rows).accounting
+    assert (acc["rows_in"], acc["rows_clean"], acc["rows_quarantined"]) == (3, 2, 1)
+    assert acc["rules"] == {"datumordning": {"fel": 1, "varning": 0},
+                            "stavning_tolkad": {"fel": 0, "varning": 1},
+                            "okand_kod": {"fel": 0, "varning": 1}}
+    assert acc["rows_quarantined_by_rule"] == {"datumordning": 1}
+    assert acc["rows_clean_with_warnings"] == 1
+    assert acc["problems"] == {"fel": 1, "varning": 2}
+
+
+def test_quarantine_has_no_identifiers_or_values() -> None:
+    result = run([row(personnummer=CHILD[:-1] + "0", aktualiseringstyp="Blankett")])
+    q = result.quarantine
+    assert q.to_dict("records") == [{"fil": "test.csv", "rad_excel": 2,
+                                     "regler": "personnummer_ogiltigt; okand_kod",
+                                     "kolumner": "personnummer; aktualiseringstyp"}]
+
+
+def test_import_problems_are_reported_and_row_level_fatal_ones_quarantine() -> None:
+    from genomlysning.problems import Problem
+
+    raw = raw_table([row(), row(rad_id="2", aktualiseringsdatum="2024-04-01", fb_datum="2024-04-02",
+                                utredning_start="2024-04-02", skyddsbedomning_datum=None)])
+    raw.problems = [Problem("test.csv", 0, "Handläggare", "", "kolumnen läses inte in: okänd kolumn",
+                            "varning", "x"),
+                    Problem("test.csv", 3, "", "a;b", "raden har 43 fält men rubrikraden har 41", "fel", "y")]
+    raw.dropped_columns = [("Handläggare", "okänd kolumn"),
+                           (f"Anteckning {CHILD}", "fritext med personnummer")]
+    result = clean.clean(raw, PARAMS, key=KEY)
+    assert found(result) == {(0, "kolumn_borttagen", "Handläggare", "varning"),
+                             (3, "fel_antal_falt", "", "fel")}
+    assert result.quarantine["rad_excel"].tolist() == [3]
+    assert result.accounting["dropped_columns"][1] == {"header": f"Anteckning {personnummer.MASK}",
+                                                       "reason": "fritext med personnummer"}
+
+
+def test_format_report_shows_accounting_and_each_rule() -> None:
+    result = run([row(), row(rad_id="2", aktualiseringstyp="Blankett")])
+    text = clean.format_report(result)
+    assert "Rader in:" in text and "Rena rader:" in text and "Rader i karantän:" in text
+    assert "stämmer" in text and "[okand_kod] 1 st" in text and "test.csv:3:" in text
+    assert "Blankett" in text and "Anmälan, Ansökan" in text
+
+
+def test_format_report_limits_examples() -> None:
+    rows = [row(rad_id=str(i), aktualiseringstyp="Blankett") for i in range(30)]
+    text = clean.format_report(run(rows), examples_per_rule=5)
+    assert "… och 25 till av samma slag" in text
+
+
+# ---------------------------------------------------------------------------------------------
+# Files: write_processed, load_clean, run_cleaning, CLI
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A throw-away project: data/raw, data/processed and params under tmp_path."""
+    monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(paths, "DATA_RAW", tmp_path / "data" / "raw")
+    monkeypatch.setattr(paths, "DATA_PROCESSED", tmp_path / "data" / "processed")
+    monkeypatch.setattr(paths, "PARAMS_DIR", tmp_path / "params")
+    (tmp_path / "params").mkdir()
+    return tmp_path
+
+
+def _write_kommun(project: Path, kommun: str, source: Path, period_slut: str = "2024-12-31") -> Path:
+    folder = project / "data" / "raw" / kommun
+    folder.mkdir(parents=True)
+    target = folder / source.name
+    target.write_bytes(source.read_bytes())
+    (project / "params" / f"{kommun}.yaml").write_text(
+        f"kommun: {kommun}\nsynthetic: true\ninput: data/raw/{kommun}/{source.name}\n"
+        f"period_slut: {period_slut}\n", encoding="utf-8")
+    return target
+
+
+def test_write_processed_and_load_clean_round_trip(project: Path) -> None:
+    result = run([row(), _plain(rad_id="2", aktualiseringsdatum="2024-04-01"), row(rad_id="3",
+                                                                                 aktualiseringstyp="x")])
+    files = clean.write_processed(result, "test")
+    assert {p.name for p in files.values()} == set(clean.PROCESSED_FILES.values())
+    back = clean.load_clean("test")
+    pd.testing.assert_frame_equal(back, result.frame)
+    acc = json.loads(files["redovisning"].read_text(encoding="utf-8"))
+    assert acc["rows_in"] == 3 and acc["rows_quarantined"] == 1
+    report = pd.read_csv(files["valideringsrapport"], dtype=str, keep_default_na=False)
+    assert tuple(report.columns) == clean.REPORT_COLUMNS and report["rad_excel"].tolist() == ["4"]
+    quarantine = pd.read_csv(files["karantan"])
+    assert quarantine["rad_excel"].tolist() == [4]
+    text = files["redovisning"].read_text(encoding="utf-8")
+    assert str(project) not in text and acc["fil"] == "test.csv"
+
+
+def test_load_clean_missing_says_what_to_run(project: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"genomlysning prepare --kommun saknas.*make processed"):
+        clean.load_clean("saknas")
+
+
+def test_run_cleaning_handmade_fixture_keeps_every_row(project: Path) -> None:
+    _write_kommun(project, "hand", FIXTURES / "handgjord.csv")
+    result = clean.run_cleaning("hand")
+    acc = result.accounting
+    assert acc["rows_in"] == 18 == acc["rows_clean"] + acc["rows_quarantined"]
+    files = sorted((project / "data" / "processed" / "hand").iterdir())
+    assert [p.name for p in files] == sorted(clean.PROCESSED_FILES.values())
+
+
+#: The problems the hand-made file must give: (Excel row, rule, column, severity).
+HANDGJORD_EXPECTED = {
+    (0, "kolumn_borttagen", "Anteckning", "varning"),
+    (4, "stavning_tolkad", "anmalare", "varning"),
+    (5, "okand_kod", "anmalare", "varning"),
+    (6, "okand_kod", "aktualiseringstyp", "fel"),
+    (7, "datumordning", "fb_datum", "fel"),
+    (8, "ogiltigt_datum", "aktualiseringsdatum", "fel"),
+    (9, "dubblett", "aktualiseringsdatum", "fel"),
+    (10, "dubblett_rad_id", "rad_id", "fel"),
+    (11, "personnummer_ogiltigt", "personnummer", "fel"),
+    (12, "alder_utanfor", "alder", "fel"),
+    (13, "alder_motsagelse", "alder", "varning"),
+    (14, "startad_utan_ja", "insats_startad", "fel"),
+    (15, "utfall_utan_slut", "utredning_utfall", "fel"),
+    (16, "barnsamtal_antal_motsagelse", "barnsamtal_antal", "varning"),
+    (17, "obligatoriskt_saknas", "aktualiseringsdatum", "fel"),
+    (19, "datum_efter_periodslut", "aktualiseringsdatum", "fel"),
+}
+
+
+def test_handmade_file_gives_the_expected_problems_at_the_right_rows() -> None:
+    params = {**PARAMS, "kommun": "handgjord"}
+    raw = ingest.read_raw(FIXTURES / "handgjord.csv", params)
+    result = clean.clean(raw, params, key=KEY)
+    assert found(result) == HANDGJORD_EXPECTED
+    fatal_rows = sorted({r for r, _, _, s in HANDGJORD_EXPECTED if s == "fel" and r})
+    assert result.quarantine["rad_excel"].tolist() == fatal_rows
+    assert sorted([*result.frame["rad_excel"], *result.quarantine["rad_excel"]]) == list(range(2, 20))
+    f = result.frame.set_index("rad_excel")
+    # row 3: every format and spelling variant read correctly
+    assert f.loc[3, "aktualiseringsdatum"] == pd.Timestamp("2024-04-05")
+    assert f.loc[3, "fb_datum"] == pd.Timestamp("2024-04-10")
+    assert f.loc[3, "utredning_start"] == pd.Timestamp("2024-04-10")
+    assert f.loc[3, "utredning_slut"] == pd.Timestamp("2024-07-01")
+    assert f.loc[3, "anmalare"] == "polisen" and f.loc[3, "kon"] == "flicka"
+    assert bool(f.loc[3, "orsak_bevittnat_vald"]) and bool(f.loc[3, "kontakt_polis"])
+    assert f.loc[3, "arendetyp"] == "vald" and f.loc[3, "ateraktualisering"]
+    assert f.loc[13, "alder"] == 16
+    assert pd.isna(f.loc[16, "barnsamtal_antal"])
+    everything = " ".join(output_texts(result))
+    for digits in ("20150304", "9825", "20191130-9845", "0812-9917"):
+        assert digits not in everything
+
+
+def test_validate_exit_codes_and_writes_nothing(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    params = project / "params" / "hand.yaml"
+    params.write_text("kommun: hand\nsynthetic: true\nperiod_slut: 2024-12-31\n", encoding="utf-8")
+    assert cli.main(["validate", str(FIXTURES / "handgjord.csv"), "--params", str(params)]) == 1
+    out = capsys.readouterr().out
+    assert "Rader in:" in out and "[dubblett] 1 st" in out and "20191130" not in out
+    good = project / "bra.csv"
+    source = pd.read_csv(FIXTURES / "handgjord.csv", sep=";", dtype=str, keep_default_na=False)
+    clean_rows = source.iloc[[0, 2]]
+    clean_rows.drop(columns="Anteckning").to_csv(good, sep=";", index=False)
+    assert cli.main(["validate", str(good), "--params", str(params)]) == 0
+    assert "Rader i karantän:           0" in capsys.readouterr().out
+    assert cli.main(["validate", str(project / "finns_inte.csv")]) == 2
+    assert not (project / "data" / "processed").exists()
+
+
+def test_validate_without_params_needs_no_key(project: Path, capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(personnummer, "load_key", lambda params: pytest.fail("validate must not need a key"))
+    assert cli.main(["validate", str(FIXTURES / "handgjord.csv")]) == 1
+    assert "period_slut" in capsys.readouterr().out
+
+
+def test_validate_reports_missing_required_columns(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = project / "utan.csv"
+    bad.write_text("Löpnummer;Kön\n1;Flicka\n", encoding="utf-8")
+    assert cli.main(["validate", str(bad)]) == 1
+    assert "obligatorisk kolumn saknas" in capsys.readouterr().out
+
+
+def test_prepare_cleans_every_municipality(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _write_kommun(project, "hand", FIXTURES / "handgjord.csv")
+    _write_kommun(project, "hand2", FIXTURES / "handgjord.csv")
+    assert cli.main(["prepare"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["hand: 18 rader in = 7 rena + 11 i karantän; 5 varningar -> data/processed/hand/",
+                   "hand2: 18 rader in = 7 rena + 11 i karantän; 5 varningar -> data/processed/hand2/"]
+    assert cli.main(["prepare", "--kommun", "saknas"]) == 1
+    assert "saknas: FEL" in capsys.readouterr().out
