@@ -288,3 +288,71 @@ def test_unknown_reason_text_with_a_personnummer_is_masked_in_the_warning() -> N
     s = pd.Series(["Oro för 121212-1212"], dtype=object)
     out, [problem] = ingest.expand_reasons(s, ";", {}, "f.csv", "Orsak", pd.Series([2]))
     assert problem.varde == f"Oro för {pn.MASK}" and out.loc[0, "orsak_ovrigt"] == "Ja"
+
+
+# ---------------------------------------------------------------------------------------------
+# The fast xlsx reader agrees with openpyxl and handles what Excel and other producers write
+# ---------------------------------------------------------------------------------------------
+
+def test_fast_xlsx_reader_agrees_with_openpyxl(tmp_path: Path) -> None:
+    from openpyxl.cell.rich_text import CellRichText, TextBlock
+    from openpyxl.cell.text import InlineFont
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Data"
+    ws.append(["Löpnummer", "Aktualiseringsdatum", "Aktualiseringstyp", "Ålder", "Barnsamtal", "Omrade"])
+    ws.append([1, dt.datetime(2025, 1, 1), "Anmälan", 12.0, True, CellRichText("Pi", TextBlock(
+        InlineFont(b=True), "lot"))])
+    ws.append([2.0, dt.datetime(2025, 1, 3, 14, 30), "Ansökan", 3.25, False, "=1+1"])
+    ws.append([None, None, None, None, None, None])
+    ws["A5"] = 12345678901
+    ws["B5"] = dt.date(2024, 2, 29)
+    ws["B5"].number_format = "d/m/yyyy"
+    p = tmp_path / "mix.xlsx"
+    wb.save(p)
+    fast = ingest._xlsx_rows_fast(p, "mix.xlsx", None)
+    assert fast == ingest._xlsx_rows_openpyxl(p, "mix.xlsx", None)
+    assert fast[1] == (2, ["1", "2025-01-01", "Anmälan", "12", "Ja", "Pilot"])
+    assert fast[2][1][:5] == ["2", "2025-01-03 14:30:00", "Ansökan", "3.25", "Nej"]
+    assert fast[3] == (5, ["12345678901", "2024-02-29"])
+
+
+def test_fast_xlsx_reader_on_hand_written_package_xml(tmp_path: Path) -> None:
+    """Prefixed namespaces, no r attributes, inline and phonetic strings, t="d" and the 1904 system."""
+    ns = 'xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    parts = {
+        "xl/workbook.xml": f'<x:workbook {ns} xmlns:r="{rel}"><x:workbookPr date1904="1"/><x:sheets>'
+                           '<x:sheet name="Blad1" sheetId="1" r:id="rId7"/></x:sheets></x:workbook>',
+        "xl/_rels/workbook.xml.rels":
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId7" Type="{rel}/worksheet" Target="/xl/worksheets/blad.xml"/>'
+            f'<Relationship Id="rId8" Type="{rel}/sharedStrings" Target="strings.xml"/>'
+            f'<Relationship Id="rId9" Type="{rel}/styles" Target="styles.xml"/></Relationships>',
+        "xl/strings.xml": f'<x:sst {ns}><x:si><x:t> Löpnummer </x:t></x:si><x:si><x:r><x:t>Aktualiserings'
+                          '</x:t></x:r><x:r><x:t>datum</x:t></x:r><x:rPh><x:t>ignored</x:t></x:rPh></x:si>'
+                          '</x:sst>',
+        "xl/styles.xml": f'<x:styleSheet {ns}><x:cellXfs count="2"><x:xf numFmtId="0"/><x:xf numFmtId="14"/>'
+                         '</x:cellXfs></x:styleSheet>',
+        "xl/worksheets/blad.xml":
+            f'<x:worksheet {ns}><x:sheetData>'
+            '<x:row><x:c t="s"><x:v>0</x:v></x:c><x:c t="s"><x:v>1</x:v></x:c>'
+            '<x:c t="inlineStr"><x:is><x:t>Aktualiseringstyp</x:t></x:is></x:c></x:row>'
+            '<x:row r="3"><x:c r="A3"><x:v>7</x:v></x:c><x:c r="B3" s="1"><x:v>44927</x:v></x:c>'
+            '<x:c r="C3" t="str"><x:f>X()</x:f><x:v>Anmälan</x:v></x:c></x:row>'
+            '<x:row><x:c t="e"><x:v>#N/A</x:v></x:c><x:c t="d"><x:v>2025-03-01T00:00:00</x:v></x:c></x:row>'
+            '</x:sheetData></x:worksheet>',
+    }
+    p = tmp_path / "hand.xlsx"
+    import zipfile
+
+    with zipfile.ZipFile(p, "w") as z:
+        for name, text in parts.items():
+            z.writestr(name, text)
+    rows = ingest._xlsx_rows_fast(p, "hand.xlsx", None)
+    assert rows == [(1, ["Löpnummer", "Aktualiseringsdatum", "Aktualiseringstyp"]),
+                    (3, ["7", "2027-01-02", "Anmälan"]),  # serial 44927 in the 1904 system
+                    (4, ["#N/A", "2025-03-01"])]
+    raw = ingest.read_raw(p)
+    assert raw.rad_excel.tolist() == [3, 4] and raw.frame["rad_id"].tolist() == ["7", "#N/A"]

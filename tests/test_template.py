@@ -219,3 +219,12 @@ def test_cli_template(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     out = tmp_path / "mall.xlsx"
     assert template.cli_template(argparse.Namespace(path=str(out), lang="sv")) == 0
     assert out.is_file() and "Mallen är skriven" in capsys.readouterr().out
+
+
+def test_every_sheet_states_its_dimension(tmp_path: Path) -> None:
+    p = template.write_template(tmp_path / "d.xlsx", data=_sample_data())
+    wb = openpyxl.load_workbook(p, read_only=True)
+    assert (wb["Data"].max_row, wb["Data"].max_column) == (4, len(schema.TEMPLATE_COLUMNS))
+    assert (wb["Kolumner"].max_row, wb["Kolumner"].max_column) == (len(schema.TEMPLATE_COLUMNS) + 1, 7)
+    assert template.with_dimension(b'<worksheet x="1"><sheetData><row r="1"><c r="AB7"/></row></sheetData>') \
+        == b'<worksheet x="1"><dimension ref="A1:AB7" /><sheetData><row r="1"><c r="AB7"/></row></sheetData>'

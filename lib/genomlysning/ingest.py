@@ -22,7 +22,9 @@ import datetime as dt
 import difflib
 import io
 import unicodedata
-from collections.abc import Iterable
+import xml.etree.ElementTree as ET
+import zipfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -268,49 +270,267 @@ def _cell_text(value: object) -> str | None:
     return text or None
 
 
-def _read_xlsx(path: Path, fil: str, sheet: str | None) -> _Sheet:
+_SML = ("http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+        "http://purl.oclc.org/ooxml/spreadsheetml/main")
+_REL_NS = ("http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+           "http://purl.oclc.org/ooxml/officeDocument/relationships")
+
+
+def _tags(local: str) -> frozenset[str]:
+    """Expat names (``uri}local``, plus the unqualified form) of a SpreadsheetML element."""
+    return frozenset({f"{ns}}}{local}" for ns in _SML} | {local})
+
+
+_ROW, _C, _V, _T, _IS, _RPH = (_tags(x) for x in ("row", "c", "v", "t", "is", "rPh"))
+
+
+def _wrong_sheet(fil: str, wanted: str, names: Sequence[str]) -> IngestError:
+    return IngestError(f"{fil}: bladet {wanted!r} finns inte; bladen heter: {', '.join(names)}. "
+                       "Ange rätt blad med 'sheet:' i params-filen.")
+
+
+def _pick_sheet(fil: str, names: Sequence[str], sheet: str | None) -> str:
+    wanted = sheet or DEFAULT_SHEET
+    if wanted in names:
+        return wanted
+    if sheet is None and len(names) == 1:
+        return names[0]
+    raise _wrong_sheet(fil, wanted, names)
+
+
+def _xml_children(elem: ET.Element, local: str) -> list[ET.Element]:
+    return [e for e in elem.iter() if e.tag.rpartition("}")[2] == local]
+
+
+def _shared_strings(zf: zipfile.ZipFile, path: str) -> list[str | None]:
+    if path not in zf.namelist():
+        return []
+    out: list[str | None] = []
+    for si in ET.fromstring(zf.read(path)):
+        parts: list[str] = []
+        for node in si.iter():
+            local = node.tag.rpartition("}")[2]
+            if local == "rPh":  # phonetic guide: not part of the text
+                for t in node.iter():
+                    t.text = None
+            elif local == "t" and node.text:
+                parts.append(node.text)
+        out.append("".join(parts).strip() or None)
+    return out
+
+
+def _date_styles(zf: zipfile.ZipFile, path: str) -> frozenset[int]:
+    """Indexes of the cell formats (``s`` attribute) that display a number as a date."""
+    from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
+
+    if path not in zf.namelist():
+        return frozenset()
+    root = ET.fromstring(zf.read(path))
+    custom = {int(e.get("numFmtId", "0")): e.get("formatCode", "") for e in _xml_children(root, "numFmt")}
+    xfs = [e for e in root if e.tag.rpartition("}")[2] == "cellXfs"]
+    out = set()
+    for i, xf in enumerate(xfs[0] if xfs else []):
+        fmt_id = int(xf.get("numFmtId", "0"))
+        code = custom.get(fmt_id) or BUILTIN_FORMATS.get(fmt_id)
+        if code and is_date_format(code):
+            out.add(i)
+    return frozenset(out)
+
+
+def _serial_text(serial: float, date1904: bool) -> str:
+    """ISO text of an Excel serial date (date only when there is no time of day)."""
+    base = dt.datetime(1904, 1, 1) if date1904 else dt.datetime(1899, 12, 30)
+    if not date1904 and serial < 60:  # Excel's fictitious 1900-02-29
+        serial += 1
+    moment = base + dt.timedelta(seconds=round(serial * 86400))
+    return moment.date().isoformat() if moment.time() == dt.time(0, 0) else moment.isoformat(sep=" ")
+
+
+def _number_text(text: str) -> str:
+    if text.lstrip("-").isdigit():
+        return text
+    return _cell_text(float(text)) or text
+
+
+def _column_index(ref: str, cache: dict[str, int]) -> int:
+    letters = ref.rstrip("0123456789")
+    idx = cache.get(letters)
+    if idx is None:
+        idx = 0
+        for ch in letters:
+            idx = idx * 26 + ord(ch.upper()) - 64
+        cache[letters] = idx
+    return idx - 1
+
+
+def _sheet_rows(data: bytes, shared: list[str | None], date_styles: frozenset[int],
+                date1904: bool) -> list[tuple[int, list[str | None]]]:
+    """(Excel row number, cell texts) of every non-empty row of a worksheet's XML (expat)."""
+    from xml.parsers import expat
+
+    rows: list[tuple[int, list[str | None]]] = []
+    cols: dict[str, int] = {}
+    dates: dict[str, str] = {}
+    st: dict[str, Any] = {"row": 0, "cells": [], "col": -1, "t": "n", "s": None, "buf": [],
+                          "collect": False, "is": False, "rph": False}
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        if name in _C:
+            ref = attrs.get("r")
+            st["col"] = _column_index(ref, cols) if ref else st["col"] + 1
+            st["t"] = attrs.get("t", "n")
+            s = attrs.get("s")
+            st["s"] = int(s) if s else None
+            st["buf"] = []
+        elif name in _V:
+            st["collect"] = True
+        elif name in _T:
+            st["collect"] = st["is"] and not st["rph"]
+        elif name in _ROW:
+            r = attrs.get("r")
+            st["row"] = int(r) if r else st["row"] + 1
+            st["cells"] = []
+            st["col"] = -1
+        elif name in _IS:
+            st["is"] = True
+        elif name in _RPH:
+            st["rph"] = True
+
+    def end(name: str) -> None:
+        if name in _V or name in _T:
+            st["collect"] = False
+        elif name in _C:
+            text = "".join(st["buf"])
+            t = st["t"]
+            value: str | None
+            if t == "s":
+                value = shared[int(text)] if text else None
+            elif t == "n":
+                if not text:
+                    value = None
+                elif st["s"] in date_styles:
+                    value = dates.get(text)
+                    if value is None:
+                        value = dates[text] = _serial_text(float(text), date1904)
+                else:
+                    value = _number_text(text)
+            elif t == "b":
+                value = _JA if text.strip() == "1" else _NEJ if text else None
+            elif t == "d":
+                value = _cell_text(dt.datetime.fromisoformat(text.rstrip("Z"))) if text else None
+            else:  # str (formula result), inlineStr, e (error such as #N/A)
+                value = text.strip() or None
+            if value is not None:
+                cells = st["cells"]
+                col = st["col"]
+                if col >= len(cells):
+                    cells.extend([None] * (col + 1 - len(cells)))
+                cells[col] = value
+        elif name in _ROW:
+            if st["cells"]:
+                rows.append((st["row"], st["cells"]))
+        elif name in _IS:
+            st["is"] = False
+        elif name in _RPH:
+            st["rph"] = False
+
+    def chars(text: str) -> None:
+        if st["collect"]:
+            st["buf"].append(text)
+
+    parser = expat.ParserCreate(namespace_separator="}")
+    parser.buffer_text = True
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = chars
+    parser.Parse(data, True)
+    return rows
+
+
+def _xlsx_rows_fast(path: Path, fil: str, sheet: str | None) -> list[tuple[int, list[str | None]]]:
+    """Rows of the chosen sheet, read straight from the package XML (several times faster than
+    openpyxl's read-only mode, which builds a Python object per cell)."""
+    import posixpath
+
+    with zipfile.ZipFile(path) as zf:
+        wb = ET.fromstring(zf.read("xl/workbook.xml"))
+        rels = ET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+        targets = {r.get("Id"): r.get("Target", "") for r in rels}
+        sheets = {}
+        for e in _xml_children(wb, "sheet"):
+            rid = next((v for k, v in e.attrib.items() if k.rpartition("}")[2] == "id"), None)
+            sheets[e.get("name", "")] = targets.get(rid, "")
+        pr = _xml_children(wb, "workbookPr")
+        date1904 = bool(pr) and pr[0].get("date1904", "0") in ("1", "true")
+        name = _pick_sheet(fil, list(sheets), sheet)
+        target = sheets[name]
+        part = target.lstrip("/") if target.startswith("/") else posixpath.normpath(f"xl/{target}")
+        shared_path = "xl/sharedStrings.xml"
+        styles_path = "xl/styles.xml"
+        for r in rels:
+            kind = r.get("Type", "").rpartition("/")[2]
+            tgt = r.get("Target", "")
+            full = tgt.lstrip("/") if tgt.startswith("/") else posixpath.normpath(f"xl/{tgt}")
+            if kind == "sharedStrings":
+                shared_path = full
+            elif kind == "styles":
+                styles_path = full
+        return _sheet_rows(zf.read(part), _shared_strings(zf, shared_path), _date_styles(zf, styles_path),
+                           date1904)
+
+
+def _xlsx_rows_openpyxl(path: Path, fil: str, sheet: str | None) -> list[tuple[int, list[str | None]]]:
+    """Rows of the chosen sheet through openpyxl (the reference reader and the fallback)."""
     import openpyxl
 
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable workbook is reported the same way
-        raise IngestError(f"{fil}: kan inte läsas som Excel-fil ({type(exc).__name__}: {exc}); spara "
-                          "den som .xlsx eller som CSV (semikolonseparerad, UTF-8)") from None
-    try:
-        names = wb.sheetnames
-        wanted = sheet or DEFAULT_SHEET
-        if wanted in names:
-            ws = wb[wanted]
-        elif sheet is None and len(names) == 1:
-            ws = wb[names[0]]
-        else:
-            raise IngestError(f"{fil}: bladet {wanted!r} finns inte; bladen heter: {', '.join(names)}. "
-                              "Ange rätt blad med 'sheet:' i params-filen.")
+        ws = wb[_pick_sheet(fil, wb.sheetnames, sheet)]
         ws.reset_dimensions()
-        header: list[str] | None = None
-        rows: list[list[str | None]] = []
-        numbers: list[int] = []
+        rows = []
         for i, raw in enumerate(ws.iter_rows(values_only=True), start=1):
             texts = [_cell_text(v) for v in raw]
-            if not any(t is not None for t in texts):
-                continue
-            if header is None:
-                header = [t or "" for t in texts]
-                continue
-            rows.append(texts)
-            numbers.append(i)
+            while texts and texts[-1] is None:
+                texts.pop()
+            if texts:
+                rows.append((i, texts))
+        return rows
     finally:
         wb.close()
-    if header is None:
-        raise IngestError(f"{fil}: bladet {ws.title!r} är tomt; första raden ska vara kolumnrubrikerna "
-                          f"({valid_headers_text()})")
-    width = max([len(header), *(len(r) for r in rows)])
-    header = header + [""] * (width - len(header))
-    frame = pd.DataFrame([r + [None] * (width - len(r)) for r in rows], columns=range(width),
-                         dtype=object)
+
+
+def _read_xlsx(path: Path, fil: str, sheet: str | None) -> _Sheet:
+    try:
+        rows = _xlsx_rows_fast(path, fil, sheet)
+    except IngestError:
+        raise
+    except Exception:  # noqa: BLE001 - an unusual package layout: let openpyxl try
+        try:
+            rows = _xlsx_rows_openpyxl(path, fil, sheet)
+        except IngestError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any unreadable workbook is reported the same way
+            raise IngestError(f"{fil}: kan inte läsas som Excel-fil ({type(exc).__name__}: {exc}); "
+                              "spara den som .xlsx eller som CSV (semikolonseparerad, UTF-8)") from None
+    return _sheet_from_rows(rows, fil, sheet)
+
+
+def _sheet_from_rows(rows: list[tuple[int, list[str | None]]], fil: str, sheet: str | None) -> _Sheet:
+    """Header = the first non-empty row; the rest are data rows with their Excel row numbers."""
+    rows = [(i, r) for i, r in rows if any(v is not None for v in r)]
     if not rows:
+        raise IngestError(f"{fil}: bladet {sheet or DEFAULT_SHEET!r} är tomt; första raden ska vara "
+                          f"kolumnrubrikerna ({valid_headers_text()})")
+    header = [v or "" for v in rows[0][1]]
+    body = rows[1:]
+    width = max([len(header), *(len(r) for _, r in body)])
+    header += [""] * (width - len(header))
+    if body:
+        frame = pd.DataFrame([r + [None] * (width - len(r)) for _, r in body], columns=range(width),
+                             dtype=object)
+    else:
         frame = pd.DataFrame({i: pd.Series(dtype=object) for i in range(width)})
-    return _Sheet(header, frame, pd.Series(numbers, dtype="int64"))
+    return _Sheet(header, frame, pd.Series([i for i, _ in body], dtype="int64"))
 
 
 def _decode_probe(raw: bytes, encoding: str | None, fil: str) -> str:

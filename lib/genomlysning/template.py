@@ -404,6 +404,32 @@ def build_workbook(lang: Lang = "sv", data: pd.DataFrame | None = None) -> Any:
     return wb
 
 
+_CELL_REF = re.compile(rb'<c r="([A-Z]{1,3})([0-9]+)"')
+
+
+def _column_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ch - 64
+    return n
+
+
+def with_dimension(xml: bytes) -> bytes:
+    """Add the ``<dimension>`` element a write-only worksheet lacks (readers rely on it: without it
+    openpyxl parses the whole sheet once more just to size it)."""
+    if b"<dimension" in xml:
+        return xml
+    refs = _CELL_REF.findall(xml)
+    if not refs:
+        return xml
+    last_col = max(_column_number(c) for c in {c for c, _ in refs})
+    last_row = int(refs[-1][1])  # rows are written in ascending order
+    element = f'<dimension ref="A1:{_letter(last_col)}{last_row}" />'.encode()
+    anchor = xml.find(b"</sheetPr>")
+    at = anchor + len(b"</sheetPr>") if anchor >= 0 else xml.find(b">", xml.find(b"<worksheet")) + 1
+    return xml[:at] + element + xml[at:]
+
+
 def workbook_bytes(wb: Any) -> bytes:
     """Serialise a workbook reproducibly: fixed core timestamps and fixed zip entry timestamps."""
     from openpyxl.writer.excel import ExcelWriter
@@ -418,7 +444,10 @@ def workbook_bytes(wb: Any) -> bytes:
             fixed.compress_type = zipfile.ZIP_DEFLATED
             fixed.create_system = 3
             fixed.external_attr = 0o644 << 16
-            dst.writestr(fixed, src.read(info.filename), compresslevel=6)
+            content = src.read(info.filename)
+            if info.filename.startswith("xl/worksheets/sheet"):
+                content = with_dimension(content)
+            dst.writestr(fixed, content, compresslevel=6)
     return out.getvalue()
 
 
