@@ -49,15 +49,23 @@ even for girls, its birth date is consistent with the age recorded on every row,
 digit is valid (Luhn), so the import stage accepts it. :func:`is_fake_personnummer` checks the
 convention. Numbers are unique within a municipality (children sharing a birth date and sex beyond
 the ten available numbers are moved to the next free day); in the national benchmark file, which
-exceeds that capacity, distinct synthetic children may share a number. About 0.5 % of children have
-no personnummer (``barn_id`` entered instead, as for a child without a Swedish number).
+exceeds that capacity, distinct synthetic children may share a number. Template files use the
+12-digit form ``YYYYMMDD-NNNN``; the ``storstad_oster`` export writes about 40 % of rows in the
+10-digit form ``YYMMDD-NNNN``. About 0.5 % of children in template files have no personnummer
+(``barn_id`` entered instead, as for a child without a Swedish number).
 
 Entry errors (``--dirty RATE``)
 -------------------------------
 :func:`inject_errors` gives a share ``RATE`` of the rows one realistic entry error each (see
 :data:`ERROR_KINDS`) and returns a log (Excel row, row id, column, header, kind, expected value)
 that is written into the truth file, so the cleaning tests can check that every injected error is
-caught and no row is lost. Duplicated rows are inserted right after their original.
+caught and no row is lost. Duplicated rows are inserted right after their original. The xlsx
+template (``ekby``) gets no extra free-text column (its Data sheet has none); the system export
+(``storstad_oster``) has its own free text already and no age column, so neither of those two kinds
+is injected there.
+
+For tests and fixtures, :func:`clean_view` turns an error-free generated frame into the clean table
+exactly as ``genomlysning.clean`` does (checked in ``tests/test_synth.py``), without any files.
 """
 
 from __future__ import annotations
