@@ -58,15 +58,16 @@ def test_two_way_table_properties(values: np.ndarray, k: int) -> None:
     # 3. no hidden cell is determined by the linear system of the margins
     if rows or columns:
         assert _determined_by_margins(values, hidden, rows, columns) == []
-    # 4. exact feasible ranges (with non-negativity): no hidden cell is pinned to one value, unless
-    #    the margins pin it even when every cell is hidden (then no suppression could protect it).
+    # 4. exact feasible ranges (with non-negativity): no hidden non-zero cell is pinned to one value
+    #    (a zero pinned to 0 reveals only what is published anyway), unless the margins pin it even
+    #    when every cell is hidden (then no suppression could protect it).
     #    Only hidden zeros can make non-negativity bite (with every hidden cell >= 1, a null-space
     #    direction through a cell not fixed by step 3 moves it by +-1), so the LPs run only then.
     if (rows or columns) and (hidden & (values == 0)).any():
         lo, hi = feasible_ranges(values, hidden, rows=rows, columns=columns)
         for r, c in zip(*np.nonzero(hidden), strict=True):
             assert lo[r, c] <= values[r, c] <= hi[r, c]
-            if hi[r, c] - lo[r, c] < 0.5:
+            if hi[r, c] - lo[r, c] < 0.5 and values[r, c] > 0:
                 assert hidden.all()
                 lo_all, hi_all = feasible_ranges(values, np.ones_like(hidden), rows=rows, columns=columns)
                 assert hi_all[r, c] - lo_all[r, c] < 0.5

@@ -10,16 +10,19 @@ Convention (Kolada and most Swedish municipal reports):
   recomputable from the totals and the visible cells. Every row and column with a hidden cell gets
   at least two hidden cells, then every hidden cell must lie on a cycle of hidden cells (otherwise
   the linear system of the margins pins it down), and finally - when hidden zeros make the
-  non-negativity constraints bite - an exact linear-programming check makes sure no hidden cell's
-  feasible range is a single value. Additional cells are chosen smallest first, non-zero before
-  zero, so that as little as possible is hidden.
+  non-negativity constraints bite - an exact check (:func:`pinned`) makes sure no hidden non-zero
+  cell's feasible range is a single value (a hidden zero pinned to 0 reveals only a zero).
+  Additional cells are chosen smallest first, non-zero before zero, so that as little as possible
+  is hidden. ``mask_table(totals=...)`` also protects a count column that is the row sum of
+  others (e.g. a group size next to its yes/no/unknown counts).
 * Rates, confidence bounds and estimates computed from a hidden count are hidden too
   (``mask_table(..., linked=...)``).
 
 What is *not* protected: totals themselves (they are published as they are: hide a small total
-by not publishing it), and differences between visible counts of nested funnel stages (e.g. the
-number not reaching the next stage). Tables are expected to hold the categories only, not a
-total row: the totals are the margins.
+by not publishing it), differences between visible counts of nested funnel stages (e.g. the
+number not reaching the next stage), and links between separate tables (each table is protected
+on its own; the same count vector always gets the same mask, so tables sharing a margin agree).
+Tables are expected to hold the categories only, not a total row: the totals are the margins.
 """
 
 from __future__ import annotations
@@ -200,11 +203,14 @@ def pinned(values: np.ndarray, hidden: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _fix_singletons(values: np.ndarray, hidden: np.ndarray) -> bool:
-    """Hide one more cell next to the first hidden cell whose feasible range is a single value."""
+    """Hide one more cell next to the first hidden non-zero cell whose feasible range is a single
+    value (a hidden zero pinned to 0 discloses nothing: zeros are published anyway)."""
     v = np.asarray(values, dtype=float)
     if not (hidden & (np.nan_to_num(v) == 0)).any():
         return False  # all hidden cells >= 1: every cycle can shift by +-1, no range is a point
     for r, c in pinned(v, hidden):
+        if not np.nan_to_num(v[r, c]) > 0:
+            continue
         line = [(r, j) for j in range(v.shape[1])] + [(i, c) for i in range(v.shape[0])]
         pick = _pick(v, hidden, line) or _pick(v, hidden, list(np.ndindex(v.shape)))
         if pick is not None:

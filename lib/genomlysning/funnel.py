@@ -470,11 +470,13 @@ def _ordered_groups(values: np.ndarray) -> list[str]:
 
 
 def mask_curves(table: pd.DataFrame, k: int) -> pd.DataFrame:
-    """Suppress :func:`time_curves`: counts 1..k-1 hidden; a share hides with its events, the
-    number still open or a group smaller than k."""
+    """Suppress :func:`time_curves` for publication: the group size and the number still open are
+    shown (counts 1..k-1 hidden); the share completed hides with either of them or when fewer than
+    k are completed. The completed and censored counts are not published (with the group size and
+    the number open they would reveal each other)."""
     linked = {c: ["n_klara", "n_oppna", "n_bas"] for c in table.columns if c.startswith("andel")}
-    return disclose.mask_table(table, ["n_bas", "n_oppna", "n_klara", "n_censurerade"], k, linked=linked,
-                               margins=False, totals={"n_bas": ["n_oppna", "n_klara", "n_censurerade"]})
+    out = disclose.mask_table(table, ["n_bas", "n_oppna", "n_klara"], k, linked=linked, margins=False)
+    return out.drop(columns=["n_klara", "n_censurerade"])
 
 
 def drawable_curve(d: Durations, group: str, k: int, horizon: int) -> pd.DataFrame | None:

@@ -611,6 +611,109 @@ TEXTS.update({
 })
 
 
+# The funnel (genomlysning.funnel, genomlysning.plots, 02_funnel): columns, titles, units, notes.
+TEXTS.update({
+    "aktualisering": {"sv": "Aktualisering", "en": "Referral (aktualisering)"},
+    "anmalningsorsak": {"sv": "Anmälningsorsak", "en": "Reason for referral"},
+    "n_foregaende": {"sv": "Antal i föregående steg", "en": "Count at the previous stage"},
+    "n_forsta": {"sv": "Antal i första steget", "en": "Count at the first stage"},
+    "andel_foregaende": {"sv": "Andel av föregående steg", "en": "Share of the previous stage"},
+    "andel_forsta": {"sv": "Andel av första steget", "en": "Share of the first stage"},
+    "n_grupp": {"sv": "Antal i gruppen", "en": "Number in the group"},
+    "n_bas": {"sv": "Antal med känt utfall (nämnare)", "en": "Known outcome (denominator)"},
+    "n_ja": {"sv": "Antal ja", "en": "Number yes"},
+    "n_nej": {"sv": "Antal nej", "en": "Number no"},
+    "n_saknas": {"sv": "Uppgift saknas", "en": "Not recorded"},
+    "n_censurerade": {"sv": "Öppna vid periodslut (censurerade)", "en": "Open at period end (censored)"},
+    "utfall": {"sv": "Utfall", "en": "Outcome"},
+    "tackat_nej": {"sv": "Tackat nej till erbjuden insats", "en": "Declined the offered intervention"},
+    "grupp": {"sv": "Grupp", "en": "Group"},
+    "dag": {"sv": "Dag", "en": "Day"},
+    "n_oppna": {"sv": "Fortfarande öppna", "en": "Still open"},
+    "n_klara": {"sv": "Klara (beslutade/avslutade)", "en": "Completed (decided/closed)"},
+    "andel_klara": {"sv": "Andel klara", "en": "Share completed"},
+    "antal_aktualiseringar": {"sv": "Antal aktualiseringar under året", "en": "Referrals in the year"},
+    "titel_tratt": {"sv": "Från aktualisering till insats {ar}", "en": "From referral to intervention {ar}"},
+    "titel_utfall": {"sv": "Utredningarnas utfall {ar}", "en": "Outcomes of the investigations {ar}"},
+    "titel_fordelning": {"sv": "Stegen efter ärendetyp, anmälningsorsak, anmälare, ålder, kön m.m. {ar}",
+                         "en": "The stages by case type, reason, reporter, age, sex etc. {ar}"},
+    "titel_barn_antal": {"sv": "Barn efter antal aktualiseringar {ar}",
+                         "en": "Children by number of referrals {ar}"},
+    "titel_barnsamtal": {"sv": "Utredningar med barnsamtal {ar}",
+                         "en": "Investigations with a conversation with the child {ar}"},
+    "titel_samverkan": {"sv": "Samverkan under utredningen {ar}",
+                        "en": "Contacts during the investigation {ar}"},
+    "titel_tidsfrister": {
+        "sv": "Förhandsbedömningar inom 14 dagar och utredningar inom fyra månader {ar}",
+        "en": "Initial assessments within 14 days and investigations within four months {ar}"},
+    "titel_tid_fb": {"sv": "Tid från aktualisering till beslut om förhandsbedömning {ar}",
+                     "en": "Time from referral to initial assessment decision {ar}"},
+    "titel_tid_utredning": {"sv": "Utredningstid {ar}", "en": "Investigation length {ar}"},
+    "titel_avbojda": {"sv": "Erbjudna insatser som tackats nej till {ar}",
+                      "en": "Offered interventions that were declined {ar}"},
+    "titel_insatser": {"sv": "Erbjudna insatser efter typ {ar}", "en": "Offered interventions by type {ar}"},
+    "titel_hoppade_steg": {"sv": "Rader med ett senare steg men utan ett tidigare {ar}",
+                           "en": "Rows with a later stage but without an earlier one {ar}"},
+    "enhet_bada": {"sv": "Aktualiseringar och barn (se kolumnen Enhet)",
+                   "en": "Referrals and children (see the column Unit)"},
+    "enhet_utredningar": {"sv": "Avslutade egna utredningar (aktualiseringar)",
+                          "en": "Closed own investigations (referrals)"},
+    "enhet_tidsfrister": {"sv": "Förhandsbedömningar: aktualiseringar; utredningar: egna utredningar",
+                          "en": "Initial assessments: referrals; investigations: own investigations"},
+    "enhet_erbjudna": {"sv": "Aktualiseringar med erbjuden insats",
+                       "en": "Referrals with an intervention offered"},
+    "enhet_egna_utredningar": {"sv": "Egna utredningar (aktualiseringar)",
+                               "en": "Own investigations (referrals)"},
+    "not_kapslad": {
+        "sv": "Stegen är kapslade: en aktualisering räknas i ett steg bara om den också nått alla tidigare "
+              "steg. Ett barn räknas i ett steg om någon av dess aktualiseringar under året nådde steget. "
+              "Aktualiseringar som påförts en pågående utredning har ingen egen utredning och räknas inte "
+              "som avslutade.",
+        "en": "The stages are nested: a referral counts at a stage only if it also reached every earlier "
+              "stage. A child counts at a stage if any of its referrals in the year reached it. Referrals "
+              "added to an ongoing investigation have no investigation of their own and never count as "
+              "closed."},
+    "not_fordelning": {
+        "sv": "Andel = andel av gruppens aktualiseringar (barn) som nådde steget, med 95 % "
+              "konfidensintervall (Wilson). En aktualisering med flera anmälningsorsaker räknas under var "
+              "och en av dem, och ett barn räknas under varje kategori som någon av dess aktualiseringar "
+              "har; summan över kategorierna kan därför bli större än totalen.",
+        "en": "Share = share of the group's referrals (children) that reached the stage, with a 95% "
+              "confidence interval (Wilson). A referral with several reasons counts under each of them, and "
+              "a child counts under every category any of its referrals has, so the categories can add up "
+              "to more than the total."},
+    "not_andel_kand": {
+        "sv": "Andelen beräknas på ärenden med känt utfall; uppgift saknas redovisas separat.",
+        "en": "The share is computed on cases with a known outcome; missing values are shown separately."},
+    "not_censur": {
+        "sv": "Ärenden som var öppna vid periodslut och där fristen ännu inte gått ut är censurerade: de "
+              "räknas varken som i tid eller för sent utan redovisas separat. Andelen beräknas på ärenden "
+              "med känt utfall.",
+        "en": "Cases open at the end of the period whose deadline had not yet passed are censored: neither "
+              "on time nor late, shown separately. The share is computed on cases with a known outcome."},
+    "not_km": {
+        "sv": "Kaplan–Meier-skattning av andelen klara efter ett visst antal dagar (95 % KI); ärenden som "
+              "var öppna vid periodslut censureras då.",
+        "en": "Kaplan–Meier estimate of the share completed after a number of days (95% CI); cases open at "
+              "the end of the period are censored then."},
+    "not_utfall": {"sv": "Andel av de avslutade utredningarna (95 % KI, Wilson).",
+                   "en": "Share of the closed investigations (95% CI, Wilson)."},
+    "kalla_data": {"sv": "Genomlysning {namn} {ar}: akter i socialtjänsten, egen bearbetning",
+                   "en": "Genomlysning {namn} {ar}: social services case records, own processing"},
+    "fig_andel_av": {"sv": "Andel av gruppens {enhet}, % (95 % KI)",
+                     "en": "Share of the group's {enhet}, % (95% CI)"},
+    "fig_andel_ki": {"sv": "{utfall} (95 % KI)", "en": "{utfall} (95% CI)"},
+    "andel_procent": {"sv": "Andel (%)", "en": "Share (%)"},
+    "ax_dagar_fb": {"sv": "Dagar från aktualisering till beslut", "en": "Days from referral to decision"},
+    "ax_dagar_utredning": {"sv": "Dagar från utredningsstart till avslut",
+                           "en": "Days from start to end of investigation"},
+    "ax_klara_fb": {"sv": "Andel beslutade förhandsbedömningar (%)", "en": "Initial assessments decided (%)"},
+    "ax_klara_utredning": {"sv": "Andel avslutade utredningar (%)", "en": "Investigations closed (%)"},
+    "frist": {"sv": "Frist", "en": "Deadline"},
+    "dolt": {"sv": ".. = dolt (färre än {k})", "en": ".. = hidden (fewer than {k})"},
+})
+
+
 def text(key: str, lang: Lang = "sv", **kwargs: object) -> str:
     """Return a shared UI string in ``lang`` (formatted with ``kwargs``)."""
     return TEXTS[key][lang].format(**kwargs)

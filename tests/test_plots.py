@@ -1,0 +1,102 @@
+"""Tests of the funnel figures (genomlysning.plots): labels, and no suppressed value drawn."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from test_funnel import fixture  # noqa: E402
+
+from genomlysning import disclose, funnel, paths, plots, report, schema  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def rep() -> funnel.FunnelReport:
+    return funnel.analyse(fixture(), 2025, k=3, period_slut="2025-12-31")
+
+
+def _texts(fig: plt.Figure) -> list[str]:
+    return [t.get_text() for ax in fig.axes for t in ax.texts] + [t.get_text() for t in fig.texts]
+
+
+def test_funnel_chart_draws_no_hidden_bar(rep: funnel.FunnelReport) -> None:
+    fig = plots.funnel_chart(rep.masked["tratt"], k=3)
+    ax_akt, ax_barn = fig.axes
+    widths = [p.get_width() for p in ax_akt.patches][::-1]  # bars are drawn bottom-up
+    masked = rep.masked["tratt"][rep.masked["tratt"]["enhet"] == "aktualiseringar"]["n"].tolist()
+    for w, n in zip(widths, masked[::-1], strict=True):
+        assert w == (0 if disclose.is_suppressed(n) else n)
+    assert disclose.SUPPRESSED in [t.get_text() for t in ax_akt.texts]
+    assert "8 (100\u00a0%)" in [t.get_text() for t in ax_akt.texts]
+    assert [t.get_text() for t in ax_akt.get_yticklabels()][0] == schema.text("aktualisering")
+    assert ax_barn.get_title() == schema.text("barn")
+    plt.close(fig)
+
+
+def test_english_labels(rep: funnel.FunnelReport) -> None:
+    fig = plots.funnel_chart(rep.masked["tratt"], lang="en")
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels[-1] == schema.label("insats_startad", "en")
+    assert fig.axes[0].get_xlabel() == schema.text("antal", "en")
+    plt.close(fig)
+
+
+def test_rate_plot_skips_hidden_points() -> None:
+    t = pd.DataFrame({"variabel": "anmalare", "kategori": ["polisen", "skola", "forskola", "anhorig"],
+                      "n": [40, 38, 2, 30], "x": [10, 20, 0, 12]})
+    for c, v in funnel._rate_columns("andel", t["x"], t["n"]).items():
+        t[c] = v
+    masked = disclose.mask_table(t, ["n", "x"], 5, linked={c: ["n", "x"] for c in t if c.startswith("andel")},
+                                 margins="columns")
+    fig = plots.rate_plot(masked, "andel", title="T", n_col="n", k=5)
+    ax = fig.axes[0]
+    drawn = np.concatenate([np.asarray(line.get_xdata(), dtype=float) for line in ax.lines
+                            if len(line.get_xdata())])
+    visible = [100 * v for v in masked["andel"] if not disclose.is_suppressed(v)]
+    assert set(np.round(visible, 6)) <= set(np.round(drawn, 6))
+    hidden_rates = 100 * t.loc[masked["andel"].map(disclose.is_suppressed), "andel"]
+    assert not set(np.round(hidden_rates, 6)) & set(np.round(drawn, 6))
+    labels = [x.get_text() for x in ax.get_yticklabels()]
+    assert labels == ["Polisen (n = 40)", "Skola (n = 38)", "Förskola (n = ..)", "Anhörig (n = ..)"]
+    assert len(visible) == 2 and len(hidden_rates) == 2
+    assert disclose.SUPPRESSED in _texts(fig)
+    plt.close(fig)
+
+
+def test_time_curves_respect_k() -> None:
+    rng = np.random.default_rng(1)
+    days = rng.integers(0, 30, 60)
+    d = funnel.Durations(days=days, event=rng.random(60) < 0.8, group=np.array(["vald", "barnet"] * 30))
+    k = 5
+    curves = funnel.mask_curves(funnel.time_curves(d, funnel.FB_DAYS), k)
+    fig = plots.time_curves(d, curves, "fb", k=k, horizon=60, groups=["vald", "barnet"])
+    ax = fig.axes[0]
+    for name in (funnel.TOTAL, "vald", "barnet"):
+        full = funnel.kaplan_meier(d.days if name == funnel.TOTAL else d.days[d.group == name],
+                                   d.event if name == funnel.TOTAL else d.event[d.group == name], range(61))
+        allowed = full[((full["n_klara"] >= k) & (full["n_oppna"] >= k)) | (full["n_klara"] == 0)]
+        drawn = funnel.drawable_curve(d, name, k, 60)
+        assert drawn is not None and set(drawn["dag"]) == set(allowed["dag"])
+    assert len([line for line in ax.lines if line.get_label() in ("Totalt", "Våld i nära relation")]) == 2
+    assert funnel.drawable_curve(d, "vald", 31, 60) is None  # 30 cases < k: not drawn at all
+    plt.close(fig)
+
+
+def test_figures_are_byte_reproducible(rep: funnel.FunnelReport, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(paths, "REPORTS_DIR", tmp_path)
+    digests = []
+    for _ in range(2):
+        fig = plots.stage_rates(rep.masked["fordelning_aktualiseringar"], "arendetyp",
+                                ["utredning_inledd", "insats_erbjuden"], k=3)
+        path = report.save_figure(fig, "x", "02_fig")
+        plt.close(fig)
+        digests.append(hashlib.sha256(path.read_bytes()).hexdigest())
+    assert digests[0] == digests[1]
