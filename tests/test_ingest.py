@@ -9,6 +9,8 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from genomlysning import ingest, paths, schema
 from genomlysning import personnummer as pn
@@ -52,6 +54,10 @@ def test_sniff_separator_prefers_consistent_width() -> None:
     assert ingest.sniff_separator(sample) == ";"
     assert ingest.sniff_separator("a,b;c\n1,2;3\n4,5;6\n") in {",", ";"}
     assert ingest.sniff_separator("a\tb\tc\n1\t2\t3\n") == "\t"
+    # a ';' file whose header has a label with a comma and whose data has quoted ',' and line breaks
+    # (found by the property test): known headers decide
+    sample = 'Löpnummer;Aktualiseringsdatum;Förhandsbedömning, beslut\n;;",\n"\n;;";,"\n'
+    assert ingest.sniff_separator(sample, ingest.header_lookup()) == ";"
 
 
 def test_headers_match_names_and_labels_case_and_space_insensitively(tmp_path: Path) -> None:
@@ -356,3 +362,27 @@ def test_fast_xlsx_reader_on_hand_written_package_xml(tmp_path: Path) -> None:
                     (4, ["#N/A", "2025-03-01"])]
     raw = ingest.read_raw(p)
     assert raw.rad_excel.tolist() == [3, 4] and raw.frame["rad_id"].tolist() == ["7", "#N/A"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Property: any text written by a CSV writer comes back cell for cell, with Excel's row numbers
+# ---------------------------------------------------------------------------------------------
+
+_TEXT = st.text(alphabet='abcÅÄÖ éü;,"\n\t', max_size=8)
+_COLS = ("rad_id", "aktualiseringsdatum", "aktualiseringstyp", "fb_beslut", "omrade")
+
+
+@given(st.lists(st.tuples(*[_TEXT] * len(_COLS)), min_size=1, max_size=12),
+       st.sampled_from([";", ",", "\t"]), st.sampled_from(["utf-8-sig", "utf-8", "cp1252"]))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_csv_round_trip_property(tmp_path: Path, rows: list[tuple[str, ...]], sep: str,
+                                 encoding: str) -> None:
+    frame = pd.DataFrame(rows, columns=[schema.column(c).sv for c in _COLS])
+    p = tmp_path / "prop.csv"
+    frame.to_csv(p, sep=sep, index=False, encoding=encoding)
+    raw = ingest.read_raw(p)
+    expected = [(i + 2, [v.strip() or None for v in r]) for i, r in enumerate(rows)]
+    expected = [(n, r) for n, r in expected if any(v is not None for v in r)]
+    assert raw.rad_excel.tolist() == [n for n, _ in expected]
+    assert raw.frame[list(_COLS)].to_numpy().tolist() == [r for _, r in expected]
+    assert raw.problems == [] and raw.dropped_columns == []

@@ -22,6 +22,7 @@ import datetime as dt
 import difflib
 import io
 import unicodedata
+import warnings
 import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -243,6 +244,11 @@ class _Sheet:
     frame: pd.DataFrame
     rad_excel: pd.Series
     problems: list[Problem] = field(default_factory=list)
+    distinct: dict[Any, np.ndarray] | None = None  # distinct non-empty values per column, if known
+
+    def has_pnr(self, pos: Any) -> pd.Series:
+        """Cells of column ``pos`` that contain a personnummer-like string."""
+        return _has_pnr(self.frame[pos], None if self.distinct is None else self.distinct.get(pos))
 
 
 def _cell_text(value: object) -> str | None:
@@ -545,20 +551,33 @@ def _decode_probe(raw: bytes, encoding: str | None, fil: str) -> str:
                       "som CSV UTF-8 eller ange 'encoding:' i params-filen")
 
 
-def sniff_separator(sample: str) -> str:
-    """The separator (``;`` ``,`` or tab) giving the most consistent, widest first lines."""
-    lines = sample.splitlines()[:50]
-    best, best_score = CSV_SEPARATORS[0], (-1, -1)
+def sniff_separator(sample: str, known: Iterable[str] = ()) -> str:
+    """The separator (``;`` ``,`` or tab) of a CSV sample.
+
+    Scored, in order, by how many header fields are known headers (``known``: normalised schema
+    names/labels and mapped export headers), how many of the first records have the header's
+    width, and the header's width. Records are parsed with quotes, so quoted line breaks count
+    as one record.
+    """
+    known_set = {normalise_header(k) for k in known}
+    best, best_score = CSV_SEPARATORS[0], (-1, -1, -1)
     for sep in CSV_SEPARATORS:
+        records: list[list[str]] = []
         try:
-            rows = [r for r in csv.reader(lines, delimiter=sep) if r]
+            for rec in csv.reader(io.StringIO(sample, newline=""), delimiter=sep):
+                records.append(rec)
+                if len(records) > 50:
+                    break
         except csv.Error:
             continue
-        if not rows:
+        records = [r for r in records[:50] if r]
+        if not records:
             continue
-        width = len(rows[0])
-        consistent = sum(len(r) == width for r in rows)
-        score = (consistent if width > 1 else 0, width)
+        header, body = records[0], records[1:-1] if len(records) > 2 else records[1:]
+        width = len(header)
+        hits = sum(normalise_header(h) in known_set for h in header)
+        consistent = sum(len(r) == width for r in body) if width > 1 else 0
+        score = (hits, consistent, width)
         if score > best_score:
             best, best_score = sep, score
     return best
@@ -571,22 +590,27 @@ def _strip_or_none(value: object) -> str | None:
     return text or None
 
 
-def _text_frame(frame: pd.DataFrame, numbers: pd.Series) -> tuple[pd.DataFrame, pd.Series]:
+def _text_frame(frame: pd.DataFrame, numbers: pd.Series
+                ) -> tuple[pd.DataFrame, pd.Series, dict[Any, np.ndarray]]:
     """Strip every cell, turn empty text into None and drop rows that are entirely empty.
 
     Works on the distinct values of each column (``pd.factorize``), so a 420 000-row export with a
     few hundred distinct dates and codes per column costs a hash pass, not a Python loop per cell.
+    Also returns each column's distinct non-empty values (reused by the personnummer check).
     """
     out: dict[object, np.ndarray] = {}
+    distinct: dict[Any, np.ndarray] = {}
     keep = np.zeros(len(frame), dtype=bool)
     for c in frame.columns:
         codes, uniques = pd.factorize(frame[c].to_numpy(dtype=object), use_na_sentinel=False)
         cleaned = np.array([_strip_or_none(v) for v in uniques] + [None], dtype=object)
-        keep |= np.array([v is not None for v in cleaned], dtype=bool)[codes]
+        present = np.array([v is not None for v in cleaned], dtype=bool)
+        keep |= present[codes]
         out[c] = cleaned[codes]
+        distinct[c] = cleaned[present]
     result = pd.DataFrame({c: v[keep] for c, v in out.items()}, columns=frame.columns, dtype=object,
                           copy=False)
-    return result, numbers.loc[keep].reset_index(drop=True)
+    return result, numbers.loc[keep].reset_index(drop=True), distinct
 
 
 def _read_csv_ragged(text: str, sep: str, width: int, fil: str
@@ -614,6 +638,13 @@ def _read_csv_ragged(text: str, sep: str, width: int, fil: str
     return frame, pd.Series(numbers, dtype="int64"), problems
 
 
+def _known_headers(params: dict[str, Any]) -> set[str]:
+    """Normalised headers a file may legitimately have (schema names/labels, mapped exports)."""
+    known = set(header_lookup()) | set(mapping_columns(params)) | mapping_drop(params)
+    reasons = mapping_reasons(params)
+    return known | ({reasons[0]} if reasons else set())
+
+
 def _read_csv(path: Path, fil: str, params: dict[str, Any]) -> _Sheet:
     raw = path.read_bytes()
     if not raw[:65536].strip() and not raw.strip():
@@ -621,19 +652,22 @@ def _read_csv(path: Path, fil: str, params: dict[str, Any]) -> _Sheet:
                           f"({valid_headers_text()})")
     enc = _decode_probe(raw, params.get("encoding"), fil)
     head = raw[:200_000].decode(enc, errors="ignore")
-    sep = params.get("csv_sep") or sniff_separator(head)
+    sep = params.get("csv_sep") or sniff_separator(head, _known_headers(params))
     header = next(csv.reader(io.StringIO(head, newline=""), delimiter=sep))
     width = len(header)
     problems: list[Problem] = []
     try:
-        frame = pd.read_csv(io.BytesIO(raw), sep=sep, encoding=enc, header=0, names=range(width),
-                            dtype=object, keep_default_na=False, na_filter=False, skip_blank_lines=False,
-                            index_col=False, engine="c", quotechar='"')
+        with warnings.catch_warnings():
+            # more fields than the header: pandas would truncate with only a warning
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(io.BytesIO(raw), sep=sep, encoding=enc, header=0, names=range(width),
+                                dtype=object, keep_default_na=False, na_filter=False,
+                                skip_blank_lines=False, index_col=False, engine="c", quotechar='"')
         numbers = pd.Series(range(2, len(frame) + 2), dtype="int64", index=frame.index)
-    except pd.errors.ParserError:
+    except (pd.errors.ParserError, pd.errors.ParserWarning):
         frame, numbers, problems = _read_csv_ragged(raw.decode(enc), sep, width, fil)
-    frame, numbers = _text_frame(frame, numbers)
-    return _Sheet(header, frame, numbers, problems)
+    frame, numbers, distinct = _text_frame(frame, numbers)
+    return _Sheet(header, frame, numbers, problems, distinct)
 
 
 def read_table(path: Path, fil: str, params: dict[str, Any]) -> _Sheet:
@@ -651,9 +685,10 @@ def read_table(path: Path, fil: str, params: dict[str, Any]) -> _Sheet:
 # Column resolution, recoding, reason expansion
 # ---------------------------------------------------------------------------------------------
 
-def _has_pnr(s: pd.Series) -> pd.Series:
+def _has_pnr(s: pd.Series, uniques: np.ndarray | None = None) -> pd.Series:
     """Boolean mask of cells containing a personnummer-like string (checked per distinct value)."""
-    uniques = pd.unique(s.to_numpy(dtype=object))
+    if uniques is None:
+        uniques = pd.unique(s.to_numpy(dtype=object))
     hits = [v for v in uniques if v is not None and personnummer.contains(str(v))]
     if not hits:
         return pd.Series(False, index=s.index)
@@ -662,8 +697,10 @@ def _has_pnr(s: pd.Series) -> pd.Series:
 
 def _recode(s: pd.Series, table: dict[str, str]) -> pd.Series:
     """Replace values whose normalised form is a key of ``table``."""
+    if not table:
+        return s
     notna = s.notna()
-    if not table or not notna.any():
+    if not notna.any():
         return s
     norm = s[notna].map(normalise_header)
     hit = norm.isin(table.keys())
@@ -762,7 +799,7 @@ def read_raw(path: str | Path, params: dict[str, Any] | None = None) -> RawTable
             continue
         name = col_map.get(key) or lookup.get(key)
         if name is None:
-            if _has_pnr(s).any():
+            if sheet.has_pnr(pos).any():
                 drop_col(header, DROP_FREE_TEXT_PNR)
             elif key in derived:
                 drop_col(header, DROP_DERIVED)
@@ -770,7 +807,7 @@ def read_raw(path: str | Path, params: dict[str, Any] | None = None) -> RawTable
                 drop_col(header, DROP_UNKNOWN + _suggest(header))
             continue
         if name != "personnummer":
-            pnr = _has_pnr(s)
+            pnr = sheet.has_pnr(pos)
             if pnr.any():
                 if schema.column(name).dtype == "str":
                     drop_col(header, DROP_FREE_TEXT_PNR)
