@@ -1,0 +1,1006 @@
+"""Run every notebook for every municipality: papermill, provenance, skip-if-up-to-date, Dask, index.
+
+``genomlysning run`` (:func:`run`) executes, for each municipality with a ``params/<kommun>.yaml``
+(or those named), its notebooks from ``notebooks/`` in ``NN_name`` order into
+``reports/<kommun>/NN_name.ipynb``, then the cross-municipality notebooks once into
+``reports/jamforelse/``. Each executed notebook is also rendered to HTML twice: ``NN_name.html``
+with code (for evaluators) and ``NN_name_utan_kod.html`` without code cells (for managers). Finally
+``reports/index.html`` lists every municipality (:mod:`genomlysning.index`).
+
+Which notebook runs where (:data:`REGISTRY`; a notebook not listed there is per-municipality when
+it has a ``kommun`` parameter and cross-municipality when it has ``kommuner``):
+
+* ``01_cleaning``, ``02_funnel``, ``03_models``: per municipality, in order; a failure skips the
+  rest of that municipality's chain (but not other municipalities).
+* ``05_change``: per municipality, only where the params file sets ``reform_datum`` or
+  ``pilot_omrade`` (it evaluates that municipality's reform or pilot area), after 01-03.
+* ``04_compare``: once per run, over every municipality of the run whose notebooks all succeeded
+  (at least two), with ``kommuner`` set to that list.
+
+Parameters come from the params file: a notebook receives exactly the keys its ``parameters`` cell
+declares (papermill's inspection), plus ``params_path`` when it declares it. A key in a params file
+that is neither an import setting (:data:`genomlysning.params.IMPORT_KEYS`) nor a parameter of any
+notebook is refused before anything runs (papermill itself would only log it).
+
+Up to date: each notebook's *key* hashes its notebook file, its parameters, the whole params file,
+the input data file(s), the library code (``lib/genomlysning/**/*.py``), the package versions and
+the key of the notebook before it; a cross-municipality notebook's key covers every included
+municipality's chain. A notebook is skipped when its key and the files it wrote are unchanged
+(:mod:`genomlysning.provenance`); ``force=True`` reruns everything.
+
+Speed: each worker keeps one warm kernel (:mod:`genomlysning.kernel`) and runs notebook after
+notebook in it, restoring a fresh kernel's state in between. Workers are local processes
+(``concurrent.futures``; at most one per core) or, with ``scheduler=ADDRESS``, Dask distributed
+workers (one task per municipality).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import multiprocessing
+import os
+import queue
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from genomlysning import params as params_mod
+from genomlysning import paths, provenance
+from genomlysning.kernel import WarmKernel, kernel_for, quiet_imports, shutdown_kernels
+
+Scope = Literal["kommun", "alla"]
+Status = Literal["ok", "failed", "skipped", "up-to-date"]
+OK: Status = "ok"
+FAILED: Status = "failed"
+SKIPPED: Status = "skipped"
+UP_TO_DATE: Status = "up-to-date"
+
+#: Folder (under reports/) of the cross-municipality notebooks.
+CROSS_LABEL = "jamforelse"
+#: Executed notebooks match this pattern in notebooks/.
+NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+#: Suffix of the HTML rendering without code cells (for managers).
+NO_CODE_SUFFIX = "_utan_kod"
+#: Default time limit per cell, seconds (a stuck cell must not hang a national run).
+CELL_TIMEOUT = 3600
+#: Keys the runner itself supplies when a notebook declares them.
+RUNNER_KEYS: frozenset[str] = frozenset({"params_path", "input_path", "kommuner"})
+
+
+@dataclass(frozen=True)
+class Role:
+    """Where a notebook runs: per municipality or once across them; optional precondition keys."""
+
+    scope: Scope
+    requires_any: tuple[str, ...] = ()
+
+
+#: The known notebooks. ``requires_any``: run only where the params set one of these keys.
+REGISTRY: dict[str, Role] = {
+    "01_cleaning": Role("kommun"),
+    "02_funnel": Role("kommun"),
+    "03_models": Role("kommun"),
+    "04_compare": Role("alla"),
+    "05_change": Role("kommun", requires_any=("reform_datum", "pilot_omrade")),
+}
+
+
+class RunnerError(RuntimeError):
+    """The run cannot start (no notebooks, no params, a notebook without parameters cell ...)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Project layout, notebooks, params
+
+
+@dataclass(frozen=True)
+class Project:
+    """The folders of one project root (``GENOMLYSNING_ROOT`` or the repository)."""
+
+    root: Path
+
+    @property
+    def params_dir(self) -> Path:
+        return self.root / "params"
+
+    @property
+    def notebooks_dir(self) -> Path:
+        return self.root / "notebooks"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / "reports"
+
+    def report_dir(self, label: str) -> Path:
+        """reports/<kommun> (or reports/jamforelse)."""
+        return self.reports_dir / label
+
+    def processed_dir(self, kommun: str) -> Path:
+        """data/processed/<kommun>."""
+        return self.root / "data" / "processed" / kommun
+
+    def params_file(self, kommun: str) -> Path:
+        """params/<kommun>.yaml."""
+        return self.params_dir / f"{kommun}.yaml"
+
+    def rel(self, path: str | os.PathLike[str]) -> str:
+        """``path`` relative to the root (POSIX), or just its name when outside it."""
+        p = Path(path).resolve()
+        try:
+            return p.relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return p.name
+
+    def kommuner(self) -> list[str]:
+        """Every municipality with a params file, sorted."""
+        return sorted(p.stem for p in self.params_dir.glob("*.yaml"))
+
+
+@dataclass(frozen=True)
+class NotebookSpec:
+    """One notebook of notebooks/: name (``NN_name``), path, role, declared parameters, content hash."""
+
+    name: str
+    path: Path
+    role: Role
+    parameters: tuple[str, ...]
+    sha256: str
+
+
+def _role(name: str, parameters: Sequence[str]) -> Role:
+    if name in REGISTRY:
+        return REGISTRY[name]
+    if "kommun" not in parameters and "kommuner" in parameters:
+        return Role("alla")
+    return Role("kommun")
+
+
+def notebook_parameters(path: str | os.PathLike[str]) -> tuple[str, ...]:
+    """Names declared in a notebook's ``parameters`` cell (papermill's inspection), in order."""
+    quiet_imports()
+    import papermill
+
+    return tuple(papermill.inspect_notebook(str(path)))
+
+
+def discover_notebooks(project: Project) -> list[NotebookSpec]:
+    """The notebooks of ``notebooks/`` (``NN_name.ipynb``, sorted), with roles and parameters."""
+    specs = []
+    for path in sorted(project.notebooks_dir.glob(NOTEBOOK_GLOB)):
+        declared = notebook_parameters(path)
+        if not declared:
+            raise RunnerError(f"{project.rel(path)}: no cell tagged 'parameters' (or it is empty); "
+                              "every notebook must declare its parameters")
+        specs.append(NotebookSpec(path.stem, path, _role(path.stem, declared), declared,
+                                  provenance.sha256_file(path)))
+    return specs
+
+
+def _closest(key: str, valid: Iterable[str]) -> str:
+    near = difflib.get_close_matches(key, sorted(valid), n=1, cutoff=0.5)
+    return f" (closest valid key: {near[0]!r})" if near else ""
+
+
+def check_params(project: Project, kommuner: Sequence[str],
+                 notebooks: Sequence[NotebookSpec]) -> dict[str, dict[str, Any]]:
+    """Load and check the params of ``kommuner``; raise :class:`ParamsError` listing every problem.
+
+    A key must be an import setting or a parameter of at least one notebook; ``kommun`` (when set)
+    must equal the file name.
+    """
+    import yaml
+
+    declared = frozenset(p for nb in notebooks for p in nb.parameters)
+    valid = params_mod.IMPORT_KEYS | declared
+    problems: list[str] = []
+    loaded: dict[str, dict[str, Any]] = {}
+    available = project.kommuner()
+    for kommun in kommuner:
+        path = project.params_file(kommun)
+        rel = project.rel(path)
+        if not path.is_file():
+            problems.append(f"{rel}: params file not found; municipalities with a params file: "
+                            f"{', '.join(available) or '(none)'}")
+            continue
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            problems.append(f"{rel}: not valid YAML: {exc}")
+            continue
+        if not isinstance(raw, dict):
+            problems.append(f"{rel}: expected a mapping of keys to values")
+            continue
+        bad = [k for k in raw if k not in valid]
+        for key in bad:
+            problems.append(
+                f"{rel}: unknown key {key!r}{_closest(str(key), valid)}; it is neither a parameter of "
+                f"any notebook ({', '.join(nb.name for nb in notebooks)}) nor an import setting. "
+                f"Valid keys: {', '.join(sorted(valid))}")
+        if bad:
+            continue
+        try:
+            p = params_mod.load(path, extra_keys=declared)
+        except params_mod.ParamsError as exc:
+            problems.append(str(exc))
+            continue
+        if str(p.get("kommun", kommun)) != kommun:
+            problems.append(f"{rel}: kommun is {p['kommun']!r} but the file is named {kommun!r}; "
+                            "they must agree (the name is the folder under data/ and reports/)")
+            continue
+        loaded[kommun] = p
+    if problems:
+        raise params_mod.ParamsError("\n".join(problems))
+    return loaded
+
+
+def _input_files(project: Project, p: Mapping[str, Any], override: str | None = None) -> list[Path]:
+    value = override if override is not None else p.get("input")
+    if not value:
+        return []
+    items = value if isinstance(value, list) else [value]
+    return [Path(v) if Path(v).is_absolute() else project.root / str(v) for v in items]
+
+
+# ---------------------------------------------------------------------------------------------
+# Plan: tasks and jobs (plain picklable data, sent to worker processes or Dask)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One notebook to execute: where from, where to, with what parameters and key."""
+
+    label: str
+    notebook: str
+    source: str
+    out_dir: str
+    parameters: dict[str, Any]
+    key: str
+    provenance_md: str
+    title: str
+    lang: str = "sv"
+
+
+@dataclass(frozen=True)
+class Job:
+    """A chain of tasks run in order in one kernel (one municipality, or the cross notebooks)."""
+
+    root: str
+    label: str
+    tasks: tuple[Task, ...]
+    state_dir: str
+    watch: tuple[str, ...]
+    force: bool = False
+    prewarm: tuple[str, ...] = ()
+    reuse: bool = True
+    timeout: int | None = CELL_TIMEOUT
+    cost: int = 0
+
+
+@dataclass(frozen=True)
+class NotebookResult:
+    """Outcome of one notebook in a run."""
+
+    kommun: str
+    notebook: str
+    status: Status
+    seconds: float = 0.0
+    message: str = ""
+
+
+@dataclass
+class RunSummary:
+    """Every notebook's outcome, in run order, plus where the index page is."""
+
+    results: list[NotebookResult] = field(default_factory=list)
+    index: Path | None = None
+    kernels_started: int = 0
+
+    @property
+    def failed(self) -> list[NotebookResult]:
+        """The notebooks that failed."""
+        return [r for r in self.results if r.status == FAILED]
+
+    @property
+    def exit_code(self) -> int:
+        """0 when nothing failed, else 1."""
+        return 1 if self.failed else 0
+
+    def status(self, kommun: str, notebook: str) -> Status | None:
+        """Status of one notebook (None when it was not part of the run)."""
+        for r in self.results:
+            if r.kommun == kommun and r.notebook == notebook:
+                return r.status
+        return None
+
+    def table(self) -> str:
+        """Plain-text summary table (municipality, notebook, status, seconds) and failure messages."""
+        rows = [("municipality", "notebook", "status", "seconds")]
+        rows += [(r.kommun, r.notebook, r.status, f"{r.seconds:.1f}") for r in self.results]
+        widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        lines = ["  ".join(c.ljust(w) if i < 3 else c.rjust(w)
+                           for i, (c, w) in enumerate(zip(row, widths, strict=True))) for row in rows]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        counts = {s: sum(r.status == s for r in self.results) for s in (OK, UP_TO_DATE, SKIPPED, FAILED)}
+        lines.append(", ".join(f"{n} {s}" for s, n in counts.items()))
+        for r in self.results:
+            if r.message and r.status in (FAILED, SKIPPED):
+                lines.append(f"{r.kommun}/{r.notebook} {r.status}: {r.message}")
+        return "\n".join(lines)
+
+
+def _parameters_for(nb: NotebookSpec, p: Mapping[str, Any], project: Project,
+                    overrides: Mapping[str, Any]) -> dict[str, Any]:
+    out = {k: p[k] for k in nb.parameters if k in p}
+    if "params_path" in nb.parameters and "params_path" not in p:
+        out["params_path"] = project.rel(project.params_file(str(p["kommun"])))
+    for k, v in overrides.items():
+        if k not in nb.parameters:
+            raise RunnerError(f"{project.rel(nb.path)} has no parameter {k!r} to override")
+        out[k] = v
+    return out
+
+
+def _applies(nb: NotebookSpec, p: Mapping[str, Any]) -> bool:
+    return not nb.role.requires_any or any(p.get(k) not in (None, "") for k in nb.role.requires_any)
+
+
+def plan_kommun(project: Project, notebooks: Sequence[NotebookSpec], kommun: str, p: Mapping[str, Any],
+                env: Mapping[str, Any], *, force: bool = False, only: Sequence[str] | None = None,
+                overrides: Mapping[str, Any] | None = None, prewarm: Sequence[str] = (),
+                reuse: bool = True, timeout: int | None = CELL_TIMEOUT) -> tuple[Job, str]:
+    """The job of one municipality and the key of its whole chain."""
+    overrides = dict(overrides or {})
+    override_input = overrides.get("input_path")
+    files = _input_files(project, p, override_input)
+    inputs = {f"`{project.rel(f)}`": provenance.file_or_missing_hash(f) for f in files}
+    upstream = ""
+    tasks = []
+    for nb in notebooks:
+        if nb.role.scope != "kommun" or not _applies(nb, p):
+            continue
+        parameters = _parameters_for(nb, p, project, {k: v for k, v in overrides.items()
+                                                      if k in nb.parameters})
+        key = provenance.sha256_json({
+            "notebook": nb.sha256, "parameters": parameters, "params": p, "inputs": inputs,
+            "code": env["code"], "versions": env["versions"], "upstream": upstream})
+        upstream = key
+        if only is not None and nb.name not in only:
+            continue
+        md = provenance.provenance_markdown(env, parameters, inputs, f"notebooks/{nb.path.name}", nb.sha256)
+        tasks.append(Task(kommun, nb.name, str(nb.path), str(project.report_dir(kommun)), parameters, key,
+                          md, f"{p.get('namn', kommun)} – {nb.name}", str(p.get("lang", "sv"))))
+    cost = sum(f.stat().st_size for f in files if f.is_file())
+    job = Job(str(project.root), kommun, tuple(tasks), str(project.report_dir(kommun)),
+              (str(project.report_dir(kommun)), str(project.processed_dir(kommun))), force,
+              tuple(prewarm), reuse, timeout, cost)
+    return job, upstream
+
+
+def _common_parameters(nb: NotebookSpec, loaded: Mapping[str, Mapping[str, Any]],
+                       kommuner: Sequence[str]) -> dict[str, Any]:
+    """Parameters of a cross notebook: ``kommuner`` plus keys every included params file agrees on
+    (the suppression threshold ``k``: the strictest, i.e. largest)."""
+    out: dict[str, Any] = {}
+    if "kommuner" in nb.parameters:
+        out["kommuner"] = list(kommuner)
+    for name in nb.parameters:
+        if name in out or name in ("kommun", "params_path", "input_path"):
+            continue
+        values = [loaded[k][name] for k in kommuner if name in loaded[k]]
+        if not values or len(values) < len(kommuner):
+            continue
+        if name == "k":
+            out[name] = max(values)
+        elif all(v == values[0] for v in values):
+            out[name] = values[0]
+    return out
+
+
+def plan_cross(project: Project, notebooks: Sequence[NotebookSpec], loaded: Mapping[str, Mapping[str, Any]],
+               chains: Mapping[str, str], ready: Sequence[str], env: Mapping[str, Any], *,
+               force: bool = False, prewarm: Sequence[str] = (), reuse: bool = True,
+               timeout: int | None = CELL_TIMEOUT) -> tuple[Job | None, list[NotebookResult]]:
+    """The cross-municipality job over the ``ready`` municipalities, and the notebooks skipped."""
+    tasks: list[Task] = []
+    skipped: list[NotebookResult] = []
+    upstream = ""
+    for nb in notebooks:
+        if nb.role.scope != "alla":
+            continue
+        included = [k for k in ready if _applies(nb, loaded[k])]
+        if len(included) < 2:
+            skipped.append(NotebookResult(CROSS_LABEL, nb.name, SKIPPED, 0.0,
+                                          f"needs at least two municipalities whose notebooks all "
+                                          f"succeeded; have {len(included)}"))
+            continue
+        parameters = _common_parameters(nb, loaded, included)
+        combined = provenance.sha256_json({k: chains[k] for k in included})
+        key = provenance.sha256_json({"notebook": nb.sha256, "parameters": parameters, "chains": combined,
+                                      "code": env["code"], "versions": env["versions"],
+                                      "upstream": upstream})
+        upstream = key
+        inputs = {f"{len(included)} kommuners indata och resultat (sammantaget)": combined}
+        md = provenance.provenance_markdown(env, parameters, inputs, f"notebooks/{nb.path.name}", nb.sha256)
+        lang = str(parameters.get("lang", "sv"))
+        tasks.append(Task(CROSS_LABEL, nb.name, str(nb.path), str(project.report_dir(CROSS_LABEL)),
+                          parameters, key, md, f"Jämförelse – {nb.name}", lang))
+    if not tasks:
+        return None, skipped
+    out = str(project.report_dir(CROSS_LABEL))
+    return Job(str(project.root), CROSS_LABEL, tuple(tasks), out, (out,), force, tuple(prewarm), reuse,
+               timeout), skipped
+
+
+# ---------------------------------------------------------------------------------------------
+# Executing a job (in the parent, a pool worker or a Dask worker)
+
+Emit = Callable[..., None]
+
+
+def _describe(exc: BaseException) -> str:
+    if type(exc).__name__ == "PapermillExecutionError":
+        text = f"{getattr(exc, 'ename', 'Error')}: {getattr(exc, 'evalue', '')}"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    text = " ".join(text.split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def output_names(notebook: str) -> tuple[str, str, str]:
+    """File names of an executed notebook and its two HTML renderings."""
+    return f"{notebook}.ipynb", f"{notebook}.html", f"{notebook}{NO_CODE_SUFFIX}.html"
+
+
+def path_rewrites(root: str | os.PathLike[str]) -> list[tuple[re.Pattern[str], str]]:
+    """Rewrites that make absolute paths in outputs (warnings, tracebacks) machine-independent.
+
+    The project root and the code checkout become relative, the Python installation is dropped
+    (``lib/python3.11/site-packages/pandas/...``), and IPython's per-process cell files
+    (``/tmp/ipykernel_<pid>/<hash>.py``) become ``cell-<hash>.py``.
+    """
+    import site
+    import sys
+    import tempfile
+
+    prefixes = {str(Path(root).resolve()), str(provenance.package_dir().parents[1]), sys.prefix,
+                sys.base_prefix, *site.getsitepackages()}
+    rules = [(re.compile(re.escape(os.path.join(tempfile.gettempdir(), "ipykernel_")) + r"\d+/(\d+\.py)"),
+              r"cell-\1")]
+    for prefix in sorted(prefixes, key=len, reverse=True):
+        rules.append((re.compile(re.escape(prefix.rstrip("/") + "/")), ""))
+    return rules
+
+
+_TEXT_MIME = ("text/plain", "text/html", "text/markdown", "text/latex")
+
+
+def scrub_paths(nb: Any, rules: Sequence[tuple[re.Pattern[str], str]]) -> Any:
+    """Apply :func:`path_rewrites` rules to every text output of ``nb`` (in place) and return it."""
+
+    def fix(text: Any) -> Any:
+        if isinstance(text, list):
+            return [fix(t) for t in text]
+        if not isinstance(text, str):
+            return text
+        for pattern, repl in rules:
+            text = pattern.sub(repl, text)
+        return text
+
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                out["text"] = fix(out["text"])
+            if out.get("output_type") == "error":
+                out["evalue"] = fix(out.get("evalue", ""))
+                out["traceback"] = fix(out.get("traceback", []))
+            for mime in _TEXT_MIME:
+                if mime in out.get("data", {}):
+                    out["data"][mime] = fix(out["data"][mime])
+    return nb
+
+
+def finalize_notebook(nb: Any, provenance_md: str, root: str | os.PathLike[str] | None = None) -> Any:
+    """Put the Härkomst cell first, strip volatile metadata (timestamps, papermill) and rewrite
+    absolute paths in outputs (with ``root``: see :func:`path_rewrites`)."""
+    import nbformat
+
+    cells = [c for c in nb.cells if provenance.PROVENANCE_TAG not in c.get("metadata", {}).get("tags", [])]
+    cell = nbformat.v4.new_markdown_cell(provenance_md)
+    cell.metadata["tags"] = [provenance.PROVENANCE_TAG]
+    nb.cells = [cell, *cells]
+    nb.metadata.pop("papermill", None)
+    nb.metadata.pop("widgets", None)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    for i, c in enumerate(nb.cells):
+        c.metadata.pop("execution", None)
+        c.metadata.pop("papermill", None)
+        if "tags" in c.metadata and not c.metadata["tags"]:
+            del c.metadata["tags"]
+        c["id"] = f"cell-{i:02d}"
+    if root is not None:
+        scrub_paths(nb, path_rewrites(root))
+    return nb
+
+
+_HTML_TEMPLATE = r"""{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block html_head_js_mathjax -%}
+{%- if resources.gl_math -%}{{ super() }}{%- endif -%}
+{%- endblock html_head_js_mathjax -%}
+{%- block extra_css -%}
+<style>.gl-nav{font-family:system-ui,sans-serif;font-size:14px;padding:8px 16px;border-bottom:1px solid #ddd}
+.gl-nav a{color:#1f4e79}</style>
+{%- endblock extra_css -%}
+{%- block body_header -%}{{ super() }}
+<nav class="gl-nav"><a href="../index.html">&larr; {{ resources.gl_back }}</a>
+&middot; {{ resources.gl_other }}</nav>
+{%- endblock body_header -%}
+"""
+
+_EXPORTER: Any = None
+
+
+def _exporter() -> Any:
+    global _EXPORTER
+    if _EXPORTER is None:
+        quiet_imports()
+        from jinja2 import DictLoader
+        from nbconvert import HTMLExporter
+
+        _EXPORTER = HTMLExporter(template_name="lab", template_file="gl.html.j2",
+                                 extra_loaders=[DictLoader({"gl.html.j2": _HTML_TEMPLATE})])
+    return _EXPORTER
+
+
+def _has_math(nb: Any) -> bool:
+    return any(c.cell_type == "markdown" and ("$" in c.source or "\\(" in c.source) for c in nb.cells)
+
+
+def render_html(nb: Any, out_dir: Path, notebook: str, title: str, lang: str = "sv") -> tuple[Path, Path]:
+    """Write ``NN_name.html`` (with code) and ``NN_name_utan_kod.html`` (no code, no stderr)."""
+    import copy
+
+    exporter = _exporter()
+    en = lang == "en"
+    _, with_code, no_code = output_names(notebook)
+    written = []
+    for name, hide in ((with_code, False), (no_code, True)):
+        doc = nb
+        if hide:
+            doc = copy.deepcopy(nb)
+            for c in doc.cells:
+                if c.cell_type == "code":
+                    c.outputs = [o for o in c.outputs if not (o.get("output_type") == "stream"
+                                                              and o.get("name") == "stderr")]
+        exporter.exclude_input = exporter.exclude_input_prompt = exporter.exclude_output_prompt = hide
+        exporter.language_code = "en" if en else "sv"
+        other = with_code if hide else no_code
+        other_text = ("with code" if hide else "without code") if en else ("med kod" if hide else "utan kod")
+        resources = {"metadata": {"name": title}, "gl_math": _has_math(nb),
+                     "gl_back": "Overview" if en else "Översikt",
+                     "gl_other": f'<a href="{other}">{"Same report" if en else "Samma rapport"} '
+                                 f"{other_text}</a>"}
+        body, _ = exporter.from_notebook_node(doc, resources=resources)
+        path = out_dir / name
+        path.write_text(body, encoding="utf-8")
+        written.append(path)
+    return written[0], written[1]
+
+
+def _fallback_notebook(task: Task, message: str) -> Any:
+    import nbformat
+
+    nb = nbformat.read(task.source, as_version=4)
+    note = nbformat.v4.new_markdown_cell(
+        f"**Körningen avbröts innan notebooken kunde sparas:** `{message}`\n\n"
+        "Cellerna nedan har därför inga resultat.")
+    nb.cells.insert(0, note)
+    for c in nb.cells:
+        if c.cell_type == "code":
+            c.outputs, c.execution_count = [], None
+    return nb
+
+
+def execute_task(kernel: WarmKernel, task: Task, timeout: int | None = CELL_TIMEOUT) -> tuple[Status, str]:
+    """Execute one notebook in ``kernel``, finalize it and render both HTML files; return status."""
+    import nbformat
+
+    out_dir = Path(task.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = output_names(task.notebook)
+    for name in names:
+        (out_dir / name).unlink(missing_ok=True)
+    out_nb = out_dir / names[0]
+    status: Status = OK
+    message = ""
+    try:
+        kernel.execute(task.source, out_nb, task.parameters, timeout)
+    except Exception as exc:
+        status, message = FAILED, _describe(exc)
+    try:
+        nb = nbformat.read(out_nb, as_version=4) if out_nb.is_file() else _fallback_notebook(task, message)
+        nb = finalize_notebook(nb, task.provenance_md, Path(task.out_dir).parents[1])
+        nbformat.write(nb, out_nb)
+        render_html(nb, out_dir, task.notebook, task.title, task.lang)
+    except Exception as exc:
+        prefix = message + "; " if message else ""
+        status, message = FAILED, prefix + "writing the report: " + _describe(exc)
+    return status, message
+
+
+def _up_to_date(root: str, entry: Mapping[str, Any] | None, key: str) -> bool:
+    return bool(entry) and entry.get("key") == key and entry.get("status") == OK \
+        and bool(entry.get("outputs")) and provenance.outputs_intact(root, entry["outputs"])
+
+
+def _worker_env(root: str) -> dict[str, str]:
+    return {"GENOMLYSNING_ROOT": root}
+
+
+def run_job(job: Job, kernel: WarmKernel | None = None, emit: Emit | None = None) -> list[NotebookResult]:
+    """Run a job's tasks in order (skipping up-to-date ones); record the state; return the outcomes.
+
+    Without ``kernel``, the calling thread's warm kernel for this project is used (pool and Dask
+    workers keep it between jobs).
+    """
+    root = job.root
+    if kernel is None:
+        kernel = kernel_for(str(Path(root) / "notebooks"), _worker_env(root), job.prewarm, job.reuse)
+    state = provenance.load_state(job.state_dir)
+    results: list[NotebookResult] = []
+    failed_at: str | None = None
+    for task in job.tasks:
+        if failed_at is not None:
+            # not up to date next time; no stale report of an earlier run left to mislead a reader
+            state[task.notebook] = {"status": SKIPPED, "reason": f"{failed_at} failed"}
+            for name in output_names(task.notebook):
+                (Path(task.out_dir) / name).unlink(missing_ok=True)
+            results.append(NotebookResult(task.label, task.notebook, SKIPPED, 0.0, f"{failed_at} failed"))
+            if emit:
+                emit("end", task.label, task.notebook, SKIPPED, 0.0)
+            continue
+        if not job.force and _up_to_date(root, state.get(task.notebook), task.key):
+            results.append(NotebookResult(task.label, task.notebook, UP_TO_DATE))
+            if emit:
+                emit("end", task.label, task.notebook, UP_TO_DATE, 0.0)
+            continue
+        if emit:
+            emit("start", task.label, task.notebook)
+        t0 = time.perf_counter()
+        before = provenance.snapshot(root, job.watch)
+        status, message = execute_task(kernel, task, job.timeout)
+        written = provenance.written_between(before, provenance.snapshot(root, job.watch))
+        state[task.notebook] = {"key": task.key, "status": status,
+                                "outputs": provenance.hash_files(root, written)}
+        provenance.save_state(job.state_dir, state)
+        seconds = time.perf_counter() - t0
+        results.append(NotebookResult(task.label, task.notebook, status, seconds, message))
+        if emit:
+            emit("end", task.label, task.notebook, status, seconds)
+        if status == FAILED:
+            failed_at = task.notebook
+    provenance.save_state(job.state_dir, state)
+    return results
+
+
+# -- local process pool ----------------------------------------------------------------------
+
+_EVENTS: Any = None
+
+
+def _queue_emit(*event: Any) -> None:
+    if _EVENTS is not None:
+        _EVENTS.put(event)
+
+
+def _pool_init(events: Any, root: str, prewarm: tuple[str, ...], reuse: bool) -> None:
+    """Pool worker start: remember the event queue and start this worker's kernel right away."""
+    global _EVENTS
+    _EVENTS = events
+    quiet_imports()
+    multiprocessing.util.Finalize(None, shutdown_kernels, exitpriority=10)
+    kernel_for(str(Path(root) / "notebooks"), _worker_env(root), prewarm, reuse)
+
+
+def _pool_run(job: Job) -> list[NotebookResult]:
+    return run_job(job, emit=_queue_emit)
+
+
+def _pool_noop() -> None:
+    """Submitted once per worker so that the pool starts (and warms) its processes early."""
+
+
+def _dask_plugin() -> Any:
+    from distributed import WorkerPlugin
+
+    class GenomlysningKernels(WorkerPlugin):
+        """Shut the warm kernels down when a Dask worker closes."""
+
+        name = "genomlysning-kernels"
+
+        def teardown(self, worker: Any) -> None:
+            shutdown_kernels()
+
+    return GenomlysningKernels()
+
+
+# ---------------------------------------------------------------------------------------------
+# Progress
+
+
+class _Progress:
+    """tqdm bar over notebooks; the description shows what is running."""
+
+    def __init__(self, total: int, enabled: bool | None) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total, unit="nb", desc="genomlysning", dynamic_ncols=True,
+                        disable=None if enabled is None else not enabled)
+        self.running: list[str] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, kind: str, label: str, notebook: str, status: str | None = None,
+                 seconds: float | None = None) -> None:
+        name = f"{label}/{notebook}"
+        with self.lock:
+            if kind == "start":
+                self.running.append(name)
+            else:
+                if name in self.running:
+                    self.running.remove(name)
+                self.bar.update(1)
+            self.bar.set_postfix_str(("kör " + ", ".join(self.running)) if self.running else "", refresh=True)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _drain(events: Any, progress: _Progress, stop: threading.Event) -> None:
+    while not stop.is_set() or not events.empty():
+        try:
+            event = events.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        progress(*event)
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+
+
+def prewarm_modules(notebooks: Sequence[NotebookSpec]) -> tuple[str, ...]:
+    """Modules a warm kernel imports up front: the whole library (hence every third-party module it
+    uses) and every module the notebooks import."""
+    import ast
+
+    import nbformat
+
+    names = {"genomlysning"} | {f"genomlysning.{p.stem}" for p in provenance.package_dir().glob("*.py")
+                                if p.stem not in ("__init__", "__main__", "cli")}
+    names.add("matplotlib.pyplot")
+    for spec in notebooks:
+        nb = nbformat.read(spec.path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            source = "\n".join(line for line in cell.source.splitlines()
+                               if not line.lstrip().startswith(("%", "!")))
+            try:
+                tree = ast.parse(source)
+            except SyntaxError:
+                continue
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    names.update(a.name for a in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    names.add(node.module)
+    return tuple(sorted(names))
+
+
+def _resolve_workers(jobs: int | None, n: int) -> int:
+    cores = os.cpu_count() or 1
+    return max(1, min(jobs or cores, n))
+
+
+def run(kommuner: Sequence[str] | None = None, jobs: int | None = None, scheduler: str | None = None,
+        force: bool = False, *, root: str | os.PathLike[str] | None = None, progress: bool | None = None,
+        prewarm: bool = True, reuse_kernels: bool = True, timeout: int | None = CELL_TIMEOUT,
+        only: Sequence[str] | None = None, overrides: Mapping[str, Any] | None = None,
+        cross: bool = True, index: bool = True) -> RunSummary:
+    """Run the notebooks for ``kommuner`` (default: every params file), then the cross notebooks.
+
+    ``jobs``: local worker processes (default: cores; never more than municipalities);
+    ``scheduler``: a Dask scheduler address instead; ``force``: ignore up-to-date state;
+    ``root``: project root (default ``genomlysning.paths.PROJECT_ROOT``); ``progress``: tqdm bar
+    (None: only on a terminal); ``prewarm``/``reuse_kernels``: kernel reuse (see
+    :mod:`genomlysning.kernel`); ``only``/``overrides``: run only these notebooks with these extra
+    parameters (``genomlysning clean``); ``cross``/``index``: run the cross notebooks / write
+    ``reports/index.html``. Raises :class:`ParamsError` (bad params) or :class:`RunnerError`
+    before anything runs.
+    """
+    project = Project(Path(root).resolve() if root is not None else paths.PROJECT_ROOT)
+    notebooks = discover_notebooks(project)
+    if not notebooks:
+        raise RunnerError(f"no notebooks ({NOTEBOOK_GLOB}) in {project.rel(project.notebooks_dir)}")
+    names = list(dict.fromkeys(kommuner)) if kommuner else project.kommuner()
+    if not names:
+        raise RunnerError(f"no params files in {project.rel(project.params_dir)}; run "
+                          "`genomlysning demo-data` or write params/<kommun>.yaml")
+    loaded = check_params(project, names, notebooks)
+    warm = prewarm_modules(notebooks) if prewarm and reuse_kernels else ()
+    n_workers = _resolve_workers(jobs, len(names))
+    summary = RunSummary()
+    local_kernel: WarmKernel | None = None
+    pool: ProcessPoolExecutor | None = None
+    events: Any = None
+    if scheduler is None and n_workers == 1:
+        local_kernel = WarmKernel(project.notebooks_dir, _worker_env(str(project.root)), warm, reuse_kernels)
+        local_kernel.start()
+    elif scheduler is None:
+        ctx = multiprocessing.get_context("spawn")
+        events = ctx.Queue()
+        pool = ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_pool_init,
+                                   initargs=(events, str(project.root), warm, reuse_kernels))
+        for _ in range(n_workers):
+            pool.submit(_pool_noop)
+    try:
+        env = provenance.environment()
+        planned = [plan_kommun(project, notebooks, k, loaded[k], env, force=force, only=only,
+                               overrides=overrides, prewarm=warm, reuse=reuse_kernels, timeout=timeout)
+                   for k in names]
+        kommun_jobs = [job for job, _ in planned]
+        chains = {job.label: chain for job, chain in planned}
+        n_cross = sum(nb.role.scope == "alla" for nb in notebooks) if cross and only is None else 0
+        bar = _Progress(sum(len(j.tasks) for j in kommun_jobs) + n_cross, progress)
+        try:
+            by_kommun = _execute_jobs(kommun_jobs, scheduler, local_kernel, pool, events, bar)
+            for k in names:
+                summary.results.extend(by_kommun.get(k, []))
+            if n_cross:
+                ready = [k for k in names if by_kommun.get(k) and
+                         all(r.status in (OK, UP_TO_DATE) for r in by_kommun[k])]
+                cross_job, skipped = plan_cross(project, notebooks, loaded, chains, ready, env, force=force,
+                                                prewarm=warm, reuse=reuse_kernels, timeout=timeout)
+                for r in skipped:
+                    bar("end", r.kommun, r.notebook, r.status, 0.0)
+                cross_results = _execute_jobs([cross_job], scheduler, local_kernel, pool, events, bar) \
+                    if cross_job is not None else {}
+                order = [nb.name for nb in notebooks]
+                merged = cross_results.get(CROSS_LABEL, []) + skipped
+                summary.results.extend(sorted(merged, key=lambda r: order.index(r.notebook)))
+        finally:
+            bar.close()
+    finally:
+        if local_kernel is not None:
+            summary.kernels_started = local_kernel.kernels_started
+            local_kernel.close()
+        if pool is not None:
+            pool.shutdown(wait=True)
+    if index:
+        from genomlysning import index as index_mod
+
+        summary.index = index_mod.write_index(project.root)
+    return summary
+
+
+def _execute_jobs(jobs: Sequence[Job], scheduler: str | None, local_kernel: WarmKernel | None,
+                  pool: ProcessPoolExecutor | None, events: Any, bar: _Progress,
+                  ) -> dict[str, list[NotebookResult]]:
+    """Run ``jobs`` in the parent, the process pool or on Dask; return results by label."""
+    ordered = sorted(jobs, key=lambda j: -j.cost)  # biggest first: better load balance
+    out: dict[str, list[NotebookResult]] = {}
+    if scheduler is not None:
+        return _execute_dask(ordered, scheduler, bar)
+    if local_kernel is not None:
+        for job in ordered:
+            out[job.label] = run_job(job, kernel=local_kernel, emit=bar)
+        return out
+    assert pool is not None
+    stop = threading.Event()
+    drainer = threading.Thread(target=_drain, args=(events, bar, stop), daemon=True)
+    drainer.start()
+    try:
+        futures = {pool.submit(_pool_run, job): job for job in ordered}
+        for fut in as_completed(futures):
+            job = futures[fut]
+            try:
+                out[job.label] = fut.result()
+            except Exception as exc:  # the worker process itself died
+                out[job.label] = [NotebookResult(job.label, t.notebook, FAILED, 0.0, _describe(exc))
+                                  for t in job.tasks]
+    finally:
+        stop.set()
+        drainer.join()
+    return out
+
+
+def _execute_dask(jobs: Sequence[Job], scheduler: str, bar: _Progress) -> dict[str, list[NotebookResult]]:
+    from distributed import Client
+    from distributed import as_completed as dask_completed
+
+    out: dict[str, list[NotebookResult]] = {}
+    with Client(scheduler) as client:
+        client.register_plugin(_dask_plugin(), name="genomlysning-kernels")
+        run_id = uuid.uuid4().hex[:8]  # task names in the dashboard; unique per run
+        futures = {client.submit(run_job, job, pure=False, key=f"genomlysning-{job.label}-{run_id}"): job
+                   for job in jobs}
+        for fut in dask_completed(list(futures)):
+            job = futures[fut]
+            try:
+                results = fut.result()
+            except Exception as exc:
+                results = [NotebookResult(job.label, t.notebook, FAILED, 0.0, _describe(exc))
+                           for t in job.tasks]
+            for r in results:
+                bar("end", r.kommun, r.notebook, r.status, r.seconds)
+            out[job.label] = results
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+
+
+def cli_run(args: Any) -> int:
+    """``genomlysning run``: run everything, print the summary table, exit 1 if anything failed."""
+    try:
+        summary = run(kommuner=args.kommun, jobs=args.jobs, scheduler=args.scheduler, force=args.force)
+    except (params_mod.ParamsError, RunnerError) as exc:
+        print(f"genomlysning run: {exc}", flush=True)
+        return 2
+    print(summary.table())
+    if summary.index is not None:
+        print(f"översikt: {paths.relative(summary.index)}")
+    return summary.exit_code
+
+
+#: The cleaning notebook run by ``genomlysning clean``.
+CLEANING_NOTEBOOK = "01_cleaning"
+
+
+def cli_clean(args: Any) -> int:
+    """``genomlysning clean --kommun K [--input FILE]``: run the cleaning notebook, print the accounting."""
+    project = Project(paths.PROJECT_ROOT)
+    overrides: dict[str, Any] = {}
+    if args.input:
+        src = Path(args.input).expanduser().resolve()
+        if not src.is_file():
+            print(f"genomlysning clean: {args.input}: no such file")
+            return 2
+        overrides["input_path"] = os.path.relpath(src, project.root)
+    try:
+        summary = run(kommuner=[args.kommun], jobs=1, force=True, only=[CLEANING_NOTEBOOK],
+                      overrides=overrides, cross=False, index=False)
+    except (params_mod.ParamsError, RunnerError) as exc:
+        print(f"genomlysning clean: {exc}")
+        return 2
+    report = project.report_dir(args.kommun) / f"{CLEANING_NOTEBOOK}.ipynb"
+    if summary.exit_code:
+        print(summary.table())
+        print(f"see {project.rel(report)} (and its .html) for the error")
+        return summary.exit_code
+    print(accounting_text(project, args.kommun))
+    print(f"rapport: {project.rel(report)}")
+    return 0
+
+
+def accounting_text(project: Project, kommun: str) -> str:
+    """One line: rows in = clean + quarantined, from data/processed/<kommun>/redovisning.json."""
+    path = project.processed_dir(kommun) / "redovisning.json"
+    try:
+        acc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return f"{kommun}: {project.rel(path)} was not written by the cleaning notebook"
+    rows_in, clean, quarantined = (acc.get(k) for k in ("rows_in", "rows_clean", "rows_quarantined"))
+    check = "" if None in (rows_in, clean, quarantined) or rows_in == clean + quarantined \
+        else "  (STÄMMER INTE: summan skiljer sig)"
+    return (f"{kommun}: {rows_in} rader in = {clean} rena + {quarantined} i karantän{check} "
+            f"({project.rel(path.parent)})")
