@@ -704,3 +704,50 @@ def test_prepare_cleans_every_municipality(project: Path, capsys: pytest.Capture
                    "hand2: 18 rader in = 7 rena + 11 i karantän; 5 varningar -> data/processed/hand2/"]
     assert cli.main(["prepare", "--kommun", "saknas"]) == 1
     assert "saknas: FEL" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------------------
+# The synthetic generator's injected entry errors (--dirty): every one is caught or read right
+# ---------------------------------------------------------------------------------------------
+
+def test_every_injected_error_is_caught_or_read_correctly(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from genomlysning import synth
+
+    spec = replace(synth.demo_spec("norrvik"), volym=600)
+    synth.write_kommun(spec, 7, 0.15, raw_root=tmp_path)
+    truth = synth.load_truth("norrvik", raw_root=tmp_path)
+    conf = {**synth.params_dict(spec), "period_slut": synth.PERIOD_SLUT}
+    raw = ingest.read_raw(tmp_path / "norrvik" / synth.TEMPLATE_CSV, conf)
+    result = clean.clean(raw, conf, key=KEY)
+    log = truth["dirty"]["log"]
+    assert {e["feltyp"] for e in log} == set(synth.ERROR_KINDS)
+    assert result.accounting["rows_in"] == truth["dirty"]["rows_in_file"]
+    problems = found(result)
+    quarantined = set(result.quarantine["rad_excel"])
+    frame = result.frame.set_index("rad_excel")
+    fatal_rule = {"tom_obligatorisk": "obligatoriskt_saknas", "datumordning": "datumordning",
+                  "dubblett": "dubblett", "fel_kontrollsiffra": "personnummer_ogiltigt"}
+    for e in log:
+        r, kind, col = e["rad_excel"], e["feltyp"], e["kolumn"]
+        at_row = {(rule, c, sev) for rr, rule, c, sev in problems if rr == r}
+        if kind in fatal_rule:
+            assert r in quarantined and any(rule == fatal_rule[kind] for rule, _, _ in at_row), e
+        elif kind == "omojlig_alder":  # personnummer wins (warning) unless there is none (fatal)
+            assert ("alder_motsagelse", "alder", "varning") in at_row or (
+                ("alder_utanfor", "alder", "fel") in at_row and r in quarantined), e
+        elif kind == "fritext_personnummer":
+            assert (0, "kolumn_borttagen", synth.FREE_TEXT_COLUMN, "varning") in problems
+        elif r not in quarantined and not any(c == col and rule == "okand_kod" for rule, c, _ in at_row):
+            value = frame.loc[r, col]
+            if kind == "datumformat":
+                assert value == pd.Timestamp(e["forvantat"]), e
+            elif kind == "ja_nej_variant":
+                assert bool(value) == (e["forvantat_kod"] == "true"), e
+            else:
+                assert kind == "felstavad_kategori" and value == e["forvantat_kod"], e
+    rows_with_errors = {e["rad_excel"] for e in log}
+    assert {r for r, *_ in problems if r} <= rows_with_errors  # no false alarms on untouched rows
+    everything = " ".join(output_texts(result))
+    assert not personnummer.find_in_text(everything)

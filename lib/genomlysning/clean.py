@@ -165,7 +165,7 @@ RULES: tuple[Rule, ...] = tuple(r for _, r in INGEST_RULES) + (
     Rule("barnsamtal_antal_motsagelse", "varning", "antal barnsamtal stämmer inte med "
          "barnsamtal Ja/Nej", "number of conversations disagrees with yes/no"),
     Rule("orsak_saknas", "varning", "anmälan utan anmälningsorsak", "report without a reason"),
-    Rule("dubblett", "fel", "dubblett: samma barn, datum, typ och orsaker som en tidigare rad",
+    Rule("dubblett", "fel", "samma barn, datum, typ och orsaker som en tidigare rad",
          "duplicate: same child, date, type and reasons as an earlier row"),
     Rule("dubblett_rad_id", "fel", "löpnumret finns redan på en tidigare rad",
          "row id already used by an earlier row"),
@@ -473,12 +473,38 @@ def _strip_texts(frame: pd.DataFrame, n: int) -> tuple[dict[str, pd.Series], dic
 # ---------------------------------------------------------------------------------------------
 
 
-def _looks_like_personnummer(w: _Work, col: str) -> np.ndarray:
+#: Ten or more digits in a row (separators - + or space allowed): never shown in a report.
+_DIGIT_RUN = re.compile(r"\d(?:[-+ ]?\d){9,}")
+
+
+def contains_personnummer(text: str) -> bool:
+    """True if ``text`` holds something personnummer-like, or a valid personnummer glued to other
+    characters (e.g. ``x201503049825``, which the plain pattern does not see)."""
     from genomlysning import personnummer as pn
 
+    if len(text) < 10:
+        return False
+    if pn.contains(text):
+        return True
+    for run in _DIGIT_RUN.findall(text):
+        digits = re.sub(r"\D", "", run)
+        for width in (12, 10):
+            for i in range(len(digits) - width + 1):
+                if pn.is_valid(digits[i:i + width], dt.date(2000, 1, 1)):
+                    return True
+    return False
+
+
+def mask_text(text: str) -> str:
+    """Mask personnummer-like text (``personnummer.mask``) and every run of ten or more digits."""
+    from genomlysning import personnummer as pn
+
+    return _DIGIT_RUN.sub("X" * 10, pn.mask(text)) if text else text
+
+
+def _looks_like_personnummer(w: _Work, col: str) -> np.ndarray:
     codes, uniques = w.factorized(col)
-    # at least ten characters are needed for a personnummer; skip the regex for shorter values
-    hit = np.array([len(u) >= 10 and pn.contains(u) for u in uniques] + [False])
+    hit = np.array([contains_personnummer(u) for u in uniques] + [False])
     return hit[codes]
 
 
@@ -556,7 +582,7 @@ def read_codes(w: _Work) -> None:
             order = {code: i for i, code in enumerate(c.code_values())}
             cat = np.array([order[v] if v is not None else -1 for v, _ in matched] + [-1], dtype=np.int64)
             w.codes[c.name] = pd.Series(pd.Categorical.from_codes(
-                cat[codes], dtype=schema.pandas_dtype(c.name)))
+                cat[codes], dtype=clean_dtype(c.name)))
         else:
             tri = np.array([-1 if v is None else int(bool(v)) for v, _ in matched] + [-1], dtype=np.int8)
             t = tri[codes]
@@ -707,7 +733,7 @@ def reconcile_age_and_sex(w: _Work) -> None:
     from_pnr = np.array([order.get(x, -1) for x in ("flicka", "pojke")])
     codes = kon.cat.codes.to_numpy().copy()
     codes[fill] = from_pnr[(pnr_sex.to_numpy()[fill] == "pojke").astype(int)]
-    w.codes["kon"] = pd.Series(pd.Categorical.from_codes(codes, dtype=schema.pandas_dtype("kon")))
+    w.codes["kon"] = pd.Series(pd.Categorical.from_codes(codes, dtype=clean_dtype("kon")))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -869,6 +895,19 @@ def _later_copies(w: _Work, keys: pd.DataFrame, eligible: np.ndarray, rad: pd.Se
 # ---------------------------------------------------------------------------------------------
 
 
+@cache
+def clean_dtype(col: str) -> Any:
+    """``schema.pandas_dtype(col)``, built once per column."""
+    return schema.pandas_dtype(col)
+
+
+def with_clean_dtypes(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with exactly the clean-table columns, in order, each cast to its schema dtype."""
+    out = df[list(schema.CLEAN_COLUMNS)]
+    wrong = {c: clean_dtype(c) for c in schema.CLEAN_COLUMNS if out[c].dtype != clean_dtype(c)}
+    return out.astype(wrong) if wrong else out
+
+
 def typed_inputs(w: _Work) -> pd.DataFrame:
     """The kept input columns of every row, typed as in the clean table (file order)."""
     data: dict[str, Any] = {}
@@ -900,7 +939,7 @@ def derive_calendar(df: pd.DataFrame) -> None:
     bounds = [*schema.ALDERSGRUPP_GRANSER, schema.MAX_ALDER + 1]
     groups = pd.cut(df["alder"].astype("Float64"), bins=bounds, right=False,
                     labels=[g.code for g in schema.ALDERSGRUPP])
-    df["aldersgrupp"] = pd.Categorical(groups.astype(object), dtype=schema.pandas_dtype("aldersgrupp"))
+    df["aldersgrupp"] = pd.Categorical(groups.astype(object), dtype=clean_dtype("aldersgrupp"))
 
 
 def derive_reasons(df: pd.DataFrame) -> None:
@@ -912,7 +951,7 @@ def derive_reasons(df: pd.DataFrame) -> None:
     for g in reversed(schema.ARENDETYP):  # highest priority last so it wins
         hit = flags[:, group_of == g.code].any(axis=1)
         out[hit] = g.code
-    df["arendetyp"] = pd.Categorical(out, dtype=schema.pandas_dtype("arendetyp"))
+    df["arendetyp"] = pd.Categorical(out, dtype=clean_dtype("arendetyp"))
 
 
 def previous_date(child: np.ndarray, date: np.ndarray) -> np.ndarray:
@@ -1004,7 +1043,7 @@ def build_clean_frame(typed: pd.DataFrame, rad_excel: np.ndarray, params: Mappin
     derive_flow(df, period_slut)
     order = np.lexsort((rad_excel, df["aktualiseringsdatum"].to_numpy(dtype="datetime64[ns]")))
     df = df.take(order).reset_index(drop=True)
-    return df.astype({c: schema.pandas_dtype(c) for c in schema.CLEAN_COLUMNS})[list(schema.CLEAN_COLUMNS)]
+    return with_clean_dtypes(df)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1034,10 +1073,9 @@ class CleanResult:
 
 
 def _mask_values(values: pd.Series) -> pd.Series:
-    from genomlysning import personnummer as pn
 
     codes, uniques = pd.factorize(values.astype(str), use_na_sentinel=True)
-    masked = np.array([pn.mask(str(u)) for u in uniques] + [""], dtype=object)
+    masked = np.array([mask_text(str(u)) for u in uniques] + [""], dtype=object)
     return pd.Series(masked[codes], index=values.index)
 
 
@@ -1093,7 +1131,6 @@ def _quarantine(problems: pd.DataFrame, fatal_rows: np.ndarray, fil: str,
 
 def _accounting(raw: RawTable, params: Mapping[str, Any], w: _Work, problems: pd.DataFrame,
                 quarantine: pd.DataFrame, n_clean: int, fil: str) -> dict[str, Any]:
-    from genomlysning import personnummer as pn
 
     rows_in, rows_q = w.n, len(quarantine)
     assert rows_in == n_clean + rows_q, "accounting: rows in != clean + quarantined"
@@ -1122,7 +1159,7 @@ def _accounting(raw: RawTable, params: Mapping[str, Any], w: _Work, problems: pd
                      "varning": int((problems["allvarlighet"] == "varning").sum())},
         "rules": per_rule,
         "rows_quarantined_by_rule": q_by_rule,
-        "dropped_columns": [{"header": pn.mask(str(h)), "reason": str(r)} for h, r in raw.dropped_columns],
+        "dropped_columns": [{"header": mask_text(str(h)), "reason": str(r)} for h, r in raw.dropped_columns],
     }
 
 
@@ -1135,7 +1172,7 @@ def clean(raw: RawTable, params: Mapping[str, Any], key: bytes | None = None) ->
     from genomlysning import personnummer as pn
 
     n = len(raw.frame)
-    fil = pn.mask(str(raw.fil))
+    fil = mask_text(str(raw.fil))
     rad_excel = np.asarray(raw.rad_excel, dtype=np.int64)
     text, fact = _strip_texts(raw.frame.reset_index(drop=True), n)
     w = _Work(n=n, text=text, problems=_Collector(fil, rad_excel), dates={}, codes={}, bools={}, ints={},
@@ -1212,7 +1249,7 @@ def load_clean(kommun: str) -> pd.DataFrame:
     if missing:
         raise ValueError(f"{paths.relative(path)} lacks columns {missing} (written by an older schema); "
                          f"rerun `genomlysning prepare --kommun {kommun}`")
-    return df[list(schema.CLEAN_COLUMNS)].astype({c: schema.pandas_dtype(c) for c in schema.CLEAN_COLUMNS})
+    return with_clean_dtypes(df)
 
 
 def input_file(params: Mapping[str, Any], input_path: str | Path | None = None) -> Path:
