@@ -151,10 +151,21 @@ def test_free_text_with_personnummer_is_dropped(tmp_path: Path) -> None:
     raw = ingest.read_raw(_csv(tmp_path, text))
     reasons = dict(raw.dropped_columns)
     assert reasons == {"Anteckning": ingest.DROP_FREE_TEXT_PNR, "Område/team": ingest.DROP_FREE_TEXT_PNR}
+    assert all("personnummer}" not in p.regel for p in raw.problems)
     # the personnummer column itself is kept for cleaning; a typed column's cell is masked
     assert raw.frame["personnummer"].tolist() == ["20121212-1212", "199001010025"]
     assert raw.frame["kon"].tolist() == ["Pojke", pn.MASK]
     assert raw.frame["omrade"].isna().all()
+    _no_pnr_outside_the_pnr_column(raw)
+
+
+def test_an_unmapped_personnummer_column_gets_a_hint(tmp_path: Path) -> None:
+    text = MINIMAL.strip() + ";Pnr\n1;2025-01-01;Anmälan;20121212-1212\n2;2025-01-02;Anmälan;811218-9876\n"
+    raw = ingest.read_raw(_csv(tmp_path, text))
+    [(header, reason)] = raw.dropped_columns
+    assert header == "Pnr" and reason.startswith(ingest.DROP_FREE_TEXT_PNR)
+    assert "mapping.columns: {'Pnr': personnummer}" in reason
+    assert raw.frame["personnummer"].isna().all()
     _no_pnr_outside_the_pnr_column(raw)
 
 

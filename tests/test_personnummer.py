@@ -177,6 +177,7 @@ def test_find_in_text_ignores_dates_and_short_numbers() -> None:
     assert pn.mask(text) == text
     # a mistyped control digit is still a personnummer-like string
     assert pn.find_in_text("pnr 811218-9877.") == ["811218-9877"]
+    assert pn.looks_like(" 811218-9877 ") and not pn.looks_like("pnr 811218-9877")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -51,6 +51,9 @@ DEFAULT_REASON_SEPARATOR = ";"
 
 #: Reasons a column is dropped (the text shown in the report).
 DROP_FREE_TEXT_PNR = "fritext med personnummer"
+#: Added to the reason when (nearly) every value is a personnummer: probably the child's own column.
+HINT_PNR_COLUMN = ("; kolumnen ser ut att innehålla barnets personnummer – ange i så fall "
+                   "mapping.columns: {{{header!r}: personnummer}} i params-filen")
 DROP_UNKNOWN = "okänd kolumn (finns inte i schemat)"
 DROP_DERIVED = "härledd kolumn (beräknas vid rensningen, läses inte in)"
 DROP_MAPPING = "borttagen enligt mapping.drop i params"
@@ -744,6 +747,15 @@ def expand_reasons(s: pd.Series, separator: str, recode: dict[str, str], fil: st
     return out, problems
 
 
+def _pnr_column_hint(s: pd.Series, header: str) -> str:
+    """A hint to map the column to ``personnummer`` when at least 90 % of its values are one."""
+    values = s.dropna()
+    if values.empty:
+        return ""
+    share = values.map(personnummer.looks_like).mean()
+    return HINT_PNR_COLUMN.format(header=header) if share >= 0.9 else ""
+
+
 def _suggest(header: str) -> str:
     near = difflib.get_close_matches(normalise_header(header), list(header_lookup()), n=1, cutoff=0.75)
     return f"; menade du {schema.column(header_lookup()[near[0]]).sv!r}?" if near else ""
@@ -800,7 +812,7 @@ def read_raw(path: str | Path, params: dict[str, Any] | None = None) -> RawTable
         name = col_map.get(key) or lookup.get(key)
         if name is None:
             if sheet.has_pnr(pos).any():
-                drop_col(header, DROP_FREE_TEXT_PNR)
+                drop_col(header, DROP_FREE_TEXT_PNR + _pnr_column_hint(s, header))
             elif key in derived:
                 drop_col(header, DROP_DERIVED)
             else:

@@ -182,6 +182,11 @@ def contains(text: str) -> bool:
     return bool(text) and _LIKE.search(str(text)) is not None
 
 
+def looks_like(text: str) -> bool:
+    """True when the whole of ``text`` (stripped) is personnummer-like (control digit not checked)."""
+    return bool(text) and _LIKE.fullmatch(str(text).strip()) is not None
+
+
 def mask(text: str) -> str:
     """Replace every personnummer-like substring of ``text`` by ``ÅÅÅÅMMDD-XXXX``."""
     return _LIKE.sub(MASK, str(text)) if text else text
