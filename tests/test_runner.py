@@ -425,6 +425,9 @@ def test_registry_roles_and_change_notebook_precondition(tmp_path: Path) -> None
     assert not runner._applies(change, {"kommun": "a", "reform_datum": None})
     assert runner._applies(change, {"kommun": "a", "reform_datum": "2024-07-01"})
     assert runner._applies(change, {"kommun": "a", "pilot_omrade": "Pilot"})
+    project = runner.Project(tmp_path)
+    passed = runner._parameters_for(change, {"kommun": "a", "pilot_omrade": "P", "k": 5}, project, {})
+    assert passed == {"kommun": "a", "reform_datum": None}  # not the notebook's demo default
     assert runner._role("07_extra", ("kommuner", "k")).scope == "alla"
     assert runner._role("07_extra", ("kommun",)).scope == "kommun"
 

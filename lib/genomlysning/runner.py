@@ -338,6 +338,8 @@ class RunSummary:
 def _parameters_for(nb: NotebookSpec, p: Mapping[str, Any], project: Project,
                     overrides: Mapping[str, Any]) -> dict[str, Any]:
     out = {k: p[k] for k in nb.parameters if k in p}
+    # an optional analysis (05_change) must not fall back on the demo's reform date or pilot area
+    out.update({k: None for k in nb.role.requires_any if k in nb.parameters and k not in out})
     if "params_path" in nb.parameters and "params_path" not in p:
         out["params_path"] = project.rel(project.params_file(str(p["kommun"])))
     for k, v in overrides.items():
