@@ -258,10 +258,14 @@ def _read_key_file(p: Path, source: str) -> bytes:
 def load_key(params: dict[str, Any] | None = None) -> bytes:
     """Return the pseudonymisation key.
 
-    Order: env ``GENOMLYSNING_KEY`` (the key), env ``GENOMLYSNING_KEY_FILE`` (a path outside the
-    project), ``~/.config/genomlysning/nyckel``; with none of them and ``params["synthetic"]`` true,
-    the public :data:`DEMO_KEY`. Otherwise :class:`KeyMissingError` explains how to create a key.
+    Synthetic demo data (``params["synthetic"]`` true) always use the public :data:`DEMO_KEY`, so
+    that the demo outputs are identical on every machine whatever keys it holds. Real data: env
+    ``GENOMLYSNING_KEY`` (the key), env ``GENOMLYSNING_KEY_FILE`` (a path outside the project), then
+    ``~/.config/genomlysning/nyckel``; with none of them :class:`KeyMissingError` explains how to
+    create a key.
     """
+    if (params or {}).get("synthetic") is True:
+        return DEMO_KEY
     env_key = os.environ.get(KEY_ENV)
     if env_key:
         return _checked(env_key, f"${KEY_ENV}")
@@ -271,8 +275,6 @@ def load_key(params: dict[str, Any] | None = None) -> bytes:
     default = default_key_file()
     if default.is_file():
         return _read_key_file(default, "~/.config/genomlysning/nyckel")
-    if (params or {}).get("synthetic") is True:
-        return DEMO_KEY
     raise KeyMissingError(
         "ingen pseudonymiseringsnyckel hittades (behövs för att ersätta personnummer med barn-id; "
         "den publika demonyckeln används bara för syntetiska data) / no pseudonymisation key found.\n"
