@@ -379,16 +379,28 @@ def _parse_dates_factorized(codes: np.ndarray, uniques: np.ndarray) -> tuple[np.
     return values, (codes >= 0) & np.isnat(values)
 
 
+_WHOLE = re.compile(r"([+-]?\d+)(?:[.,]0+)?(?:\s*(?:år|st|ggr|gånger)\.?)?", re.IGNORECASE)
+
+
+def parse_int(text: str) -> int | None:
+    """Read one whole number (``"12"``, ``"12.0"``, ``"12 år"``, ``"2 st"``); ``None`` if it is not one."""
+    m = _WHOLE.fullmatch(str(text).strip())
+    return int(m.group(1)) if m else None
+
+
 def parse_ints(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """Parse whole numbers (``"12"``, ``"12.0"``, ``"12 år"``): ``(Int64 Series, unreadable mask)``."""
-    present = s.notna().to_numpy()
-    text = s.astype(object).where(s.notna(), None)
-    stripped = text.str.replace(r"(?i)\s*(år|st|ggr|gånger)\.?$", "", regex=True).str.replace(",", ".")
-    num = pd.to_numeric(stripped, errors="coerce")
-    whole = num.notna() & (num == np.floor(num.fillna(0)))
-    out = num.where(whole).astype("Float64").astype("Int64")
-    bad = present & ~whole.to_numpy()
-    return out, bad
+    """Parse a column of whole numbers: ``(Int64 Series, mask of unreadable cells)``."""
+    codes, uniques = pd.factorize(s.to_numpy(dtype=object), use_na_sentinel=True)
+    return _parse_ints_factorized(codes, np.asarray(uniques, dtype=object), s.index)
+
+
+def _parse_ints_factorized(codes: np.ndarray, uniques: np.ndarray,
+                           index: pd.Index | None = None) -> tuple[pd.Series, np.ndarray]:
+    parsed = [parse_int(u) for u in uniques]
+    values = np.array([0 if v is None else v for v in parsed] + [0], dtype=np.int64)[codes]
+    missing = np.array([v is None for v in parsed] + [True])[codes]
+    out = pd.Series(pd.arrays.IntegerArray(values, missing), index=index)
+    return out, (codes >= 0) & missing
 
 
 # ---------------------------------------------------------------------------------------------
@@ -592,7 +604,7 @@ def read_codes(w: _Work) -> None:
 def read_ints(w: _Work) -> None:
     """ogiltigt_tal / barnsamtal_antal_utanfor: whole numbers; unreadable cells are cleared."""
     for col in ("alder", "barnsamtal_antal"):
-        values, bad = parse_ints(w.text[col])
+        values, bad = _parse_ints_factorized(*w.factorized(col))
         w.problems.add("ogiltigt_tal", bad, col, w.text[col], "ett heltal, t.ex. 7; cellen behandlas som tom",
                        severity="varning")
         w.bad[col] = bad
@@ -917,7 +929,7 @@ def typed_inputs(w: _Work) -> pd.DataFrame:
         elif c.dtype == "date":
             data[c.name] = w.dates[c.name].astype("datetime64[ns]").to_numpy()
         elif c.dtype == "code":
-            data[c.name] = w.codes[c.name].to_numpy()
+            data[c.name] = w.codes[c.name].array
         elif c.dtype == "int":
             data[c.name] = w.ints[c.name].astype("Int64").array
         else:
