@@ -166,7 +166,7 @@ def test_its_adjusted_recovers_known_step() -> None:
     coef = change.its_adjusted(df, "utredning_inledd", "2024-07-01").set_index("term")
     assert coef.loc["efter", "lower"] < step < coef.loc["efter", "upper"]
     assert coef.loc["tid", "lower"] < 0 < coef.loc["tid", "upper"]
-    assert "arendetyp=vald" in coef.index
+    assert "arendetyp[vald]" in coef.index
 
 
 def test_did_lpm_equals_hand_difference_in_differences() -> None:

@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from genomlysning import schema
-from genomlysning.compare import CASEMIX, Indicator, _covariate_frame, indicator, indicator_rows
+from genomlysning import disclose, schema
+from genomlysning.compare import CASEMIX, Indicator, format_p, indicator, indicator_rows
+from genomlysning.funnel import wilson
 from genomlysning.schema import Lang
 
 if TYPE_CHECKING:
@@ -40,35 +40,13 @@ DATE_COL = "aktualiseringsdatum"
 # Newcombe's interval for a difference of proportions
 # ---------------------------------------------------------------------------------------------
 
-def wilson(x: np.ndarray | float, n: np.ndarray | float,
-           level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for x/n (no continuity correction); NaN where n = 0."""
-    try:
-        from genomlysning import funnel as _funnel
-
-        w = getattr(_funnel, "wilson", None)
-    except ImportError:  # funnel.py not landed yet
-        w = None
-    if w is not None and level == 0.95:
-        lo, hi = w(np.asarray(x, dtype=float), np.asarray(n, dtype=float))
-        return np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
-    x = np.asarray(x, dtype=float)
-    n = np.asarray(n, dtype=float)
-    z = stats.norm.ppf(0.5 + level / 2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = x / n
-        centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
-        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
-    return centre - half, centre + half
-
-
 def newcombe_diff(x1: np.ndarray | float, n1: np.ndarray | float, x2: np.ndarray | float,
                   n2: np.ndarray | float,
                   level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Difference ``x1/n1 - x2/n2`` with Newcombe's hybrid score interval (1998, method 10).
 
     ``L = d - sqrt((p1 - l1)^2 + (u2 - p2)^2)``, ``U = d + sqrt((u1 - p1)^2 + (p2 - l2)^2)`` where
-    ``(l, u)`` are the Wilson score limits of each proportion.
+    ``(l, u)`` are the Wilson score limits of each proportion (``funnel.wilson``).
     """
     x1, n1, x2, n2 = (np.asarray(v, dtype=float) for v in (x1, n1, x2, n2))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -245,35 +223,41 @@ def _logit_clustered(y: np.ndarray, X: pd.DataFrame, groups: np.ndarray, level: 
     return _coef_table(res, list(X.columns), level)
 
 
-def casemix_dummies(rows: pd.DataFrame, covariates: Sequence[str] = CASEMIX) -> pd.DataFrame:
-    """Treatment-coded case-mix indicators (reference: each covariate's largest category)."""
-    cov = _covariate_frame(rows, covariates)
-    blocks = []
-    for c in covariates:
-        counts = cov[c].value_counts(sort=False)
-        ref = counts.sort_values(ascending=False, kind="stable").index[0]
-        for lv in sorted(counts.index):
-            if lv != ref:
-                blocks.append(pd.Series((cov[c] == lv).astype(float).to_numpy(), name=f"{c}={lv}"))
-    if not blocks:
-        return pd.DataFrame(index=range(len(rows)))
-    return pd.concat(blocks, axis=1)
+def casemix_design(rows: pd.DataFrame, ind: str | Indicator, covariates: Sequence[str] = CASEMIX,
+                   k: int = 5) -> pd.DataFrame:
+    """Case-mix design columns for ``rows`` (no intercept), indexed like the rows kept.
+
+    Built by ``models.prepare``: the same reference categories and pooling of small categories as
+    the models of 03_models; rows with a missing case-mix value are dropped (their count is in
+    ``models.missing_table``).
+    """
+    if not covariates:
+        return pd.DataFrame(index=rows.index)
+    from genomlysning import models
+
+    ind = indicator(ind)
+    out = models.Outcome(ind.key, ind.numerator, (), ind.label("sv"), ind.label("en"))
+    prep = models.prepare(rows, out, formula=" + ".join(covariates), k=k)
+    X = models.design_matrix(prep.terms, prep.data)[:, 1:]
+    return pd.DataFrame(X, columns=list(models.column_names(prep.terms)[1:]), index=prep.data.index)
 
 
 def its_adjusted(df: pd.DataFrame, ind: str | Indicator, reform_datum: str | pd.Timestamp,
-                 covariates: Sequence[str] = CASEMIX, level: float = 0.95) -> pd.DataFrame:
+                 covariates: Sequence[str] = CASEMIX, level: float = 0.95, k: int = 5) -> pd.DataFrame:
     """Row-level segmented logistic regression with case-mix adjustment, clustered by child.
 
-    Terms as in ``segmented_design`` plus the case-mix indicators; the ``efter`` coefficient is the
-    level change in the log-odds conditional on case mix. Rows in a transition month are dropped.
+    Terms as in ``segmented_design`` plus the case-mix columns of ``casemix_design``; the
+    ``efter`` coefficient is the level change in the log-odds conditional on case mix. Rows in a
+    transition month are dropped.
     """
-    rows = indicator_rows(df, ind).reset_index(drop=True)
-    X = segmented_design(rows[DATE_COL], reform_datum)
-    X = pd.concat([X, casemix_dummies(rows, covariates)], axis=1)
+    rows = indicator_rows(df, ind)
+    cm = casemix_design(rows, ind, covariates, k)
+    rows = rows.loc[cm.index]
+    X = pd.concat([segmented_design(rows[DATE_COL], reform_datum), cm], axis=1)
     keep = X["efter"].notna().to_numpy()
     X = _drop_constant(X[keep].reset_index(drop=True))
-    return _logit_clustered(rows.loc[keep, "y"].to_numpy(), X,
-                            rows.loc[keep, "barn_id"].astype(str).to_numpy(), level)
+    return _logit_clustered(rows["y"].to_numpy()[keep], X,
+                            rows["barn_id"].astype(str).to_numpy()[keep], level)
 
 
 def _drop_constant(X: pd.DataFrame) -> pd.DataFrame:
@@ -305,25 +289,36 @@ class DidResult:
     n_children: int
 
 
+def _area_dummies(omrade: pd.Series, pilot_omrade: str) -> pd.DataFrame:
+    """Area fixed effects: one indicator per area except the largest area that is not the pilot."""
+    counts = omrade.value_counts(sort=False)
+    ref = counts.drop(pilot_omrade).sort_values(ascending=False, kind="stable").index[0]
+    return pd.DataFrame({f"omrade={a}": (omrade == a).to_numpy(dtype=float)
+                         for a in sorted(counts.index) if a != ref}, index=omrade.index)
+
+
 def did(df: pd.DataFrame, ind: str | Indicator, pilot_omrade: str, start: str | pd.Timestamp,
-        covariates: Sequence[str] = CASEMIX, level: float = 0.95) -> DidResult:
+        covariates: Sequence[str] = CASEMIX, level: float = 0.95, k: int = 5) -> DidResult:
     """Difference in differences: pilot area (``omrade == pilot_omrade``) against the rest.
 
-    Models: ``y ~ quarter FE + pilot + pilot:after (+ case mix)``, logistic and linear
+    Models: ``y ~ area FE + quarter FE + pilot:after (+ case mix)``, logistic and linear
     probability, standard errors clustered by child. Rows without ``omrade`` are dropped.
     """
     rows = indicator_rows(df, ind)
-    rows = rows[rows["omrade"].notna()].reset_index(drop=True)
-    pilot = (rows["omrade"] == pilot_omrade).to_numpy()
-    if not pilot.any() or pilot.all():
+    rows = rows[rows["omrade"].notna().to_numpy()]
+    areas = rows["omrade"].astype(str)
+    if pilot_omrade not in set(areas) or areas.nunique() < 2:
         raise ValueError(f"omrade {pilot_omrade!r} must mark some but not all rows; values: "
-                         f"{sorted(rows['omrade'].unique())}")
+                         f"{sorted(areas.unique())}")
+    cm = casemix_design(rows, ind, covariates, k)
+    rows, areas = rows.loc[cm.index], areas.loc[cm.index]
+    pilot = (areas == pilot_omrade).to_numpy()
     after = _post(rows, start).to_numpy()
     quarter = rows[DATE_COL].dt.to_period("Q").astype(str)
-    qd = pd.get_dummies(quarter, prefix="fdr_kvartal", prefix_sep="=", dtype=float, drop_first=True)
-    X = pd.concat([pd.DataFrame({"const": 1.0, "pilot": pilot.astype(float),
-                                 "pilot_efter": (pilot & after).astype(float)}),
-                   qd.reset_index(drop=True), casemix_dummies(rows, covariates)], axis=1)
+    qd = pd.get_dummies(quarter, prefix="kvartal", prefix_sep="=", dtype=float, drop_first=True)
+    X = pd.concat([pd.DataFrame({"const": 1.0, "pilot_efter": (pilot & after).astype(float)},
+                                index=rows.index),
+                   _area_dummies(areas, pilot_omrade), qd, cm], axis=1).reset_index(drop=True)
     X = _drop_constant(X)
     y = rows["y"].to_numpy()
     groups = rows["barn_id"].astype(str).to_numpy()
@@ -332,26 +327,27 @@ def did(df: pd.DataFrame, ind: str | Indicator, pilot_omrade: str, start: str | 
     cells = (pd.DataFrame({"pilot": pilot, "efter": after, "y": y})
              .groupby(["pilot", "efter"])["y"].agg(x="sum", n="size").reset_index())
     cells["andel"] = cells["x"] / cells["n"]
-    trend = pre_trend(rows, pilot, after, level)
-    quarters = (pd.DataFrame({"fdr_kvartal": rows[DATE_COL].dt.to_period("Q").dt.start_time,
+    trend = pre_trend(rows, areas, pilot_omrade, after, level)
+    quarters = (pd.DataFrame({"kvartal": rows[DATE_COL].dt.to_period("Q").dt.start_time.to_numpy(),
                               "pilot": pilot, "y": y})
-                .groupby(["fdr_kvartal", "pilot"])["y"].agg(x="sum", n="size").reset_index())
+                .groupby(["kvartal", "pilot"])["y"].agg(x="sum", n="size").reset_index())
     quarters["andel"] = quarters["x"] / quarters["n"]
     return DidResult(logit, lpm, cells, trend, quarters, len(rows), int(pd.Series(groups).nunique()))
 
 
-def pre_trend(rows: pd.DataFrame, pilot: np.ndarray, after: np.ndarray,
+def pre_trend(rows: pd.DataFrame, areas: pd.Series, pilot_omrade: str, after: np.ndarray,
               level: float = 0.95) -> pd.Series:
-    """Pre-period check: ``y ~ pilot + month + pilot:month`` (LPM, clustered by child).
+    """Pre-period check: ``y ~ area FE + month + pilot:month`` (LPM, clustered by child).
 
     Returns the ``pilot_tid`` row: the difference in monthly slope between the pilot and the rest
     before the start (per month, as a share). A clear difference warns against parallel trends.
     """
     pre = ~after
-    r = rows[pre]
+    r, a = rows[pre], areas[pre]
     t = segmented_design(r[DATE_COL], r[DATE_COL].max())["tid"].to_numpy()
-    pil = pilot[pre].astype(float)
-    X = pd.DataFrame({"const": 1.0, "pilot": pil, "tid": t, "pilot_tid": pil * t})
+    pil = (a == pilot_omrade).to_numpy(dtype=float)
+    X = pd.concat([pd.DataFrame({"const": 1.0, "tid": t, "pilot_tid": pil * t}, index=r.index),
+                   _area_dummies(a, pilot_omrade)], axis=1).reset_index(drop=True)
     tab = _logit_clustered(r["y"].to_numpy(), X, r["barn_id"].astype(str).to_numpy(), level,
                            linear=True)
     return tab.set_index("term").loc["pilot_tid"]
@@ -368,7 +364,7 @@ def plot_its(res: ItsResult, lang: Lang = "sv", title: str = "", k: int = 5) -> 
     """
     import matplotlib.pyplot as plt
 
-    from genomlysning.compare import suppressed
+    from genomlysning.compare import percent_axis, suppressed
 
     f = res.fitted
     fig, ax = plt.subplots(figsize=(8, 4.2), dpi=100)
@@ -385,39 +381,58 @@ def plot_its(res: ItsResult, lang: Lang = "sv", title: str = "", k: int = 5) -> 
     ax.axvline(res.reform_datum, color="black", lw=1, ls=":")
     ax.annotate(schema.text("fdr_reformdatum", lang), (res.reform_datum, 1), xycoords=("data",
                 "axes fraction"), xytext=(3, -12), textcoords="offset points", fontsize=8)
-    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    percent_axis(ax, lang)
     ax.set_ylabel(schema.text("andel", lang))
     ax.set_xlabel(schema.label("manad", lang))
-    ax.set_title(title, fontsize=11, loc="left")
+    ax.set_title(title, fontsize=10, loc="left")
     ax.legend(fontsize=8, frameon=False, loc="best")
     ax.grid(alpha=0.3)
     fig.tight_layout()
+    plt.close(fig)
     return fig
+
+
+def _hidden(g: pd.DataFrame, k: int) -> np.ndarray:
+    from genomlysning.compare import suppressed
+
+    return suppressed(np.column_stack([g["x"], g["n"] - g["x"], g["n"]]), k)
+
+
+def half_years(quarters: pd.DataFrame) -> pd.DataFrame:
+    """Quarterly counts summed to half-years (January-June, July-December)."""
+    q = quarters.copy()
+    q["kvartal"] = [pd.Timestamp(t.year, 1 if t.month < 7 else 7, 1) for t in q["kvartal"]]
+    out = q.groupby(["kvartal", "pilot"], as_index=False)[["x", "n"]].sum()
+    out["andel"] = out["x"] / out["n"]
+    return out
 
 
 def plot_did(res: DidResult, start: str | pd.Timestamp, pilot_label: str, lang: Lang = "sv",
              title: str = "", k: int = 5) -> Figure:
-    """Quarterly rates in the pilot area and the rest; quarters with small counts not drawn."""
+    """Rates per quarter in the pilot area and the rest - per half-year when a pilot quarter would
+    be hidden; periods with small counts are not drawn."""
     import matplotlib.pyplot as plt
 
-    from genomlysning.compare import suppressed
+    from genomlysning.compare import percent_axis
 
-    q = res.quarters
+    q, period = res.quarters, "fdr_kvartal"
+    if _hidden(q[q["pilot"]], k).any():
+        q, period = half_years(q), "fdr_halvar"
     fig, ax = plt.subplots(figsize=(8, 4.2), dpi=100)
     for is_pilot, colour, name in ((True, "#b2182b", pilot_label),
                                    (False, "#2166ac", schema.text("fdr_ovriga", lang))):
         g = q[q["pilot"] == is_pilot].copy()
-        hide = suppressed(np.column_stack([g["x"], g["n"] - g["x"], g["n"]]), k)
-        g.loc[hide, "andel"] = np.nan
-        ax.plot(g["fdr_kvartal"], g["andel"], "o-", color=colour, label=name)
+        g.loc[_hidden(g, k), "andel"] = np.nan
+        ax.plot(g["kvartal"], g["andel"], "o-", color=colour, label=name)
     ax.axvline(pd.Timestamp(start), color="black", lw=1, ls=":")
-    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    percent_axis(ax, lang)
     ax.set_ylabel(schema.text("andel", lang))
-    ax.set_xlabel(schema.text("fdr_kvartal", lang))
-    ax.set_title(title, fontsize=11, loc="left")
+    ax.set_xlabel(schema.text(period, lang))
+    ax.set_title(title, fontsize=10, loc="left")
     ax.legend(fontsize=8, frameon=False)
     ax.grid(alpha=0.3)
     fig.tight_layout()
+    plt.close(fig)
     return fig
 
 
@@ -425,81 +440,331 @@ def plot_did(res: DidResult, start: str | pd.Timestamp, pilot_label: str, lang: 
 # Tables for 05_change
 # ---------------------------------------------------------------------------------------------
 
-def _niva(level: float, lang: Lang) -> str:
-    s = f"{level * 100:g}"
-    return s.replace(".", ",") if lang == "sv" else s
-
-
-def before_after_table(ba: pd.DataFrame, k: int = 5, lang: Lang = "sv",
-                       level: float = 0.95) -> pd.DataFrame:
-    """Labelled before/after table; a side's share (and the difference) hidden when its counts are
-    small (``compare.mask_share``)."""
-    from genomlysning.compare import mask_share
+def labels(lang: Lang = "sv") -> dict[str, str]:
+    """Column labels of the tables of this module (for ``report.save_table``/``display_table``)."""
+    from genomlysning import compare
 
     t = schema.text
     fore, efter = t("fdr_fore", lang), t("fdr_efter", lang)
-    cols = {
-        t("jmf_indikator", lang): [indicator(x).label(lang) for x in ba["indikator"]],
-        f"{fore}: {t('jmf_taljare', lang).lower()}": ba["x_fore"].to_numpy(),
-        f"{fore}: {t('jmf_namnare', lang).lower()}": ba["n_fore"].to_numpy(),
-        f"{fore}: {t('andel', lang).lower()}": ba["andel_fore"].to_numpy(),
-        f"{efter}: {t('jmf_taljare', lang).lower()}": ba["x_efter"].to_numpy(),
-        f"{efter}: {t('jmf_namnare', lang).lower()}": ba["n_efter"].to_numpy(),
-        f"{efter}: {t('andel', lang).lower()}": ba["andel_efter"].to_numpy(),
-        t("fdr_skillnad", lang): ba["skillnad"].to_numpy(),
-        t("jmf_ki_nedre", lang, niva=_niva(level, lang)): ba["skillnad_nedre"].to_numpy(),
-        t("jmf_ki_ovre", lang, niva=_niva(level, lang)): ba["skillnad_ovre"].to_numpy(),
+    ci_lo = t("jmf_ki_nedre", lang, niva=compare._niva(0.95, lang))
+    ci_hi = t("jmf_ki_ovre", lang, niva=compare._niva(0.95, lang))
+    out = {
+        "indikator": t("jmf_indikator", lang), "antal": t("jmf_taljare", lang),
+        "n": t("jmf_namnare", lang), "andel": t("andel", lang),
+        "skillnad": t("fdr_skillnad", lang) + " (" + t("fdr_procentenheter", lang) + ")",
+        "term": t("fdr_term", lang),
+        "modell": t("fdr_modell", lang), "skattning": t("fdr_skattning", lang),
+        "medelfel": t("fdr_medelfel", lang), "p": "p", "grupp": t("fdr_grupp", lang),
+        "period": t("fdr_period", lang),
     }
-    tab = pd.DataFrame(cols)
-    n = list(cols)
-    diff = n[7:10]
-    tab = mask_share(tab, n[1], n[2], [n[3], *diff], k)
-    return mask_share(tab, n[4], n[5], [n[6], *diff], k)
+    for side, name in (("fore", fore), ("efter", efter)):
+        out[f"antal_{side}"] = f"{name}: {t('jmf_taljare', lang).lower()}"
+        out[f"n_{side}"] = f"{name}: {t('jmf_namnare', lang).lower()}"
+        out[f"andel_{side}"] = f"{name}: {t('andel', lang).lower()}"
+    for base in ("skillnad", "skattning"):
+        out[f"{base}_lo"], out[f"{base}_hi"] = ci_lo, ci_hi
+    return out
+
+
+def before_after_table(ba: pd.DataFrame, k: int = 5, lang: Lang = "sv") -> pd.DataFrame:
+    """Before/after table with tidy columns (``labels``; the difference in percentage points); a
+    side's share and the difference are hidden when that side's counts are small
+    (``compare.mask_share``)."""
+    from genomlysning.compare import mask_share
+
+    tab = pd.DataFrame({
+        "indikator": [indicator(x).label(lang) for x in ba["indikator"]],
+        "antal_fore": ba["x_fore"].to_numpy(), "n_fore": ba["n_fore"].to_numpy(),
+        "andel_fore": ba["andel_fore"].to_numpy(),
+        "antal_efter": ba["x_efter"].to_numpy(), "n_efter": ba["n_efter"].to_numpy(),
+        "andel_efter": ba["andel_efter"].to_numpy(),
+        "skillnad": 100 * ba["skillnad"].to_numpy(),
+        "skillnad_lo": 100 * ba["skillnad_nedre"].to_numpy(),
+        "skillnad_hi": 100 * ba["skillnad_ovre"].to_numpy(),
+    })
+    diff = ["skillnad", "skillnad_lo", "skillnad_hi"]
+    tab = mask_share(tab, "antal_fore", "n_fore", ["andel_fore", *diff], k)
+    return mask_share(tab, "antal_efter", "n_efter", ["andel_efter", *diff], k)
 
 
 _TERMS = ("const", "tid", "efter", "tid_efter")
 
 
-def coef_table(coef: pd.DataFrame, lang: Lang = "sv", level: float = 0.95,
-               terms: Sequence[str] = _TERMS) -> pd.DataFrame:
-    """Labelled coefficient rows (estimate, SE, interval, p) of the named terms."""
-    t = schema.text
+def coef_table(coef: pd.DataFrame, lang: Lang = "sv", terms: Sequence[str] = _TERMS,
+               scale: float = 1.0) -> pd.DataFrame:
+    """Labelled coefficient rows of the named terms: term, skattning(_lo/_hi), medelfel, p.
+
+    ``scale`` multiplies estimates, bounds and standard errors (100 turns a share into
+    percentage points).
+    """
     c = coef.set_index("term").loc[list(terms)]
     return pd.DataFrame({
-        t("fdr_term", lang): [t(f"fdr_term_{x}", lang) for x in terms],
-        t("fdr_skattning", lang): c["estimate"].to_numpy(),
-        t("fdr_medelfel", lang): c["se"].to_numpy(),
-        t("jmf_ki_nedre", lang, niva=_niva(level, lang)): c["lower"].to_numpy(),
-        t("jmf_ki_ovre", lang, niva=_niva(level, lang)): c["upper"].to_numpy(),
+        "term": [schema.text(f"fdr_term_{x}", lang) for x in terms],
+        "skattning": c["estimate"].to_numpy() * scale,
+        "skattning_lo": c["lower"].to_numpy() * scale,
+        "skattning_hi": c["upper"].to_numpy() * scale,
+        "medelfel": c["se"].to_numpy() * scale,
         "p": c["p"].to_numpy(),
     })
 
 
-def did_table(res: DidResult, lang: Lang = "sv", level: float = 0.95) -> pd.DataFrame:
-    """The DiD effect on the log-odds and share scales and the pre-period trend check."""
-    t = schema.text
-    rows = [("fdr_did_logit", res.logit), ("fdr_did_lpm", res.lpm), ("fdr_pretrend", res.trend)]
+def did_table(res: DidResult, lang: Lang = "sv") -> pd.DataFrame:
+    """The DiD effect on the log-odds scale and in percentage points, and the pre-period trend
+    check (percentage points per month): modell, skattning(_lo/_hi), medelfel, p."""
+    rows = [("fdr_did_logit", res.logit, 1.0), ("fdr_did_lpm", res.lpm, 100.0),
+            ("fdr_pretrend", res.trend, 100.0)]
     return pd.DataFrame({
-        t("fdr_modell", lang): [t(key, lang) for key, _ in rows],
-        t("fdr_skattning", lang): [r["estimate"] for _, r in rows],
-        t("fdr_medelfel", lang): [r["se"] for _, r in rows],
-        t("jmf_ki_nedre", lang, niva=_niva(level, lang)): [r["lower"] for _, r in rows],
-        t("jmf_ki_ovre", lang, niva=_niva(level, lang)): [r["upper"] for _, r in rows],
-        "p": [r["p"] for _, r in rows],
+        "modell": [schema.text(key, lang) for key, _, _ in rows],
+        "skattning": [r["estimate"] * f for _, r, f in rows],
+        "skattning_lo": [r["lower"] * f for _, r, f in rows],
+        "skattning_hi": [r["upper"] * f for _, r, f in rows],
+        "medelfel": [r["se"] * f for _, r, f in rows],
+        "p": [r["p"] for _, r, _ in rows],
     })
 
 
 def did_cells_table(res: DidResult, pilot_label: str, k: int = 5, lang: Lang = "sv") -> pd.DataFrame:
-    """Counts and shares of the pilot area and the rest, before and after; suppression applied."""
+    """Counts and shares of the pilot area and the rest, before and after; suppression applied.
+    Columns: grupp, period, antal, n, andel."""
     from genomlysning.compare import mask_share
 
-    t = schema.text
     c = res.cells.sort_values(["pilot", "efter"], ascending=[False, True])
     tab = pd.DataFrame({
-        t("fdr_grupp", lang): [pilot_label if p else t("fdr_ovriga", lang) for p in c["pilot"]],
-        t("fdr_period", lang): [t("fdr_efter" if e else "fdr_fore", lang) for e in c["efter"]],
-        t("jmf_taljare", lang): c["x"].to_numpy(),
-        t("jmf_namnare", lang): c["n"].to_numpy(),
-        t("andel", lang): c["andel"].to_numpy(),
+        "grupp": [pilot_label if p else schema.text("fdr_ovriga", lang) for p in c["pilot"]],
+        "period": [schema.text("fdr_efter" if e else "fdr_fore", lang) for e in c["efter"]],
+        "antal": c["x"].to_numpy(), "n": c["n"].to_numpy(), "andel": c["andel"].to_numpy(),
     })
-    return mask_share(tab, t("jmf_taljare", lang), t("jmf_namnare", lang), [t("andel", lang)], k)
+    return mask_share(tab, "antal", "n", ["andel"], k)
+
+
+def format_estimates(tab: pd.DataFrame, lang: Lang = "sv", digits: int = 3) -> pd.DataFrame:
+    """Display copy of a coefficient table: estimates with ``digits`` significant digits (at least
+    two decimals), p-values as ``< 0.001`` below 0.001; decimal comma in Swedish."""
+    out = tab.copy()
+
+    def num(v: float) -> str:
+        if v is None or not np.isfinite(v):
+            return ""
+        dec = max(2, digits - 1 - int(math.floor(math.log10(abs(v))))) if v != 0 else 2
+        s = f"{v:.{dec}f}"
+        return s.replace(".", ",").replace("-", "−") if lang == "sv" else s
+
+    for col in out.columns:
+        if col in ("term", "modell"):
+            continue
+        if col == "p":
+            out[col] = [format_p(v, lang) for v in out[col]]
+        else:
+            out[col] = [num(float(v)) for v in out[col]]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebook sections: build, save (reports/<kommun>/) and return what the notebook shows
+# ---------------------------------------------------------------------------------------------
+
+#: Indicators of the before/after table.
+BEFORE_AFTER: tuple[str, ...] = ("utredning_inledd", "insats_erbjuden", "barnsamtal",
+                                 "fb_inom_frist", "insats_accepterad")
+
+
+def _source(df: pd.DataFrame, kommun: str, lang: Lang) -> str:
+    from genomlysning.compare import kommun_namn
+
+    d = df[DATE_COL]
+    return schema.text("fdr_kalla", lang, namn=kommun_namn(kommun),
+                       fran=d.min().date().isoformat() if len(d) else "",
+                       till=d.max().date().isoformat() if len(d) else "")
+
+
+def publish(tab: pd.DataFrame, kommun: str, name: str, *, title: str, unit: str, source: str,
+            k: int, lang: Lang = "sv", note: str = "", estimates: bool = False) -> pd.DataFrame:
+    """Save a table (``report.save_table``, checked against ``k``) and return its display view;
+    ``estimates`` formats coefficient columns with significant digits."""
+    from genomlysning import report
+
+    lab = labels(lang)
+    report.save_table(tab, kommun, name, title=title, unit=unit, source=source, note=note,
+                      lang=lang, k=k, labels=lab)
+    shown = format_estimates(tab, lang) if estimates else tab
+    for base in ("skattning", "skillnad"):
+        if base in shown.columns:
+            shown = _with_interval(shown, base, lang, 1 if base == "skillnad" else None)
+    return report.display_table(shown, lang, labels=lab)
+
+
+def _with_interval(tab: pd.DataFrame, base: str, lang: Lang, decimals: int | None) -> pd.DataFrame:
+    """Display copy with ``base``, ``base_lo``, ``base_hi`` merged into "x (lo till hi)" text
+    (``decimals`` fixed, or the values as already formatted); hidden values stay ``..``."""
+    to = " till " if lang == "sv" else " to "
+
+    def txt(v: object) -> str:
+        if isinstance(v, str):
+            return v
+        if v is None or not np.isfinite(float(v)):
+            return ""
+        return _num(float(v), lang, decimals if decimals is not None else 2)
+
+    out = tab.drop(columns=[f"{base}_lo", f"{base}_hi"])
+    out[base] = [v if v in ("", disclose.SUPPRESSED) else f"{v} ({lo}{to}{hi})"
+                 for v, lo, hi in zip((txt(x) for x in tab[base]), (txt(x) for x in tab[f"{base}_lo"]),
+                                      (txt(x) for x in tab[f"{base}_hi"]), strict=True)]
+    return out
+
+
+def section_before_after(df: pd.DataFrame, kommun: str, reform_datum: str, k: int, lang: Lang,
+                         keys: Sequence[str] = BEFORE_AFTER) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Before/after table (``05_fore_efter``): returns (display view, raw numbers)."""
+    ba = before_after(df, reform_datum, keys)
+    shown = publish(before_after_table(ba, k, lang), kommun, "05_fore_efter",
+                    title=schema.text("fdr_titel_fore_efter", lang, datum=reform_datum),
+                    unit=schema.text("fdr_enhet_fore_efter", lang), source=_source(df, kommun, lang),
+                    k=k, lang=lang, note=schema.text("fdr_not_fore_efter", lang))
+    return shown, ba
+
+
+@dataclass(frozen=True)
+class ItsSection:
+    """The interrupted time series of one indicator: figure, display tables and the fits."""
+
+    figure: Figure
+    tables: dict[str, pd.DataFrame]
+    rate: ItsResult
+    logodds: ItsResult
+    adjusted: pd.DataFrame
+
+
+def section_its(df: pd.DataFrame, kommun: str, ind: str, reform_datum: str, k: int,
+                lang: Lang) -> ItsSection:
+    """Segmented regression three ways (tables ``05_its_andel``, ``05_its_logodds``,
+    ``05_its_justerad``) and the figure ``05_its``."""
+    from genomlysning import report
+
+    series = monthly_counts(df, ind)
+    rate = its(series, reform_datum, "andel")
+    logodds = its(series, reform_datum, "logodds")
+    adjusted = its_adjusted(df, ind, reform_datum, k=k)
+    name = indicator(ind).label(lang)
+    fig = plot_its(rate, lang, schema.text("fdr_titel_its", lang, ind=name), k)
+    report.save_figure(fig, kommun, "05_its")
+    src = _source(df, kommun, lang)
+    tables = {
+        "andel": publish(coef_table(rate.coef, lang, scale=100.0), kommun, "05_its_andel",
+                         title=schema.text("fdr_titel_its_andel", lang, ind=name, lags=rate.maxlags),
+                         unit=schema.text("fdr_enhet_procentenheter", lang), source=src, k=k,
+                         lang=lang, estimates=True),
+        "logodds": publish(coef_table(logodds.coef, lang), kommun, "05_its_logodds",
+                           title=schema.text("fdr_titel_its_logodds", lang, ind=name,
+                                             lags=logodds.maxlags),
+                           unit=schema.text("fdr_enhet_logodds", lang), source=src, k=k, lang=lang,
+                           estimates=True),
+        "justerad": publish(coef_table(adjusted, lang), kommun, "05_its_justerad",
+                            title=schema.text("fdr_titel_its_justerad", lang, ind=name),
+                            unit=schema.text("fdr_enhet_logodds", lang), source=src, k=k,
+                            lang=lang, estimates=True, note=schema.text("fdr_not_its_justerad", lang)),
+    }
+    return ItsSection(fig, tables, rate, logodds, adjusted)
+
+
+@dataclass(frozen=True)
+class DidSection:
+    """Pilot area against the rest: figure, display tables and the fit."""
+
+    figure: Figure
+    tables: dict[str, pd.DataFrame]
+    result: DidResult
+
+
+def section_did(df: pd.DataFrame, kommun: str, ind: str, pilot_omrade: str, start: str, k: int,
+                lang: Lang) -> DidSection:
+    """Difference in differences (tables ``05_did``, ``05_did_celler``; figure ``05_did``)."""
+    from genomlysning import report
+
+    res = did(df, ind, pilot_omrade, start, k=k)
+    name = indicator(ind).label(lang)
+    fig = plot_did(res, start, pilot_omrade, lang,
+                   schema.text("fdr_titel_did", lang, pilot=pilot_omrade, ind=name), k)
+    report.save_figure(fig, kommun, "05_did")
+    src = _source(df, kommun, lang)
+    tables = {
+        "celler": publish(did_cells_table(res, pilot_omrade, k, lang), kommun, "05_did_celler",
+                          title=schema.text("fdr_titel_did_celler", lang, pilot=pilot_omrade,
+                                            ind=name),
+                          unit=indicator(ind).unit(lang), source=src, k=k, lang=lang),
+        "effekt": publish(did_table(res, lang), kommun, "05_did",
+                          title=schema.text("fdr_titel_did", lang, pilot=pilot_omrade, ind=name),
+                          unit=schema.text("fdr_enhet_did", lang), source=src, k=k, lang=lang,
+                          estimates=True, note=schema.text("fdr_not_did", lang)),
+    }
+    return DidSection(fig, tables, res)
+
+
+def _term(coef: pd.DataFrame, name: str) -> dict[str, float]:
+    r = coef.set_index("term").loc[name]
+    return {"skattning": float(r["estimate"]), "nedre": float(r["lower"]),
+            "ovre": float(r["upper"]), "p": float(r["p"])}
+
+
+def results(reform_datum: str | None, ind: str, its_section: ItsSection | None,
+            did_section: DidSection | None, pilot_omrade: str | None,
+            pilot_ind: str | None) -> dict[str, object]:
+    """Headline figures of 05_change for ``results.json`` (estimates only, no counts)."""
+    out: dict[str, object] = {"reform_datum": reform_datum, "utfall": ind}
+    if its_section is not None:
+        out["nivaforandring_procentenheter"] = {
+            key: 100 * v if key != "p" else v
+            for key, v in _term(its_section.rate.coef, "efter").items()}
+        out["nivaforandring_logodds_justerad"] = _term(its_section.adjusted, "efter")
+        out["trendforandring_logodds_justerad"] = _term(its_section.adjusted, "tid_efter")
+    if did_section is not None:
+        r = did_section.result
+        out["pilot"] = {"omrade": pilot_omrade, "utfall": pilot_ind,
+                        "logodds": {"skattning": float(r.logit["estimate"]),
+                                    "nedre": float(r.logit["lower"]),
+                                    "ovre": float(r.logit["upper"]), "p": float(r.logit["p"])},
+                        "procentenheter": {"skattning": 100 * float(r.lpm["estimate"]),
+                                           "nedre": 100 * float(r.lpm["lower"]),
+                                           "ovre": 100 * float(r.lpm["upper"])},
+                        "p_fortrend": float(r.trend["p"])}
+    return out
+
+
+def _num(v: float, lang: Lang, digits: int = 2) -> str:
+    s = f"{v:.{digits}f}"
+    return s.replace(".", ",").replace("-", "−") if lang == "sv" else s
+
+
+def intro_text(df: pd.DataFrame, kommun: str, reform_datum: str | None, ind: str,
+               lang: Lang = "sv") -> str:
+    """One Markdown paragraph: the municipality, its period and volume, the date evaluated."""
+    from genomlysning.compare import kommun_namn
+
+    d = df[DATE_COL]
+    return schema.text("fdr_text_intro", lang, namn=kommun_namn(kommun), n=f"{len(df):,}".replace(
+        ",", "\u00a0"), fran=d.min().date().isoformat(), till=d.max().date().isoformat(),
+        datum=reform_datum or "–", ind=indicator(ind).label(lang))
+
+
+def its_summary(sec: ItsSection, lang: Lang = "sv") -> str:
+    """The level and slope changes in words (rate scale and case-mix adjusted odds ratio)."""
+    rate = sec.rate.term("efter")
+    adj = sec.adjusted.set_index("term")
+    lvl, slope = adj.loc["efter"], adj.loc["tid_efter"]
+    return schema.text(
+        "fdr_text_its", lang,
+        pp=_num(100 * rate["estimate"], lang, 1), pp_lo=_num(100 * rate["lower"], lang, 1),
+        pp_hi=_num(100 * rate["upper"], lang, 1), orr=_num(math.exp(lvl["estimate"]), lang),
+        or_lo=_num(math.exp(lvl["lower"]), lang), or_hi=_num(math.exp(lvl["upper"]), lang),
+        slope=_num(slope["estimate"], lang, 3), slope_lo=_num(slope["lower"], lang, 3),
+        slope_hi=_num(slope["upper"], lang, 3))
+
+
+def did_summary(sec: DidSection, pilot_omrade: str, lang: Lang = "sv") -> str:
+    """The pilot effect in words (odds ratio and percentage points) and the pre-trend test."""
+    r = sec.result
+    return schema.text(
+        "fdr_text_did", lang, pilot=pilot_omrade,
+        orr=_num(math.exp(r.logit["estimate"]), lang), or_lo=_num(math.exp(r.logit["lower"]), lang),
+        or_hi=_num(math.exp(r.logit["upper"]), lang), pp=_num(100 * r.lpm["estimate"], lang, 1),
+        pp_lo=_num(100 * r.lpm["lower"], lang, 1), pp_hi=_num(100 * r.lpm["upper"], lang, 1),
+        p=_num(float(r.trend["p"]), lang, 3))

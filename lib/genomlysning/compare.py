@@ -26,7 +26,6 @@ nothing is sampled and a run over ~100 000 rows takes well under a second.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -39,6 +38,7 @@ from genomlysning import disclose, schema
 from genomlysning.schema import Lang
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 LimitMethod = Literal["exact", "normal"]
@@ -62,29 +62,32 @@ MISSING = "saknas"
 class Indicator:
     """A share: rows where ``numerator`` is true among rows where ``denominator`` is true.
 
-    ``denominator=None`` means every aktualisering. Rows whose numerator is missing (censored
-    timeliness, unrecorded barnsamtal) are left out of the denominator.
+    ``denominator=None`` means every aktualisering. Rows flagged in any ``exclude`` column (cases
+    still open at the end of the period, whose outcome is not known yet: censored) and rows whose
+    numerator is missing (censored timeliness, barnsamtal of rows added to another utredning) are
+    left out of the denominator.
     """
 
     key: str
     numerator: str
     denominator: str | None
+    exclude: tuple[str, ...] = ()
 
     def label(self, lang: Lang = "sv") -> str:
-        """Readable name: the numerator's label and what it is a share of."""
+        """Readable name: what is counted and what it is a share of."""
         return schema.text(f"jmf_ind_{self.key}", lang)
 
-    def denominator_label(self, lang: Lang = "sv") -> str:
-        """Name of the denominator unit."""
-        if self.denominator is None:
-            return schema.text("aktualiseringar", lang)
-        return schema.label(self.denominator, lang)
+    def unit(self, lang: Lang = "sv") -> str:
+        """The counting unit of the denominator and what is left out of it."""
+        return schema.text(f"jmf_enhet_{self.key}", lang)
 
 
+_OPEN_FB = "fb_oppen_vid_periodslut"
+_OPEN_UTR = "utredning_oppen_vid_periodslut"
 INDICATORS: dict[str, Indicator] = {
-    "utredning_inledd": Indicator("utredning_inledd", "utredning_inledd", None),
-    "insats_erbjuden": Indicator("insats_erbjuden", "insats_erbjuden", None),
-    "barnsamtal": Indicator("barnsamtal", "barnsamtal", "utredning_inledd"),
+    "utredning_inledd": Indicator("utredning_inledd", "utredning_inledd", None, (_OPEN_FB,)),
+    "insats_erbjuden": Indicator("insats_erbjuden", "insats_erbjuden", None, (_OPEN_FB, _OPEN_UTR)),
+    "barnsamtal": Indicator("barnsamtal", "barnsamtal", "utredning_inledd", (_OPEN_UTR,)),
     "fb_inom_frist": Indicator("fb_inom_frist", "fb_inom_frist", None),
     "insats_accepterad": Indicator("insats_accepterad", "insats_accepterad", "insats_erbjuden"),
     "utredning_inom_frist": Indicator("utredning_inom_frist", "utredning_inom_frist", None),
@@ -107,10 +110,11 @@ def indicator(key: str | Indicator) -> Indicator:
 def indicator_rows(df: pd.DataFrame, ind: str | Indicator) -> pd.DataFrame:
     """Rows in the indicator's denominator, with a boolean column ``y`` (the numerator)."""
     ind = indicator(ind)
-    keep = pd.Series(True, index=df.index)
+    keep = df[ind.numerator].notna().to_numpy(dtype=bool, copy=True)
     if ind.denominator is not None:
-        keep &= df[ind.denominator].fillna(False).astype(bool)
-    keep &= df[ind.numerator].notna()
+        keep &= df[ind.denominator].fillna(False).astype(bool).to_numpy()
+    for col in ind.exclude:
+        keep &= ~df[col].fillna(False).astype(bool).to_numpy()
     out = df.loc[keep].copy()
     out["y"] = out[ind.numerator].astype(bool)
     return out
@@ -365,8 +369,8 @@ def funnel(counts: pd.DataFrame, key: str = "", k: int = 5, *, kind: Literal["pr
     od = overdispersion(z, s, fraction) if len(pts) else overdispersion(np.array([]), np.array([]))
     adjusted = adjustment != "none" and od.significant(alpha_od)
 
-    def limits(vol: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-        if adjusted:
+    def limits(vol: np.ndarray, level: float, adjust: bool = adjusted) -> tuple[np.ndarray, np.ndarray]:
+        if adjust:
             se = np.sqrt(target * (1 - target) / vol) if kind == "proportion" else 1 / np.sqrt(vol)
             lo, hi = adjusted_limits(target, se, level, od, adjustment)
             return (np.clip(lo, 0, 1), np.clip(hi, 0, 1)) if kind == "proportion" else \
@@ -391,6 +395,11 @@ def funnel(counts: pd.DataFrame, key: str = "", k: int = 5, *, kind: Literal["pr
     lo95, hi95 = _limit_cols(min(levels))
     pts["utanfor_95"] = (pts["varde"] < pts[lo95]) | (pts["varde"] > pts[hi95])
     pts["utanfor"] = outside
+    # the unadjusted widest limits, drawn for comparison when the limits in use are adjusted
+    curve["nedre_ojusterad"], curve["ovre_ojusterad"] = limits(grid, max(levels), False)
+    lo, hi = limits(volume, max(levels), False)
+    pts["nedre_ojusterad"], pts["ovre_ojusterad"] = lo, hi
+    pts["utanfor_ojusterad"] = (pts["varde"] < lo) | (pts["varde"] > hi)
     return Funnel(key, kind, target, pts, curve, od, method, adjustment, adjusted, tuple(levels))
 
 
@@ -450,27 +459,48 @@ def _design(cells: pd.DataFrame, covariates: Sequence[str], with_kommun: bool) -
     return pd.concat(blocks, axis=1)
 
 
-def _fit_binomial(X: pd.DataFrame, x: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """Maximum-likelihood logistic coefficients for grouped binomial data (statsmodels GLM).
+def _fit_binomial(X: pd.DataFrame | np.ndarray, x: np.ndarray, n: np.ndarray, maxiter: int = 100,
+                  tol: float = 1e-10) -> np.ndarray:
+    """Maximum-likelihood logistic coefficients for grouped binomial data (Newton-Raphson).
 
-    Separation (a category with all or no events) makes a coefficient diverge; the fitted
-    probabilities still converge, and only they are used, so the warning is silenced.
+    ``x`` events out of ``n`` trials per row of ``X``. Each step solves the p x p normal
+    equations (cheap on aggregated cells) and is halved while the deviance does not decrease.
+    Separation (a category with all or no events) makes a coefficient drift; the fitted
+    probabilities still converge and only they are used. Checked against statsmodels' GLM.
     """
-    from statsmodels.genmod.families import Binomial
-    from statsmodels.genmod.generalized_linear_model import GLM
-    from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
+    A = np.asarray(X, dtype=float)
+    x = np.asarray(x, dtype=float)
+    n = np.asarray(n, dtype=float)
 
-    endog = np.column_stack([x, n - x]).astype(float)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PerfectSeparationWarning)
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.simplefilter("ignore", RuntimeWarning)
-        res = GLM(endog, X.to_numpy(float), family=Binomial()).fit(maxiter=100)
-    return np.asarray(res.params)
+    def deviance(b: np.ndarray) -> float:
+        eta = A @ b
+        # -loglik of the binomial: n log(1 + e^eta) - x eta
+        return float(np.sum(n * np.logaddexp(0.0, eta) - x * eta))
+
+    beta = np.zeros(A.shape[1])
+    dev = deviance(beta)
+    for _ in range(maxiter):
+        p = _expit(A @ beta)
+        grad = A.T @ (x - n * p)
+        hess = (A * (n * p * (1 - p))[:, None]).T @ A
+        step = np.linalg.lstsq(hess, grad, rcond=None)[0]
+        for _half in range(30):
+            new = beta + step
+            new_dev = deviance(new)
+            if new_dev <= dev + 1e-12:
+                break
+            step = step / 2
+        converged = dev - new_dev < tol * (abs(dev) + 1)
+        beta, dev = new, new_dev
+        if converged:
+            break
+    return beta
 
 
 def _expit(v: np.ndarray) -> np.ndarray:
-    return 1 / (1 + np.exp(-v))
+    from scipy.special import expit
+
+    return expit(v)
 
 
 def poisson_ratio_ci(o: np.ndarray | float, e: np.ndarray | float,
@@ -639,52 +669,106 @@ def between_variation(frames: Mapping[str, pd.DataFrame], ind: str | Indicator,
 # Figures
 # ---------------------------------------------------------------------------------------------
 
-def plot_funnel(f: Funnel, lang: Lang = "sv", title: str = "", labels: bool = True) -> Figure:
-    """Funnel plot: value against volume, limits around the target; suppressed units not drawn."""
-    import matplotlib.pyplot as plt
+def draw_funnel(ax: Axes, f: Funnel, lang: Lang = "sv", title: str = "",
+                names: Mapping[str, str] | None = None, label_limit: int = 30) -> None:
+    """Draw a funnel plot on ``ax``: value against volume with the limits around the target.
 
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
+    Units flagged ``visas = False`` (small counts) are not drawn; with more than ``label_limit``
+    units only those outside the 95 % limits are named.
+    """
+    import matplotlib.ticker as mticker
+
     c = f.curve
     styles = {max(f.levels): ("-", "#b2182b"), min(f.levels): ("--", "#ef8a62")}
     for level in sorted(f.levels, reverse=True):
         lo, hi = _limit_cols(level)
         ls, col = styles.get(level, (":", "grey"))
         ax.plot(c["volym"], c[lo], ls, color=col, lw=1.2,
-                label=schema.text("jmf_kontrollgrans", lang, niva=f"{level * 100:g}"))
+                label=schema.text("jmf_kontrollgrans", lang, niva=_niva(level, lang)))
         ax.plot(c["volym"], c[hi], ls, color=col, lw=1.2)
+    if f.adjusted:
+        ax.plot(c["volym"], c["nedre_ojusterad"], ":", color="grey", lw=1,
+                label=schema.text("jmf_grans_ojusterad", lang, niva=_niva(max(f.levels), lang)))
+        ax.plot(c["volym"], c["ovre_ojusterad"], ":", color="grey", lw=1)
     ax.axhline(f.target, color="black", lw=1, label=schema.text(
         "jmf_malvarde_poolad" if f.kind == "proportion" else "jmf_malvarde_kvot", lang))
     pts = f.points[f.points["visas"]]
     colors = np.where(pts["utanfor"], "#b2182b", np.where(pts["utanfor_95"], "#ef8a62", "#2166ac"))
     ax.scatter(pts["volym"], pts["varde"], c=colors, s=36, zorder=3, edgecolor="white", lw=0.5)
-    if labels and len(pts) <= 30:
-        for _, r in pts.iterrows():
-            ax.annotate(str(r["kommun"]), (r["volym"], r["varde"]), textcoords="offset points",
-                        xytext=(5, 3), fontsize=8)
+    named = pts if len(pts) <= label_limit else pts[pts["utanfor_95"]]
+    for _, r in named.iterrows():
+        name = (names or {}).get(r["kommun"], str(r["kommun"]))
+        ax.annotate(name, (r["volym"], r["varde"]), textcoords="offset points", xytext=(5, 3),
+                    fontsize=7)
     ax.set_xscale("log")
-    ax.set_xlabel(schema.text("jmf_volym_n" if f.kind == "proportion" else "jmf_volym_e", lang))
-    ax.set_ylabel(schema.text("andel" if f.kind == "proportion" else "jmf_kvot_oe", lang))
+    ax.set_xlabel(schema.text("jmf_volym_n" if f.kind == "proportion" else "jmf_volym_e", lang),
+                  fontsize=8)
+    ax.set_ylabel(schema.text("andel" if f.kind == "proportion" else "jmf_kvot_oe", lang),
+                  fontsize=8)
     if f.kind == "proportion":
-        ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+        percent_axis(ax, lang)
+    else:
+        ax.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: _fmt(v, 2, lang)))
+    ax.tick_params(labelsize=7)
     note = schema.text("jmf_overspridning_justerad" if f.adjusted else "jmf_overspridning_ej", lang,
-                       phi=_fmt(f.od.phi, 2), p=_fmt_p(f.od.p_value))
-    ax.set_title(title, fontsize=11, loc="left")
-    ax.text(0.99, 0.02, note, transform=ax.transAxes, ha="right", va="bottom", fontsize=8,
+                       phi=_fmt(f.od.phi, 2, lang), p=_fmt_p(f.od.p_value, lang))
+    ax.set_title(title, fontsize=9, loc="left", pad=14)
+    ax.text(0.0, 1.01, note, transform=ax.transAxes, ha="left", va="bottom", fontsize=7,
             color="dimgrey")
-    ax.legend(fontsize=8, loc="upper right", frameon=False)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
+
+
+def percent_axis(ax: Axes, lang: Lang = "sv", axis: str = "y") -> None:
+    """Format an axis holding proportions as percentages with nice ticks (decimal comma in
+    Swedish)."""
+    import matplotlib.ticker as mticker
+
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_locator(mticker.MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
+
+    def fmt(v: float, _pos: object) -> str:
+        s = f"{round(v * 100, 6):g}"
+        return s.replace(".", ",").replace("-", "−") + " %" if lang == "sv" else s + "%"
+
+    target.set_major_formatter(mticker.FuncFormatter(fmt))
+
+
+def plot_funnels(fs: Mapping[str, Funnel], lang: Lang = "sv", ncols: int = 2) -> Figure:
+    """Funnel plots of several indicators side by side (one panel each, a shared legend)."""
+    import matplotlib.pyplot as plt
+
+    n = len(fs)
+    nrows = max(1, math.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 3.9 * nrows), dpi=100,
+                             squeeze=False)
+    names = {k: kommun_namn(k) for f in fs.values() for k in f.points["kommun"]}
+    for ax, (key, f) in zip(axes.flat, fs.items(), strict=False):
+        title = indicator(key).label(lang)
+        if f.kind == "ratio":
+            title = schema.text("jmf_justerad_titel", lang, ind=title)
+        draw_funnel(ax, f, lang, title, names)
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    handles, texts = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, texts, loc="lower center", ncol=len(texts), fontsize=8, frameon=False)
+    fig.subplots_adjust(left=0.08, right=0.98, top=0.93, bottom=0.1 + 0.02 / nrows, hspace=0.45,
+                        wspace=0.22)
+    plt.close(fig)
     return fig
 
 
-def _fmt(v: float, digits: int) -> str:
-    return "–" if v is None or not math.isfinite(v) else f"{v:.{digits}f}"
-
-
-def _fmt_p(p: float) -> str:
-    if p is None or not math.isfinite(p):
+def _fmt(v: float, digits: int, lang: Lang = "sv") -> str:
+    if v is None or not math.isfinite(v):
         return "–"
-    return "< 0,001" if p < 0.001 else f"{p:.3f}"
+    s = f"{v:.{digits}f}"
+    return s.replace(".", ",") if lang == "sv" else s
+
+
+def _fmt_p(p: float, lang: Lang = "sv") -> str:
+    """``= 0,123`` or ``< 0,001`` (a p-value after the letter p)."""
+    if p is None or not math.isfinite(p):
+        return "= –"
+    return "< " + _fmt(0.001, 3, lang) if p < 0.001 else "= " + _fmt(p, 3, lang)
 
 
 def iter_frames(kommuner: Iterable[str]) -> dict[str, pd.DataFrame]:
@@ -738,42 +822,77 @@ def mask_share(table: pd.DataFrame, x: str, n: str, linked: Sequence[str], k: in
     return out
 
 
-def headline_table(frames: Mapping[str, pd.DataFrame], ar: int, k: int = 5, lang: Lang = "sv",
+def _level_tag(level: float) -> str:
+    return f"{level * 100:g}".replace(".", "")
+
+
+def _niva(level: float, lang: Lang) -> str:
+    s = f"{level * 100:g}"
+    return s.replace(".", ",") if lang == "sv" else s
+
+
+def labels(lang: Lang = "sv", keys: Iterable[str] = INDICATORS,
+           levels: Sequence[float] = LEVELS) -> dict[str, str]:
+    """Column labels of every table this module makes (for ``report.save_table``/``display_table``)."""
+    t = schema.text
+    out = {
+        "kommun": schema.label("kommun", lang), "antal": t("jmf_taljare", lang),
+        "n": t("jmf_namnare", lang), "andel": t("andel", lang),
+        "antal_observerat": t("jmf_observerat", lang), "forvantat": t("jmf_forvantat", lang),
+        "kvot": t("jmf_kvot_oe", lang), "andel_forvantad": t("jmf_forv_andel", lang),
+        "andel_justerad": t("jmf_just_andel", lang), "lage": t("jmf_lage", lang),
+        "indikator": t("jmf_indikator", lang), "andel_mal": t("jmf_malvarde", lang),
+        "enheter": t("jmf_antal_enheter", lang), "fg": t("jmf_fg", lang), "phi": "φ",
+        "chi2": "χ²", "p": "p", "tau2": "τ²", "justerat": t("jmf_justerat", lang),
+        "sigma2": t("jmf_sigma2", lang), "mor": "MOR", "q": "Q", "z": "z",
+        "n_aktualiseringar": t("aktualiseringar", lang), "n_barn": t("barn", lang),
+    }
+    for base in ("kvot", "andel_justerad", "sigma2", "mor"):
+        out[f"{base}_lo"] = t("jmf_ki_nedre", lang, niva=_niva(0.95, lang))
+        out[f"{base}_hi"] = t("jmf_ki_ovre", lang, niva=_niva(0.95, lang))
+    for level in levels:
+        tag, niva = _level_tag(level), _niva(level, lang)
+        for base in ("andel", "kvot"):
+            out[f"{base}_grans{tag}_lo"] = t("jmf_grans_nedre", lang, niva=niva)
+            out[f"{base}_grans{tag}_hi"] = t("jmf_grans_ovre", lang, niva=niva)
+    for key in keys:
+        ind = schema.label(indicator(key).numerator, lang)  # short: the headline table is wide
+        out[f"antal_{key}"] = t("jmf_kol_antal", lang, ind=ind)
+        out[f"n_{key}"] = t("jmf_kol_namnare", lang, ind=ind)
+        out[f"andel_{key}"] = t("jmf_kol_andel", lang, ind=ind)
+        out[f"kvot_{key}"] = t("jmf_kol_kvot", lang, ind=ind)
+    return out
+
+
+def headline_table(frames: Mapping[str, pd.DataFrame], ar: int, k: int = 5,
                    keys: Sequence[str] = FUNNEL_INDICATORS,
                    ratios: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
-    """One row per municipality: volumes and each indicator's count and share in year ``ar``
-    (plus the case-mix standardised ratio O/E where ``ratios`` has it), suppression applied.
+    """One row per municipality: volumes and each indicator's count, denominator and share in year
+    ``ar`` (plus the case-mix standardised ratio O/E where ``ratios`` has it), suppression applied.
 
-    Column names are labels in ``lang``; shares are fractions (0-1).
+    Columns: kommun, n_aktualiseringar, n_barn, then ``antal_<key>``, ``n_<key>``,
+    ``andel_<key>`` (0-1) and ``kvot_<key>`` per indicator (labels: ``labels``).
     """
-    t = schema.text
-    rows = []
+    recs = []
     for kommun, df in frames.items():
         d = df[df["ar"] == ar]
-        rec: dict[str, object] = {schema.label("kommun", lang): kommun_namn(kommun),
-                                  t("aktualiseringar", lang): len(d),
-                                  t("barn", lang): int(d["barn_id"].nunique())}
-        rows.append(rec)
-    out = pd.DataFrame.from_records(rows)
+        recs.append({"kommun": kommun_namn(kommun), "n_aktualiseringar": len(d),
+                     "n_barn": int(d["barn_id"].nunique())})
+    out = pd.DataFrame.from_records(recs, columns=["kommun", "n_aktualiseringar", "n_barn"])
     for key in keys:
-        ind = indicator(key)
-        cnt = indicator_counts(frames, ind, ar)
-        xc, nc, pc = (t("jmf_kol_antal", lang, ind=ind.label(lang)),
-                      t("jmf_kol_namnare", lang, ind=ind.label(lang)),
-                      t("jmf_kol_andel", lang, ind=ind.label(lang)))
-        part = pd.DataFrame({xc: cnt["x"].to_numpy(), nc: cnt["n"].to_numpy(),
-                             pc: cnt["andel"].to_numpy()})
-        linked = [pc]
+        cnt = indicator_counts(frames, key, ar)
+        out[f"antal_{key}"] = cnt["x"].to_numpy()
+        out[f"n_{key}"] = cnt["n"].to_numpy()
+        out[f"andel_{key}"] = cnt["andel"].to_numpy()
+        linked = [f"andel_{key}"]
         if ratios is not None and key in ratios:
-            rc = t("jmf_kol_kvot", lang, ind=ind.label(lang))
             sr = ratios[key].set_index("kommun").reindex(list(frames))
-            part[rc] = sr["kvot"].to_numpy()
-            linked.append(rc)
-        part = mask_share(part, xc, nc, linked, k)
-        out = pd.concat([out, part], axis=1)
-    vol = [t("aktualiseringar", lang), t("barn", lang)]
-    return mask_share(out, vol[0], vol[0], [], k).pipe(
-        lambda o: mask_share(o, vol[1], vol[1], [], k))
+            out[f"kvot_{key}"] = sr["kvot"].to_numpy()
+            linked.append(f"kvot_{key}")
+        out = mask_share(out, f"antal_{key}", f"n_{key}", linked, k)
+    for col in ("n_aktualiseringar", "n_barn"):
+        out = mask_share(out, col, col, [], k)
+    return out
 
 
 def funnels(frames: Mapping[str, pd.DataFrame], ar: int, k: int = 5,
@@ -784,63 +903,54 @@ def funnels(frames: Mapping[str, pd.DataFrame], ar: int, k: int = 5,
 
 def _position(f: Funnel, lang: Lang) -> pd.Series:
     """Where each point lies: inside, or above/below the 95 % or 99.8 % limits."""
-    lo_w, hi_w = _limit_cols(max(f.levels))
-    lo_n, hi_n = _limit_cols(min(f.levels))
     p = f.points
     out = pd.Series(schema.text("jmf_lage_inom", lang), index=p.index, dtype=object)
-    for level, lo, hi in ((min(f.levels), lo_n, hi_n), (max(f.levels), lo_w, hi_w)):
-        niva = _fmt_level(level, lang)
+    for level in sorted(f.levels):
+        lo, hi = _limit_cols(level)
+        niva = _niva(level, lang)
         out[p["varde"] > p[hi]] = schema.text("jmf_lage_over", lang, niva=niva)
         out[p["varde"] < p[lo]] = schema.text("jmf_lage_under", lang, niva=niva)
     return out
 
 
-def _fmt_level(level: float, lang: Lang) -> str:
-    s = f"{level * 100:g}"
-    return s.replace(".", ",") if lang == "sv" else s
-
-
 def funnel_points_table(f: Funnel, k: int = 5, lang: Lang = "sv") -> pd.DataFrame:
-    """The units of a funnel plot with their limits and position, suppression applied."""
-    t = schema.text
+    """The units of a funnel plot with their limits and position, suppression applied.
+
+    Proportions: kommun, antal, n, andel, z, ``andel_grans<level>_lo/_hi``, lage; ratios:
+    kommun, antal_observerat, forvantat, kvot, z, ``kvot_grans<level>_lo/_hi``, lage.
+    """
     p = f.points
-    tab = pd.DataFrame({schema.label("kommun", lang): [kommun_namn(x) for x in p["kommun"]]})
+    tab = pd.DataFrame({"kommun": [kommun_namn(x) for x in p["kommun"]]})
     if f.kind == "proportion":
-        xc, nc, vc = t("jmf_taljare", lang), t("jmf_namnare", lang), t("andel", lang)
-        tab[xc], tab[nc], tab[vc] = p["x"].to_numpy(), p["n"].to_numpy(), p["varde"].to_numpy()
+        base, x_col, n_col = "andel", "antal", "n"
+        tab["antal"], tab["n"] = p["x"].to_numpy(), p["n"].to_numpy()
     else:
-        xc, nc, vc = t("jmf_observerat", lang), t("jmf_forvantat", lang), t("jmf_kvot_oe", lang)
-        tab[xc], tab[nc], tab[vc] = p["o"].to_numpy(), p["e"].to_numpy(), p["varde"].to_numpy()
-    linked = [vc, "z"]
+        base, x_col, n_col = "kvot", "antal_observerat", "antal_observerat"
+        tab["antal_observerat"], tab["forvantat"] = p["o"].to_numpy(), p["e"].to_numpy()
+    tab[base] = p["varde"].to_numpy()
     tab["z"] = p["z"].to_numpy()
     for level in sorted(f.levels):
         lo, hi = _limit_cols(level)
-        niva = _fmt_level(level, lang)
-        tab[t("jmf_grans_nedre", lang, niva=niva)] = p[lo].to_numpy()
-        tab[t("jmf_grans_ovre", lang, niva=niva)] = p[hi].to_numpy()
-    pc = t("jmf_lage", lang)
-    tab[pc] = _position(f, lang).to_numpy()
-    linked.append(pc)
-    if f.kind == "proportion":
-        return mask_share(tab, xc, nc, linked, k)
-    return mask_share(tab, xc, xc, linked, k)
+        tab[f"{base}_grans{_level_tag(level)}_lo"] = p[lo].to_numpy()
+        tab[f"{base}_grans{_level_tag(level)}_hi"] = p[hi].to_numpy()
+    tab["lage"] = _position(f, lang).to_numpy()
+    return mask_share(tab, x_col, n_col, [base, "z", "lage"], k)
 
 
 def overdispersion_table(fs: Mapping[str, Funnel], lang: Lang = "sv") -> pd.DataFrame:
-    """One row per funnel: target, units, phi, chi-squared test, tau^2 and whether limits were
-    adjusted."""
-    t = schema.text
+    """One row per funnel: target, units, phi, chi-squared test, tau^2, whether limits were
+    adjusted. Columns: indikator, andel_mal (the target; 1 for ratios), enheter, phi, chi2, fg,
+    p, tau2, justerat."""
     recs = []
     for key, f in fs.items():
         od = f.od
-        recs.append({
-            t("jmf_indikator", lang): indicator(key).label(lang) if key in INDICATORS else key,
-            t("jmf_malvarde", lang): f.target,
-            t("jmf_antal_enheter", lang): od.units,
-            "φ": od.phi, "χ²": od.chi2, t("jmf_fg", lang): od.df, "p": od.p_value,
-            "τ²": od.tau2,
-            t("jmf_justerat", lang): t("ja" if f.adjusted else "nej", lang),
-        })
+        name = indicator(key).label(lang)
+        if f.kind == "ratio":
+            name = schema.text("jmf_justerad_titel", lang, ind=name)
+        recs.append({"indikator": name, "andel_mal": f.target if f.kind == "proportion" else None,
+                     "enheter": od.units, "phi": od.phi, "chi2": od.chi2, "fg": od.df,
+                     "p": od.p_value, "tau2": od.tau2,
+                     "justerat": schema.text("ja" if f.adjusted else "nej", lang)})
     return pd.DataFrame.from_records(recs)
 
 
@@ -856,26 +966,23 @@ def ratio_funnel(sr: pd.DataFrame, key: str, k: int = 5, **kwargs: object) -> Fu
     return funnel(sr[["kommun", "o", "e"]], key, k, kind="ratio", **kwargs)
 
 
-def casemix_table(sr: pd.DataFrame, k: int = 5, lang: Lang = "sv") -> pd.DataFrame:
-    """Observed, expected, O/E with 95 % interval, crude and adjusted share; suppression applied."""
-    t = schema.text
-    niva = _fmt_level(0.95, lang)
-    cols = {
-        schema.label("kommun", lang): [kommun_namn(x) for x in sr["kommun"]],
-        t("jmf_namnare", lang): sr["n"].to_numpy(),
-        t("jmf_observerat", lang): sr["o"].to_numpy(),
-        t("jmf_forvantat", lang): sr["e"].to_numpy(),
-        t("jmf_kvot_oe", lang): sr["kvot"].to_numpy(),
-        t("jmf_ki_nedre", lang, niva=niva): sr["kvot_nedre"].to_numpy(),
-        t("jmf_ki_ovre", lang, niva=niva): sr["kvot_ovre"].to_numpy(),
-        t("jmf_obs_andel", lang): sr["andel"].to_numpy(),
-        t("jmf_forv_andel", lang): sr["forvantad_andel"].to_numpy(),
-        t("jmf_just_andel", lang): sr["justerad_andel"].to_numpy(),
-    }
-    tab = pd.DataFrame(cols)
-    names = list(cols)
-    return mask_share(tab, names[2], names[1], [names[4], names[5], names[6], names[7],
-                                                  names[9]], k)
+def casemix_table(sr: pd.DataFrame, k: int = 5) -> pd.DataFrame:
+    """Observed, expected, O/E with exact 95 % interval, crude, expected and adjusted shares;
+    suppression applied. Columns: kommun, n, antal_observerat, forvantat, kvot(_lo/_hi), andel,
+    andel_forvantad, andel_justerad(_lo/_hi)."""
+    tab = pd.DataFrame({
+        "kommun": [kommun_namn(x) for x in sr["kommun"]],
+        "n": sr["n"].to_numpy(), "antal_observerat": sr["o"].to_numpy(),
+        "forvantat": sr["e"].to_numpy(), "kvot": sr["kvot"].to_numpy(),
+        "kvot_lo": sr["kvot_nedre"].to_numpy(), "kvot_hi": sr["kvot_ovre"].to_numpy(),
+        "andel": sr["andel"].to_numpy(), "andel_forvantad": sr["forvantad_andel"].to_numpy(),
+        "andel_justerad": sr["justerad_andel"].to_numpy(),
+        "andel_justerad_lo": sr["justerad_nedre"].to_numpy(),
+        "andel_justerad_hi": sr["justerad_ovre"].to_numpy(),
+    })
+    return mask_share(tab, "antal_observerat", "n",
+                      ["kvot", "kvot_lo", "kvot_hi", "andel", "andel_justerad", "andel_justerad_lo",
+                       "andel_justerad_hi"], k)
 
 
 def between(frames: Mapping[str, pd.DataFrame], ar: int, keys: Sequence[str] = FUNNEL_INDICATORS,
@@ -885,33 +992,25 @@ def between(frames: Mapping[str, pd.DataFrame], ar: int, keys: Sequence[str] = F
 
 
 def mor_table(mors: Mapping[str, MedianOddsRatio], lang: Lang = "sv") -> pd.DataFrame:
-    """One row per indicator: sigma^2 and the MOR with 95 % intervals, Cochran's Q test."""
-    t = schema.text
-    niva = _fmt_level(0.95, lang)
-    recs = []
-    for key, m in mors.items():
-        recs.append({
-            t("jmf_indikator", lang): indicator(key).label(lang),
-            t("jmf_antal_enheter", lang): m.df + 1,
-            t("jmf_sigma2", lang): m.sigma2,
-            t("jmf_ki_nedre", lang, niva=niva) + " (σ²)": m.sigma2_lo,
-            t("jmf_ki_ovre", lang, niva=niva) + " (σ²)": m.sigma2_hi,
-            "MOR": m.mor,
-            t("jmf_ki_nedre", lang, niva=niva) + " (MOR)": m.mor_lo,
-            t("jmf_ki_ovre", lang, niva=niva) + " (MOR)": m.mor_hi,
-            "Q": m.q, t("jmf_fg", lang): m.df, "p": m.p_value,
-        })
+    """One row per indicator: sigma^2 and the MOR with 95 % intervals and Cochran's Q test.
+    Columns: indikator, enheter, sigma2(_lo/_hi), mor(_lo/_hi), q, fg, p."""
+    recs = [{"indikator": indicator(key).label(lang), "enheter": m.df + 1, "sigma2": m.sigma2,
+             "sigma2_lo": m.sigma2_lo, "sigma2_hi": m.sigma2_hi, "mor": m.mor, "mor_lo": m.mor_lo,
+             "mor_hi": m.mor_hi, "q": m.q, "fg": m.df, "p": m.p_value} for key, m in mors.items()]
     return pd.DataFrame.from_records(recs)
 
 
 def standouts(f: Funnel) -> dict[str, list[str]]:
-    """Visible units above/below the widest limits (``over``/``under``) and only the 95 % ones."""
+    """Visible units above/below the widest limits (``over``/``under``), only the 95 % ones, and
+    (``ojusterad``) those outside the unadjusted widest limits only, when limits were adjusted."""
     p = f.points[f.points["visas"]]
     lo_w, hi_w = _limit_cols(max(f.levels))
     lo_n, hi_n = _limit_cols(min(f.levels))
+    raw = p["utanfor_ojusterad"] & ~p["utanfor"]
     return {
         "over": sorted(p.loc[p["varde"] > p[hi_w], "kommun"]),
         "under": sorted(p.loc[p["varde"] < p[lo_w], "kommun"]),
+        "ojusterad": sorted(p.loc[raw, "kommun"]) if f.adjusted else [],
         "over_95": sorted(p.loc[(p["varde"] > p[hi_n]) & (p["varde"] <= p[hi_w]), "kommun"]),
         "under_95": sorted(p.loc[(p["varde"] < p[lo_n]) & (p["varde"] >= p[lo_w]), "kommun"]),
     }
@@ -921,14 +1020,172 @@ def standouts_text(fs: Mapping[str, Funnel], lang: Lang = "sv") -> str:
     """Markdown bullet list: per funnel, which municipalities lie outside the 99.8 % limits."""
     lines = []
     for key, f in fs.items():
-        name = indicator(key).label(lang) if f.kind == "proportion" else \
-            schema.text("jmf_justerad_titel", lang, ind=indicator(key).label(lang))
+        name = indicator(key).label(lang)
+        if f.kind == "ratio":
+            name = schema.text("jmf_justerad_titel", lang, ind=name)
         s = standouts(f)
-        parts = []
-        for side in ("over", "under"):
-            if s[side]:
-                parts.append(schema.text(f"jmf_text_{side}", lang,
-                                         kommuner=", ".join(kommun_namn(x) for x in s[side])))
+        parts = [schema.text(f"jmf_text_{side}", lang,
+                             kommuner=", ".join(kommun_namn(x) for x in s[side]))
+                 for side in ("over", "under") if s[side]]
         body = "; ".join(parts) if parts else schema.text("jmf_text_ingen", lang)
+        if s["ojusterad"]:
+            body += schema.text("jmf_text_ojusterad", lang,
+                                kommuner=", ".join(kommun_namn(x) for x in s["ojusterad"]))
         lines.append(f"- **{name}**: {body}.")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebook sections: build, save (reports/jamforelse/) and return what the notebook shows
+# ---------------------------------------------------------------------------------------------
+
+#: The report folder of the cross-municipality notebook.
+OUT = "jamforelse"
+#: Columns shown with significant digits rather than the report's default two decimals.
+_SIGNIFICANT = ("phi", "chi2", "tau2", "sigma2", "sigma2_lo", "sigma2_hi", "q", "z")
+#: Columns shown with exactly two decimals.
+_TWO_DECIMALS = ("kvot", "kvot_lo", "kvot_hi", "mor", "mor_lo", "mor_hi", "forvantat")
+
+
+def format_significant(v: object, lang: Lang = "sv", digits: int = 3) -> object:
+    """A number with ``digits`` significant digits (at least two decimals) as text; other values
+    (``..``, text, missing) unchanged."""
+    if isinstance(v, str) or v is None or v is pd.NA:
+        return v
+    x = float(v)
+    if not math.isfinite(x):
+        return ""
+    dec = 2 if x == 0 else max(2, digits - 1 - int(math.floor(math.log10(abs(x)))))
+    s = f"{x:.{dec}f}"
+    return s.replace(".", ",").replace("-", "−") if lang == "sv" else s
+
+
+def publish(tab: pd.DataFrame, name: str, *, title: str, unit: str, ar: int, k: int,
+            lang: Lang = "sv", note: str = "", kommun: str = OUT) -> pd.DataFrame:
+    """Save a table (``report.save_table``, checked against ``k``) and return its display view."""
+    from genomlysning import report
+
+    lab = labels(lang)
+    report.save_table(tab, kommun, name, title=title, unit=unit,
+                      source=schema.text("jmf_kalla", lang, ar=ar), note=note, lang=lang, k=k,
+                      labels=lab)
+    shown = tab.copy()
+    for col in _SIGNIFICANT:
+        if col in shown.columns:
+            shown[col] = [format_significant(v, lang) for v in shown[col]]
+    for col in _TWO_DECIMALS:
+        if col in shown.columns:
+            shown[col] = [v if isinstance(v, str) or v is None else _fmt(float(v), 2, lang)
+                          for v in shown[col]]
+    if "p" in shown.columns:
+        shown["p"] = [format_p(v, lang) for v in tab["p"]]
+    return report.display_table(shown, lang, labels=lab)
+
+
+def format_p(p: object, lang: Lang = "sv") -> object:
+    """A p-value as text: ``< 0,001`` below 0.001, otherwise three decimals."""
+    if isinstance(p, str) or p is None or p is pd.NA or not math.isfinite(float(p)):
+        return p
+    return "< " + _fmt(0.001, 3, lang) if float(p) < 0.001 else _fmt(float(p), 3, lang)
+
+
+def section_headline(frames: Mapping[str, pd.DataFrame], ar: int, k: int, lang: Lang,
+                     ratios: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The side-by-side table of headline figures (saved as ``04_nyckeltal``)."""
+    tab = headline_table(frames, ar, k, ratios=ratios)
+    return publish(tab, "04_nyckeltal", title=schema.text("jmf_titel_nyckeltal", lang, ar=ar),
+                   unit=schema.text("jmf_enhet_nyckeltal", lang), ar=ar, k=k, lang=lang,
+                   note=schema.text("jmf_not_nyckeltal", lang))
+
+
+@dataclass(frozen=True)
+class Section:
+    """What a notebook section shows: a figure, display tables and a short Markdown summary."""
+
+    figure: Figure | None
+    tables: dict[str, pd.DataFrame]
+    summary: str
+    funnels: dict[str, Funnel]
+
+
+def section_funnels(frames: Mapping[str, pd.DataFrame], ar: int, k: int, lang: Lang,
+                    keys: Sequence[str] = FUNNEL_INDICATORS) -> Section:
+    """Crude-rate funnel plots (figure ``04_trattdiagram``), one points table per indicator
+    (``04_tratt_<key>``) and the overdispersion table (``04_overspridning``)."""
+    from genomlysning import report
+
+    fs = funnels(frames, ar, k, keys)
+    fig = plot_funnels(fs, lang)
+    report.save_figure(fig, OUT, "04_trattdiagram")
+    for key, f in fs.items():
+        publish(funnel_points_table(f, k, lang), f"04_tratt_{key}",
+                title=schema.text("jmf_titel_tratt", lang, ind=indicator(key).label(lang), ar=ar),
+                unit=indicator(key).unit(lang), ar=ar, k=k, lang=lang,
+                note=schema.text("jmf_not_tratt", lang))
+    od = publish(overdispersion_table(fs, lang), "04_overspridning",
+                 title=schema.text("jmf_titel_overspridning", lang, ar=ar),
+                 unit=schema.text("jmf_enhet_indikatorer", lang), ar=ar, k=k, lang=lang,
+                 note=schema.text("jmf_not_overspridning", lang))
+    return Section(fig, {"overspridning": od}, standouts_text(fs, lang), fs)
+
+
+def section_casemix(frames: Mapping[str, pd.DataFrame], ar: int, k: int, lang: Lang,
+                    ratios: Mapping[str, pd.DataFrame]) -> Section:
+    """Standardised ratios: funnel plots of O/E (figure ``04_trattdiagram_justerade``) and one
+    table per indicator (``04_justerad_<key>``)."""
+    from genomlysning import report
+
+    fs = {key: ratio_funnel(sr, key, k) for key, sr in ratios.items()}
+    fig = plot_funnels(fs, lang)
+    report.save_figure(fig, OUT, "04_trattdiagram_justerade")
+    tables = {}
+    for key, sr in ratios.items():
+        ind = indicator(key).label(lang)
+        tables[key] = publish(casemix_table(sr, k), f"04_justerad_{key}",
+                              title=schema.text("jmf_titel_casemix", lang, ind=ind, ar=ar),
+                              unit=indicator(key).unit(lang), ar=ar, k=k, lang=lang,
+                              note=schema.text("jmf_not_casemix", lang))
+    return Section(fig, tables, standouts_text(fs, lang), fs)
+
+
+def section_mor(frames: Mapping[str, pd.DataFrame], ar: int, k: int, lang: Lang,
+                keys: Sequence[str] = FUNNEL_INDICATORS) -> tuple[pd.DataFrame,
+                                                                  dict[str, MedianOddsRatio]]:
+    """Median odds ratios (table ``04_mor``); returns the display table and the estimates."""
+    mors = between(frames, ar, keys)
+    shown = publish(mor_table(mors, lang), "04_mor", title=schema.text("jmf_titel_mor", lang, ar=ar),
+                    unit=schema.text("jmf_enhet_indikatorer", lang), ar=ar, k=k, lang=lang,
+                    note=schema.text("jmf_not_mor", lang))
+    return shown, mors
+
+
+def results(ar: int, kommuner: Sequence[str], crude: Mapping[str, Funnel],
+            adjusted: Mapping[str, Funnel], mors: Mapping[str, MedianOddsRatio]) -> dict[str, object]:
+    """Headline figures of 04_compare for ``results.json`` (municipality codes, no counts)."""
+    out: dict[str, object] = {"ar": ar, "kommuner": list(kommuner)}
+    for key, f in crude.items():
+        s, a = standouts(f), standouts(adjusted[key]) if key in adjusted else {}
+        m = mors.get(key)
+        out[key] = {
+            "poolad_andel": f.target, "phi": f.od.phi, "p_overspridning": f.od.p_value,
+            "tau2": f.od.tau2, "justerade_granser": f.adjusted,
+            "over_998": s["over"], "under_998": s["under"],
+            "justerat_over_998": a.get("over", []), "justerat_under_998": a.get("under", []),
+            "mor": m.mor if m else None, "mor_lo": m.mor_lo if m else None,
+            "mor_hi": m.mor_hi if m else None,
+        }
+    return out
+
+
+def intro_text(kommuner: Sequence[str], utan_data: Sequence[str], ar: int, lang: Lang = "sv") -> str:
+    """Which municipalities are compared (and which were asked for but have no clean data)."""
+    out = schema.text("jmf_text_intro", lang, ar=ar,
+                      kommuner=", ".join(kommun_namn(k) for k in kommuner) or "–")
+    if utan_data:
+        out += schema.text("jmf_text_utan", lang, kommuner=", ".join(kommun_namn(k) for k in utan_data))
+    return out
+
+
+def workbook_title(lang: Lang = "sv") -> str:
+    """Title of the comparison workbook."""
+    return schema.text("jmf_arbetsbok", lang)

@@ -579,6 +579,9 @@ TEXTS.update({
                       "en": "above the 99.8% limit: {kommuner}"},
     "jmf_text_under": {"sv": "under 99,8 %-gränsen: {kommuner}",
                        "en": "below the 99.8% limit: {kommuner}"},
+    "jmf_grans_ojusterad": {"sv": "{niva} %-gräns utan justering", "en": "{niva}% limit, unadjusted"},
+    "jmf_text_ojusterad": {"sv": " (utanför 99,8 %-gränsen utan justering för överspridning: {kommuner})",
+                           "en": " (outside the unadjusted 99.8% limit: {kommuner})"},
     "jmf_text_ingen": {"sv": "ingen kommun utanför 99,8 %-gränserna",
                        "en": "no municipality outside the 99.8% limits"},
     "fdr_fore": {"sv": "Före", "en": "Before"},
@@ -594,20 +597,180 @@ TEXTS.update({
     "fdr_modell": {"sv": "Modell", "en": "Model"},
     "fdr_did_logit": {"sv": "Pilot × efter, logistisk modell (log-odds)",
                       "en": "Pilot × after, logistic model (log-odds)"},
-    "fdr_did_lpm": {"sv": "Pilot × efter, linjär sannolikhetsmodell (andel)",
-                    "en": "Pilot × after, linear probability model (share)"},
-    "fdr_pretrend": {"sv": "Skillnad i månadstrend före start, pilot − övriga (andel per månad)",
-                     "en": "Difference in monthly trend before the start, pilot − rest (share per "
-                           "month)"},
+    "fdr_did_lpm": {"sv": "Pilot × efter, linjär sannolikhetsmodell (procentenheter)",
+                    "en": "Pilot × after, linear probability model (percentage points)"},
+    "fdr_pretrend": {"sv": "Skillnad i månadstrend före start, pilot − övriga (procentenheter per "
+                           "månad)",
+                     "en": "Difference in monthly trend before the start, pilot − rest (percentage "
+                           "points per month)"},
     "fdr_grupp": {"sv": "Grupp", "en": "Group"},
     "fdr_period": {"sv": "Period", "en": "Period"},
     "fdr_ovriga": {"sv": "Övriga områden", "en": "Other areas"},
-    "fdr_kvartal": {"sv": "Kvartal", "en": "Quarter"},
+    "fdr_kvartal": {"sv": "Kvartal (start)", "en": "Quarter (start)"},
+    "fdr_halvar": {"sv": "Halvår (start)", "en": "Half-year (start)"},
     "fdr_observerad": {"sv": "Observerad andel per månad", "en": "Observed monthly share"},
     "fdr_anpassad": {"sv": "Anpassade segment", "en": "Fitted segments"},
     "fdr_kontrafaktisk": {"sv": "Trenden före, förlängd (kontrafaktisk)",
                           "en": "Trend before, extended (counterfactual)"},
     "fdr_reformdatum": {"sv": "Förändringen", "en": "The change"},
+    "fdr_procentenheter": {"sv": "procentenheter", "en": "percentage points"},
+    "fdr_tabell_its_andel": {"sv": "(a) Andel per månad, procentenheter",
+                             "en": "(a) Monthly share, percentage points"},
+    "fdr_tabell_its_logodds": {"sv": "(b) Log-odds, månader viktade med antal",
+                               "en": "(b) Log-odds, months weighted by count"},
+    "fdr_tabell_its_justerad": {"sv": "(c) Per aktualisering, justerad för ärendesammansättning "
+                                      "(log-odds)",
+                                "en": "(c) By referral, adjusted for case mix (log-odds)"},
+    "jmf_text_intro": {"sv": "Jämförda kommuner/stadsdelar, år {ar}: {kommuner}.",
+                       "en": "Municipalities/districts compared, year {ar}: {kommuner}."},
+    "jmf_text_utan": {"sv": " Utan rensade data (ingår inte): {kommuner}.",
+                      "en": " Without cleaned data (not included): {kommuner}."},
+    "fdr_text_intro": {
+        "sv": "**{namn}**: {n} aktualiseringar {fran} – {till}. Datum som utvärderas: {datum}. "
+              "Indikator i tidsserien: {ind}.",
+        "en": "**{namn}**: {n} referrals {fran} – {till}. Date evaluated: {datum}. Indicator in "
+              "the time series: {ind}."},
+    "fdr_text_ingen_reform": {
+        "sv": "Inget datum för en förändring är angivet (parametern `reform_datum`), så det finns "
+              "ingen före/efter-jämförelse eller tidsserie att visa.",
+        "en": "No date of a change is given (parameter `reform_datum`), so there is no before/after "
+              "comparison or time series to show."},
+    "fdr_text_ingen_pilot": {
+        "sv": "Inget pilotområde är angivet (parametern `pilot_omrade`), så avsnittet om "
+              "skillnad i skillnader hoppas över.",
+        "en": "No pilot area is given (parameter `pilot_omrade`), so the difference-in-differences "
+              "section is skipped."},
+    "fdr_text_pilot_utan_datum": {
+        "sv": "Pilotområdet {pilot} är angivet men inget startdatum (`pilot_start` eller "
+              "`reform_datum`); utan startdatum kan före och efter inte skiljas åt.",
+        "en": "The pilot area {pilot} is given but no start date (`pilot_start` or "
+              "`reform_datum`); without it before and after cannot be told apart."},
+    "fdr_text_its": {
+        "sv": "Enligt den enkla tidsserien ändrades andelen vid förändringen med {pp} procentenheter "
+              "(95 % KI {pp_lo} till {pp_hi}). Justerat för ärendesammansättning motsvarar "
+              "nivåförändringen oddskvoten {orr} (95 % KI {or_lo}–{or_hi}); trenden efteråt ändrades "
+              "med {slope} log-odds per månad (95 % KI {slope_lo} till {slope_hi}).",
+        "en": "In the simple time series the share changed at the change by {pp} percentage points "
+              "(95% CI {pp_lo} to {pp_hi}). Adjusted for case mix the level change is an odds ratio "
+              "of {orr} (95% CI {or_lo}–{or_hi}); the trend afterwards changed by {slope} log-odds "
+              "per month (95% CI {slope_lo} to {slope_hi})."},
+    "fdr_text_did": {
+        "sv": "I pilotområdet {pilot} ändrades oddsen med faktorn {orr} (95 % KI {or_lo}–{or_hi}) "
+              "jämfört med övriga områden, eller med {pp} procentenheter (95 % KI {pp_lo} till "
+              "{pp_hi}). Test av skillnad i trend före start: p = {p}.",
+        "en": "In the pilot area {pilot} the odds changed by a factor {orr} (95% CI {or_lo}–{or_hi}) "
+              "relative to the other areas, or by {pp} percentage points (95% CI {pp_lo} to "
+              "{pp_hi}). Test of a difference in trend before the start: p = {p}."},
+    "jmf_enhet_utredning_inledd": {
+        "sv": "Aktualiseringar (utom de vars förhandsbedömning pågick vid periodens slut)",
+        "en": "Referrals (excluding those whose initial assessment was open at the end of the period)"},
+    "jmf_enhet_insats_erbjuden": {
+        "sv": "Aktualiseringar (utom de med förhandsbedömning eller utredning som pågick vid "
+              "periodens slut)",
+        "en": "Referrals (excluding those with an initial assessment or investigation open at the "
+              "end of the period)"},
+    "jmf_enhet_barnsamtal": {
+        "sv": "Aktualiseringar med egen utredning (utom utredningar som pågick vid periodens slut)",
+        "en": "Referrals with their own investigation (excluding investigations open at the end of "
+              "the period)"},
+    "jmf_enhet_fb_inom_frist": {
+        "sv": "Aktualiseringar (utom öppna förhandsbedömningar där 14 dagar inte hunnit gå)",
+        "en": "Referrals (excluding open initial assessments whose 14 days had not passed)"},
+    "jmf_enhet_insats_accepterad": {"sv": "Aktualiseringar med erbjuden insats",
+                                    "en": "Referrals with an intervention offered"},
+    "jmf_enhet_utredning_inom_frist": {
+        "sv": "Utredningar (utom pågående där fyra månader inte hunnit gå)",
+        "en": "Investigations (excluding open ones whose four months had not passed)"},
+    "jmf_kalla": {"sv": "Rensade genomlysningsdata (data/processed), år {ar}",
+                  "en": "Cleaned review data (data/processed), year {ar}"},
+    "jmf_arbetsbok": {"sv": "Jämförelse mellan kommuner", "en": "Comparison of municipalities"},
+    "jmf_titel_nyckeltal": {"sv": "Nyckeltal per kommun {ar}",
+                            "en": "Headline figures by municipality, {ar}"},
+    "jmf_enhet_nyckeltal": {"sv": "Aktualiseringar och barn; andelar enligt respektive indikator",
+                            "en": "Referrals and children; shares as defined by each indicator"},
+    "jmf_not_nyckeltal": {
+        "sv": "Observerat/förväntat: justerat för ärendetyp, anmälare, åldersgrupp, kön och "
+              "återaktualisering (indirekt standardisering mot alla kommuner tillsammans). En andel "
+              "döljs också när antalet som inte når steget är 1–4.",
+        "en": "Observed/expected: adjusted for case type, reporter, age group, sex and re-referral "
+              "(indirect standardisation against all municipalities pooled). A share is also hidden "
+              "when the number not reaching the stage is 1–4."},
+    "jmf_titel_tratt": {"sv": "Trattdiagram: {ind}, {ar}", "en": "Funnel plot: {ind}, {ar}"},
+    "jmf_not_tratt": {
+        "sv": "Kontrollgränser kring den poolade andelen (exakta binomialgränser, Spiegelhalter "
+              "2005), vidgade med en slumpeffekt när överspridningen är signifikant.",
+        "en": "Control limits around the pooled share (exact binomial limits, Spiegelhalter 2005), "
+              "widened by a random effect when overdispersion is significant."},
+    "jmf_titel_overspridning": {"sv": "Överspridning per indikator, {ar}",
+                                "en": "Overdispersion by indicator, {ar}"},
+    "jmf_enhet_indikatorer": {"sv": "Indikatorer", "en": "Indicators"},
+    "jmf_not_overspridning": {
+        "sv": "φ = medelvärdet av de kvadrerade z-värdena efter winsorisering (10 % i vardera "
+              "änden); χ² = antal kommuner × φ mot χ² med (antal − 1) frihetsgrader; τ² = "
+              "DerSimonian–Lairds varians mellan kommuner.",
+        "en": "φ = mean squared z-score after winsorising 10% at each end; χ² = units × φ against "
+              "χ² on (units − 1) degrees of freedom; τ² = DerSimonian–Laird between-unit variance."},
+    "jmf_titel_casemix": {"sv": "Justering för ärendesammansättning: {ind}, {ar}",
+                          "en": "Case-mix adjustment: {ind}, {ar}"},
+    "jmf_not_casemix": {
+        "sv": "Förväntat antal (E) från en poolad logistisk modell med ärendetyp, anmälare, "
+              "åldersgrupp, kön och återaktualisering; exakt Poisson-intervall för O; justerad "
+              "andel = O/E × poolad andel.",
+        "en": "Expected count (E) from a pooled logistic model with case type, reporter, age group, "
+              "sex and re-referral; exact Poisson interval for O; adjusted share = O/E × pooled "
+              "share."},
+    "jmf_titel_mor": {"sv": "Variation mellan kommuner efter justering (median-oddskvot), {ar}",
+                      "en": "Variation between municipalities after adjustment (median odds ratio), "
+                            "{ar}"},
+    "jmf_not_mor": {
+        "sv": "Kommunernas intercept från en logistisk modell med fixa kommuneffekter och "
+              "ärendesammansättning (klusterrobusta varianser per barn); σ² skattad med "
+              "DerSimonian–Lairds momentmetod, intervall med Q-profilmetoden; "
+              "MOR = exp(√(2σ²) · 0,6745).",
+        "en": "Municipality intercepts from a logistic model with municipality fixed effects and "
+              "case mix (cluster-robust variances by child); σ² by the DerSimonian–Laird method of "
+              "moments, Q-profile interval; MOR = exp(√(2σ²) · 0.6745)."},
+    "fdr_kalla": {"sv": "Rensade genomlysningsdata för {namn}, {fran} – {till}",
+                  "en": "Cleaned review data for {namn}, {fran} – {till}"},
+    "fdr_titel_fore_efter": {"sv": "Före och efter {datum}", "en": "Before and after {datum}"},
+    "fdr_enhet_fore_efter": {"sv": "Aktualiseringar; nämnare enligt respektive indikator",
+                             "en": "Referrals; denominators as defined by each indicator"},
+    "fdr_not_fore_efter": {
+        "sv": "Skillnad efter − före med Newcombes hybrida score-intervall (1998, metod 10).",
+        "en": "Difference after − before with Newcombe's hybrid score interval (1998, method 10)."},
+    "fdr_titel_its": {"sv": "{ind} per månad", "en": "{ind} by month"},
+    "fdr_titel_its_andel": {
+        "sv": "Segmenterad regression av andelen per månad: {ind} (Newey–West-medelfel, {lags} "
+              "laggar)",
+        "en": "Segmented regression of the monthly share: {ind} (Newey–West errors, {lags} lags)"},
+    "fdr_titel_its_logodds": {
+        "sv": "Segmenterad binomialregression per månad: {ind} (log-odds, månader viktade med "
+              "antal; Newey–West-medelfel, {lags} laggar)",
+        "en": "Segmented binomial regression by month: {ind} (log-odds, months weighted by count; "
+              "Newey–West errors, {lags} lags)"},
+    "fdr_titel_its_justerad": {
+        "sv": "Segmenterad logistisk regression per aktualisering, justerad för "
+              "ärendesammansättning: {ind}",
+        "en": "Segmented logistic regression by referral, adjusted for case mix: {ind}"},
+    "fdr_enhet_procentenheter": {"sv": "Procentenheter (trender per månad)",
+                                 "en": "Percentage points (trends per month)"},
+    "fdr_enhet_logodds": {"sv": "Log-odds (trender per månad)", "en": "Log-odds (trends per month)"},
+    "fdr_not_its_justerad": {
+        "sv": "Justerad för ärendetyp, anmälare, åldersgrupp, kön och återaktualisering; "
+              "medelfel klustrade per barn.",
+        "en": "Adjusted for case type, reporter, age group, sex and re-referral; standard errors "
+              "clustered by child."},
+    "fdr_titel_did": {"sv": "Pilotområde {pilot} mot övriga områden: {ind}",
+                      "en": "Pilot area {pilot} against the other areas: {ind}"},
+    "fdr_titel_did_celler": {"sv": "{ind}: {pilot} och övriga områden före och efter start",
+                             "en": "{ind}: {pilot} and the other areas before and after the start"},
+    "fdr_enhet_did": {"sv": "Log-odds respektive procentenheter",
+                      "en": "Log-odds and percentage points respectively"},
+    "fdr_not_did": {
+        "sv": "Modeller med fixa effekter för område och kvartal samt ärendesammansättning; "
+              "medelfel klustrade per barn. Förtrendtestet jämför månadstrenden före start.",
+        "en": "Models with area and quarter fixed effects and case mix; standard errors clustered "
+              "by child. The pre-trend test compares the monthly trends before the start."},
 })
 
 
