@@ -184,7 +184,7 @@ def test_omrade_only_when_present(year: pd.DataFrame) -> None:
 def test_outcomes_by_hand(year: pd.DataFrame) -> None:
     t = funnel.utredning_outcomes(year)
     akt = t[t["enhet"] == "aktualiseringar"].set_index("utredning_utfall")
-    assert akt["n_bas"].unique().tolist() == [3]
+    assert akt["n_totalt"].unique().tolist() == [3]
     assert akt.loc[["insats", "avbojd", "inget_behov"], "n"].tolist() == [1, 1, 1]
     assert akt["n"].sum() == 3 and akt.loc["insats", "andel"] == pytest.approx(1 / 3)
 
@@ -201,7 +201,8 @@ def test_child_voice_timeliness_declines_by_hand(year: pd.DataFrame) -> None:
     assert fb["andel"] == pytest.approx(4 / 7)
     utr = tl.loc[("utredning_inom_frist", "totalt", "totalt")]
     # own utredningar: r1 (in time), r3 (late), r4 (open, censored: NA), r7 (in time); r5 is added
-    assert (utr["n_grupp"], utr["n_ja"], utr["n_nej"], utr["n_censurerade"], utr["n_saknas"]) == (4, 2, 1, 1, 0)
+    counts = ("n_grupp", "n_ja", "n_nej", "n_censurerade", "n_saknas")
+    assert tuple(utr[c] for c in counts) == (4, 2, 1, 1, 0)
 
     dec = funnel.declines(year).set_index(["variabel", "kategori"])
     assert dec.loc[("totalt", "totalt"), "andel"] == pytest.approx(0.5)
@@ -274,3 +275,52 @@ def test_durations(year: pd.DataFrame) -> None:
     u = funnel.durations(year, "utredning", "2025-12-31")
     assert sorted(u.days[u.event].tolist()) == [60, 100, 150]
     assert u.days[~u.event].tolist() == [(pd.Timestamp("2025-12-31") - pd.Timestamp("2025-06-04")).days]
+
+
+# ---------------------------------------------------------------------------------------------
+# The synthetic demo data's known rates are recovered
+# ---------------------------------------------------------------------------------------------
+
+LEVEL = 0.999  # many comparisons: a wide interval keeps chance failures rare (about 1 in 1000 each)
+
+
+def _check_truth(df: pd.DataFrame, truth: dict) -> int:
+    """Compare every model's expected rate with the observed rate (all years) and its interval."""
+    t = funnel.funnel(df)
+    akt = t[t["enhet"] == "aktualiseringar"].set_index("steg")
+    checked = 0
+    for name, rate in truth["expected_rates"].items():
+        population = truth["models"][name]["population"]
+        if name in STAGES:
+            assert population == STAGES[STAGES.index(name) - 1]  # the previous funnel stage
+            x, n = akt.loc[name, "n"], akt.loc[name, "n_foregaende"]
+        else:
+            assert population == "fb_beslut == 'inleda'"
+            pop = (df["fb_beslut"].astype(object) == "inleda").to_numpy()
+            row = funnel.share_table(df, {name: df[name]}, pop, []).iloc[0]
+            x, n = row["n_ja"], row["n_bas"]
+        lo, hi = funnel.wilson(x, n, level=LEVEL)
+        assert float(lo) <= rate <= float(hi), (truth["kommun"], name, x, n, rate)
+        checked += 1
+    return checked
+
+
+@pytest.mark.parametrize("kommun", ["ekby", "norrvik"])
+def test_generated_truth_recovered(kommun: str) -> None:
+    from genomlysning import synth
+
+    raw, truth = synth.generate_kommun(synth.demo_spec(kommun))
+    assert _check_truth(synth.clean_view(raw, kommun), truth) >= 9
+
+
+def test_prepared_demo_data_recover_truth() -> None:
+    """The same through the real pipeline (demo-data + prepare: ``make processed``)."""
+    from genomlysning import clean, paths, synth
+
+    kommuner = [p.name for p in sorted(paths.DATA_PROCESSED.glob("*"))
+                if (p / "aktualiseringar.parquet").is_file()
+                and (paths.DATA_RAW / p.name / synth.TRUTH_FILE).is_file()]
+    if not kommuner:
+        pytest.skip("no prepared demo data (run `make processed`)")
+    for kommun in kommuner:
+        assert _check_truth(clean.load_clean(kommun), synth.load_truth(kommun)) >= 9

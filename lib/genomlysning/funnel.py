@@ -168,15 +168,15 @@ def utredning_outcomes(df: pd.DataFrame) -> pd.DataFrame:
     for unit in UNITS:
         n = _count(ind, unit, children).to_numpy()
         base = int(_count(pd.DataFrame({"x": closed}), unit, children).iloc[0])
-        parts.append(pd.DataFrame({"enhet": unit, "utredning_utfall": cats, "n": n, "n_bas": base,
+        parts.append(pd.DataFrame({"enhet": unit, "utredning_utfall": cats, "n": n, "n_totalt": base,
                                    **_rate_columns("andel", n, np.full(len(n), base))}))
     return pd.concat(parts, ignore_index=True)
 
 
 def mask_outcomes(table: pd.DataFrame, k: int) -> pd.DataFrame:
     """Suppress :func:`utredning_outcomes` (the categories add up to the published number closed)."""
-    linked = {c: ["n", "n_bas"] for c in table.columns if c.startswith("andel")}
-    return disclose.mask_table(table, ["n", "n_bas"], k, linked=linked, by=["enhet"], margins="columns")
+    linked = {c: ["n", "n_totalt"] for c in table.columns if c.startswith("andel")}
+    return disclose.mask_table(table, ["n", "n_totalt"], k, linked=linked, by=["enhet"], margins="columns")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -362,16 +362,16 @@ def insats_mix(df: pd.DataFrame) -> pd.DataFrame:
     if (pop & held.isna().to_numpy()).any():
         rows.append(("insats_heldygn", MISSING, int((pop & held.isna().to_numpy()).sum())))
     t = pd.DataFrame(rows, columns=["variabel", "kategori", "n"])
-    t["n_bas"] = int(pop.sum())
-    for c, v in _rate_columns("andel", t["n"], t["n_bas"]).items():
+    t["n_totalt"] = int(pop.sum())
+    for c, v in _rate_columns("andel", t["n"], t["n_totalt"]).items():
         t[c] = v
     return t
 
 
 def mask_mix(table: pd.DataFrame, k: int) -> pd.DataFrame:
     """Suppress :func:`insats_mix` (the types add up to the number offered)."""
-    linked = {c: ["n", "n_bas"] for c in table.columns if c.startswith("andel")}
-    return disclose.mask_table(table, ["n", "n_bas"], k, linked=linked, by=["variabel"], margins="columns")
+    linked = {c: ["n", "n_totalt"] for c in table.columns if c.startswith("andel")}
+    return disclose.mask_table(table, ["n", "n_totalt"], k, linked=linked, by=["variabel"], margins="columns")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -385,6 +385,7 @@ class Durations:
     days: np.ndarray
     event: np.ndarray
     group: np.ndarray
+    variable: str = "arendetyp"
 
 
 def durations(df: pd.DataFrame, kind: str, period_slut: str | pd.Timestamp, group: str = "arendetyp",
@@ -413,7 +414,8 @@ def durations(df: pd.DataFrame, kind: str, period_slut: str | pd.Timestamp, grou
         g = df[group].astype(object).where(df[group].notna(), MISSING).to_numpy()
     else:
         g = np.full(len(df), TOTAL)
-    return Durations(days=t[keep].astype(int), event=done[keep], group=np.asarray(g)[keep].astype(str))
+    return Durations(days=t[keep].astype(int), event=done[keep], group=np.asarray(g)[keep].astype(str),
+                     variable=group or "grupp")
 
 
 def kaplan_meier(days: np.ndarray, event: np.ndarray, grid: Sequence[int], level: float = 0.95,
@@ -451,14 +453,15 @@ def kaplan_meier(days: np.ndarray, event: np.ndarray, grid: Sequence[int], level
 
 
 def time_curves(d: Durations, grid: Sequence[int]) -> pd.DataFrame:
-    """:func:`kaplan_meier` for every group of ``d`` and in total ("totalt" first)."""
+    """:func:`kaplan_meier` for every group of ``d`` and in total ("totalt" first); the group
+    column is named after the grouping variable, ``n_grupp`` is the group's size."""
     parts = []
     groups = [(TOTAL, np.ones(len(d.days), dtype=bool))]
     groups += [(g, d.group == g) for g in _ordered_groups(d.group)]
     for name, m in groups:
         t = kaplan_meier(d.days[m], d.event[m], grid)
-        t.insert(0, "grupp", name)
-        t.insert(1, "n_bas", int(m.sum()))
+        t.insert(0, d.variable, name)
+        t.insert(1, "n_grupp", int(m.sum()))
         parts.append(t)
     return pd.concat(parts, ignore_index=True)
 
@@ -474,8 +477,8 @@ def mask_curves(table: pd.DataFrame, k: int) -> pd.DataFrame:
     shown (counts 1..k-1 hidden); the share completed hides with either of them or when fewer than
     k are completed. The completed and censored counts are not published (with the group size and
     the number open they would reveal each other)."""
-    linked = {c: ["n_klara", "n_oppna", "n_bas"] for c in table.columns if c.startswith("andel")}
-    out = disclose.mask_table(table, ["n_bas", "n_oppna", "n_klara"], k, linked=linked, margins=False)
+    linked = {c: ["n_klara", "n_oppna", "n_grupp"] for c in table.columns if c.startswith("andel")}
+    out = disclose.mask_table(table, ["n_grupp", "n_oppna", "n_klara"], k, linked=linked, margins=False)
     return out.drop(columns=["n_klara", "n_censurerade"])
 
 
@@ -573,3 +576,111 @@ def headline(rep: FunnelReport) -> dict[str, object]:
     for c in KONTAKTER:
         out[f"{c}_andel"] = _value(rep.masked["samverkan"], "andel", variabel=TOTAL, utfall=c)
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameters and export
+# ---------------------------------------------------------------------------------------------
+
+def period_end(df: pd.DataFrame, kommun: str, period_slut: str | None = None) -> pd.Timestamp:
+    """The censoring date: ``period_slut`` if given, else the params file's, else the latest date
+    in the data (as the cleaning stage does)."""
+    if period_slut:
+        return pd.Timestamp(period_slut)
+    from genomlysning import params
+
+    try:
+        given = params.load(kommun).get("period_slut")
+    except params.ParamsError:
+        given = None
+    if given:
+        return pd.Timestamp(str(given))
+    latest = [df[c].max() for c in schema.DATE_COLUMNS if c in df.columns and df[c].notna().any()]
+    if not latest:
+        raise ValueError("no period_slut given and no dates in the data to take it from")
+    return pd.Timestamp(max(latest))
+
+
+#: Exported tables: name in ``FunnelReport.masked`` -> (file name, title key, unit key, note keys).
+EXPORTS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
+    "tratt": ("02_tratt", "titel_tratt", "enhet_bada", ("not_kapslad",)),
+    "utfall": ("02_utfall", "titel_utfall", "enhet_bada", ("not_utfall", "not_kapslad")),
+    "fordelning_aktualiseringar": ("02_fordelning_aktualiseringar", "titel_fordelning", "aktualiseringar",
+                                   ("not_fordelning", "not_kapslad")),
+    "fordelning_barn": ("02_fordelning_barn", "titel_fordelning", "barn", ("not_fordelning", "not_kapslad")),
+    "barn_antal_aktualiseringar": ("02_barn_antal_aktualiseringar", "titel_barn_antal", "barn",
+                                   ("not_barn_antal",)),
+    "barnsamtal": ("02_barnsamtal", "titel_barnsamtal", "enhet_utredningar", ("not_andel_kand",)),
+    "samverkan": ("02_samverkan", "titel_samverkan", "enhet_utredningar", ("not_andel_kand",)),
+    "tidsfrister": ("02_tidsfrister", "titel_tidsfrister", "enhet_tidsfrister", ("not_censur",)),
+    "tid_fb": ("02_tid_forhandsbedomning", "titel_tid_fb", "aktualiseringar", ("not_km",)),
+    "tid_utredning": ("02_tid_utredning", "titel_tid_utredning", "enhet_egna_utredningar", ("not_km",)),
+    "avbojda": ("02_avbojda_insatser", "titel_avbojda", "enhet_erbjudna", ("not_andel_kand",)),
+    "insatser": ("02_insatstyper", "titel_insatser", "enhet_erbjudna", ("not_insatser",)),
+    "hoppade_steg": ("02_hoppade_steg", "titel_hoppade_steg", "aktualiseringar", ("not_hoppade",)),
+}
+
+
+def save_tables(rep: FunnelReport, kommun: str, ar: int, *, namn: str | None = None,
+                lang: schema.Lang = "sv") -> list[str]:
+    """Write every masked table to reports/<kommun>/tables/ (CSV + metadata); return the file
+    names (relative to the project root)."""
+    from genomlysning import paths, report
+
+    written = []
+    source = schema.text("kalla_data", lang, namn=namn or kommun, ar=ar)
+    for key, (name, title, unit, notes) in EXPORTS.items():
+        path = report.save_table(rep.masked[key], kommun, name, title=schema.text(title, lang, ar=ar),
+                                 unit=schema.text(unit, lang), source=source,
+                                 note=" ".join(schema.text(n, lang) for n in notes), lang=lang, k=rep.k)
+        written.append(paths.relative(path))
+    return written
+
+
+def compact_breakdown(table: pd.DataFrame, stages: Sequence[str] = ("utredning_inledd", "insats_erbjuden",
+                                                                    "insats_startad")) -> pd.DataFrame:
+    """The columns of a (masked) breakdown a reader needs first: category, size and the shares of
+    ``stages`` with their intervals."""
+    cols = ["variabel", "kategori", "n_aktualisering"]
+    for s in stages:
+        cols += [f"andel_{s}", f"andel_{s}_lo", f"andel_{s}_hi"]
+    return table[cols]
+
+
+def summary(rep: FunnelReport, ar: int, lang: schema.Lang = "sv") -> str:
+    """Two paragraphs of headline results for the report's "Resultat" section, built from the
+    suppressed tables (a hidden figure reads ".."); shares with their 95 % interval."""
+    from genomlysning import report
+
+    t = rep.masked["tratt"]
+
+    def share(table: pd.DataFrame, col: str, **where: str) -> str:
+        v = _value(table, col, **where)
+        if v is None or disclose.is_suppressed(v):
+            return disclose.SUPPRESSED
+        lo, hi = _value(table, f"{col}_lo", **where), _value(table, f"{col}_hi", **where)
+        def pct(x: object) -> str:
+            return report.format_number(x, lang, share=True, decimals=0)
+
+        return f"{pct(v)} ({pct(lo).removesuffix('%').rstrip(chr(0xa0))}–{pct(hi)})"
+
+    def count(unit: str) -> str:
+        v = _value(t, "n", enhet=unit, steg=STAGES[0])
+        hidden = v is None or disclose.is_suppressed(v)
+        return disclose.SUPPRESSED if hidden else report.format_number(v, lang)
+
+    first = schema.text(
+        "sammanfattning_tratt", lang, ar=ar, n_akt=count("aktualiseringar"), n_barn=count("barn"),
+        utr=share(t, "andel_forsta", enhet="aktualiseringar", steg="utredning_inledd"),
+        erbj=share(t, "andel_forsta", enhet="aktualiseringar", steg="insats_erbjuden"),
+        start=share(t, "andel_forsta", enhet="aktualiseringar", steg="insats_startad"),
+        utr_barn=share(t, "andel_forsta", enhet="barn", steg="utredning_inledd"),
+        start_barn=share(t, "andel_forsta", enhet="barn", steg="insats_startad"))
+    m = rep.masked
+    second = schema.text(
+        "sammanfattning_barn", lang,
+        barnsamtal=share(m["barnsamtal"], "andel", variabel=TOTAL, utfall="barnsamtal"),
+        fb_frist=share(m["tidsfrister"], "andel", variabel=TOTAL, utfall="fb_inom_frist"),
+        utr_frist=share(m["tidsfrister"], "andel", variabel=TOTAL, utfall="utredning_inom_frist"),
+        nej=share(m["avbojda"], "andel", variabel=TOTAL, utfall="tackat_nej"))
+    return f"{first}\n\n{second}"

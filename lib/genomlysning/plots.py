@@ -76,13 +76,13 @@ def rate_plot(table: pd.DataFrame, value: str, *, title: str, lang: schema.Lang 
               label_col: str = "kategori", variable: str | None = None, n_col: str | None = None,
               k: int | None = None, ax: plt.Axes | None = None, xlabel: str | None = None) -> Figure:
     """Points with 95 % interval whiskers of ``value`` (a share; ``<value>_lo``/``_hi``) for each
-    row of ``table``, labelled by category (and ``n`` when ``n_col`` is given). Hidden rows are
-    listed with ".." and not drawn."""
+    row of ``table``, labelled by category (and ``n`` when ``n_col`` is given; the values of
+    ``label_col`` are labelled as values of ``variable``, default: the row's ``variabel``). Hidden
+    rows are listed with ".." and not drawn."""
     t = table.reset_index(drop=True)
-    var = variable or (str(t["variabel"].iloc[0]) if "variabel" in t.columns and len(t) else label_col)
     labels = []
     for _, row in t.iterrows():
-        row_var = str(row["variabel"]) if "variabel" in t.columns else var
+        row_var = variable or (str(row["variabel"]) if "variabel" in t.columns else label_col)
         label = report.value_label(row_var, row[label_col], lang)
         if n_col is not None:
             n = row[n_col]
@@ -158,7 +158,8 @@ def time_curves(d: Durations, curves: pd.DataFrame, kind: str, *, k: int, horizo
             c = drawable_curve(d, name, k, horizon)
             if c is None or c.empty:
                 continue
-            label = schema.text(TOTAL, lang) if name == TOTAL else report.value_label("arendetyp", name, lang)
+            c = c.set_index("dag").reindex(range(horizon + 1)).reset_index()  # hidden days: a gap
+            label = report.value_label(d.variable, name, lang)
             colour = "black" if i == 0 else PALETTE[i - 1]
             ax.step(c["dag"], 100 * c["andel_klara"], where="post", color=colour,
                     linewidth=2.0 if i == 0 else 1.2, label=label)
@@ -174,7 +175,7 @@ def time_curves(d: Durations, curves: pd.DataFrame, kind: str, *, k: int, horizo
         ax.set_ylabel(schema.text(f"ax_klara_{kind}", lang))
         ax.legend(loc="lower right", frameon=False)
         ax.grid(color="0.92")
-        total = curves[curves["grupp"] == TOTAL]
+        total = curves[curves[d.variable] == TOTAL]
         trans = ax.get_xaxis_transform()
         ax.text(-0.07, -0.2, schema.text("n_oppna", lang) + ":", transform=ax.transAxes, ha="right",
                 va="top", fontsize=8)

@@ -238,12 +238,12 @@ def _check_name(name: str) -> None:
 
 
 def _count_columns(df: pd.DataFrame) -> list[str]:
-    return [c for c in df.columns if c == "n" or c.startswith("n_") or c.startswith("antal")]
+    return [c for c in df.columns if c == "n" or str(c).startswith("n_")]
 
 
 def check_publishable(df: pd.DataFrame, k: int | None) -> None:
     """Raise ValueError if ``df`` holds an identifier column or (given ``k``) a visible count
-    1..k-1 in a count column (``n``, ``n_*``, ``antal*``)."""
+    1..k-1 in a count column (by convention ``n`` and ``n_*``)."""
     bad = sorted(FORBIDDEN_COLUMNS & set(map(str, df.columns)))
     if bad:
         raise ValueError(f"table contains identifying columns {bad}; aggregate before publishing")

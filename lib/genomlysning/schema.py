@@ -783,6 +783,7 @@ TEXTS.update({
     "andel_foregaende": {"sv": "Andel av föregående steg", "en": "Share of the previous stage"},
     "andel_forsta": {"sv": "Andel av första steget", "en": "Share of the first stage"},
     "n_grupp": {"sv": "Antal i gruppen", "en": "Number in the group"},
+    "n_totalt": {"sv": "Totalt antal (nämnare)", "en": "Total (denominator)"},
     "n_bas": {"sv": "Antal med känt utfall (nämnare)", "en": "Known outcome (denominator)"},
     "n_ja": {"sv": "Antal ja", "en": "Number yes"},
     "n_nej": {"sv": "Antal nej", "en": "Number no"},
@@ -861,6 +862,16 @@ TEXTS.update({
               "the end of the period are censored then."},
     "not_utfall": {"sv": "Andel av de avslutade utredningarna (95 % KI, Wilson).",
                    "en": "Share of the closed investigations (95% CI, Wilson)."},
+    "not_insatser": {"sv": "Andel av alla erbjudna insatser (95 % KI, Wilson). Heldygnsinsats = familjehem, "
+                           "HVB, stödboende eller SiS särskilt ungdomshem.",
+                     "en": "Share of all offered interventions (95% CI, Wilson). Out-of-home care = foster "
+                           "family, HVB, supported housing or SiS secure youth home."},
+    "not_barn_antal": {"sv": "Barn efter antal aktualiseringar under året.",
+                       "en": "Children by their number of referrals in the year."},
+    "not_hoppade": {"sv": "Raderna räknas i tratten bara fram till det första steg som saknas; kontrollera "
+                          "registreringen.",
+                    "en": "These rows count in the funnel only up to the first missing stage; check the "
+                          "data entry."},
     "kalla_data": {"sv": "Genomlysning {namn} {ar}: akter i socialtjänsten, egen bearbetning",
                    "en": "Genomlysning {namn} {ar}: social services case records, own processing"},
     "fig_andel_av": {"sv": "Andel av gruppens {enhet}, % (95 % KI)",
@@ -874,6 +885,24 @@ TEXTS.update({
     "ax_klara_utredning": {"sv": "Andel avslutade utredningar (%)", "en": "Investigations closed (%)"},
     "frist": {"sv": "Frist", "en": "Deadline"},
     "dolt": {"sv": ".. = dolt (färre än {k})", "en": ".. = hidden (fewer than {k})"},
+    "sammanfattning_tratt": {
+        "sv": "Under {ar} kom {n_akt} aktualiseringar om {n_barn} barn. {utr} av aktualiseringarna ledde "
+              "till en utredning (ny eller påförd en pågående), {erbj} till att en insats erbjöds eller "
+              "beviljades och {start} till en insats som startade. Räknat i barn ledde {utr_barn} till "
+              "utredning och {start_barn} till en startad insats.",
+        "en": "In {ar} there were {n_akt} referrals about {n_barn} children. {utr} of the referrals led "
+              "to an investigation (new or added to an ongoing one), {erbj} to an intervention being "
+              "offered or granted and {start} to an intervention that started. Counted in children, "
+              "{utr_barn} led to an investigation and {start_barn} to an intervention that started."},
+    "sammanfattning_barn": {
+        "sv": "{barnsamtal} av de avslutade utredningarna innehöll ett samtal direkt med barnet. "
+              "{fb_frist} av förhandsbedömningarna beslutades inom 14 dagar och {utr_frist} av "
+              "utredningarna avslutades inom fyra månader (öppna ärenden vid periodslut oräknade). "
+              "{nej} av de erbjudna insatserna tackades nej till.",
+        "en": "{barnsamtal} of the closed investigations included a conversation directly with the child. "
+              "{fb_frist} of the initial assessments were decided within 14 days and {utr_frist} of the "
+              "investigations were closed within four months (cases open at period end not counted). "
+              "{nej} of the offered interventions were declined."},
 })
 
 
