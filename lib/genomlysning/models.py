@@ -189,6 +189,9 @@ TEXTS: dict[str, dict[str, str]] = {
                  "en": "pooled group still too small: merged into the reference"},
     "skal_granne": {"sv": "för liten: till närmaste åldersgrupp",
                     "en": "too small: merged into the neighbouring age group"},
+    "riktning": {"sv": "Alla utfall", "en": "All outcomes"},
+    "skal_orsak_utesluten": {"sv": "för liten även sammanslagen: inte i modellen",
+                             "en": "too small even when pooled: not in the model"},
     "skal_utesluten": {"sv": "variabeln utesluten (bara en kategori kvar)",
                        "en": "variable dropped (only one category left)"},
     "alla_1": {"sv": "alla med utfallet", "en": "all with the outcome"},
@@ -204,6 +207,22 @@ TEXTS: dict[str, dict[str, str]] = {
     "lag": {"sv": "95 % KI nedre", "en": "95% CI lower"},
     "hog": {"sv": "95 % KI övre", "en": "95% CI upper"},
     "matt": {"sv": "Mått", "en": "Measure"},
+    "skattning_ki": {"sv": "Skattning (95 % KI)", "en": "Estimate (95% CI)"},
+    "ml_kort": {"sv": "ML, klusterrobusta standardfel", "en": "ML, cluster-robust standard errors"},
+    "firth_kort": {"sv": "Firth (separation), profil-KI", "en": "Firth (separation), profile CIs"},
+    "describe": {
+        "sv": "**År:** {ar}. **Modell:** utfall ~ {terms}{alt}. **Enhet:** aktualisering (rad); "
+              "standardfel klustrade per barn. **Sammanslagning:** kategorier med färre än {min_n} "
+              "rader eller med 1–{m} aktualiseringar med eller utan utfallet slås samman till "
+              "Övrigt/övriga. **Röjandeskydd:** antal 1–{k_minus} visas som '..'. "
+              "**Kalibrering:** {folds}-faldig korsvalidering per barn (frö {seed}).",
+        "en": "**Year:** {ar}. **Model:** outcome ~ {terms}{alt}. **Unit:** referral (row); standard "
+              "errors clustered by child. **Pooling:** categories with fewer than {min_n} rows or with "
+              "1–{m} referrals with or without the outcome are pooled into Other. **Disclosure "
+              "control:** counts 1–{k_minus} are shown as '..'. **Calibration:** {folds}-fold "
+              "cross-validation by child (seed {seed})."},
+    "describe_alt": {"sv": " (alternativt anmälningsorsakerna var för sig i stället för ärendetyp)",
+                     "en": " (alternatively each reason for referral instead of the case type)"},
     "specifikation": {"sv": "Specifikation", "en": "Specification"},
     "barn_n": {"sv": "Antal barn", "en": "Children"},
     "epv": {"sv": "Händelser per parameter", "en": "Events per parameter"},
@@ -211,6 +230,10 @@ TEXTS: dict[str, dict[str, str]] = {
                        "en": "The models: counts, events per parameter and estimation method"},
     "titel_bortfall": {"sv": "Saknade värden per variabel (före modellerna)",
                        "en": "Missing values per variable (before the models)"},
+    "ingen_separation": {"sv": "Ingen separation i någon modell.", "en": "No separation in any model."},
+    "titel_sammanslagning": {"sv": "Sammanslagna kategorier", "en": "Pooled categories"},
+    "titel_separation": {"sv": "Kategorier med separation (alla utfall lika)",
+                         "en": "Categories with separation (all outcomes equal)"},
     "titel_diagnostik": {"sv": "Kalibrering och diskriminering", "en": "Calibration and discrimination"},
     "diagnostik_note": {"sv": "Kalibrering och korsvaliderad AUC bygger på {folds}-faldig korsvalidering "
                               "med barn som enhet (Firth i varje del). AUC-intervall: DeLong.",
@@ -335,11 +358,13 @@ def pool_term(name: str, values: np.ndarray, y: np.ndarray, *, order: Sequence[s
     code that was pooled or merged: ``{"variabel", "kod", "till", "skal"}``.
     """
     y = np.asarray(y, dtype=float)
-    present = [c for c in order if np.any(values == c)]
+    per_code = pd.DataFrame({"v": values, "y": y}).groupby("v", sort=False)["y"].agg(["size", "sum"])
+    n_of = {str(c): int(v) for c, v in per_code["size"].items()}
+    e_of = {str(c): int(v) for c, v in per_code["sum"].items()}
+    present = [c for c in order if c in n_of]
 
     def counts(members: Sequence[str]) -> tuple[int, int]:
-        mask = np.isin(values, list(members))
-        return int(mask.sum()), int(y[mask].sum())
+        return sum(n_of[c] for c in members), sum(e_of[c] for c in members)
 
     def ok(members: Sequence[str]) -> bool:
         return _ok(*counts(members), min_n, min_events)
@@ -427,7 +452,7 @@ def pool_reasons(flags: pd.DataFrame, y: np.ndarray, *, min_n: int, min_events: 
         keep = _ok(n1, e1, min_n, min_events) and _ok(n0, e0, min_n, min_events)
         for col in failing:
             records.append({"variabel": ORSAKER, "kod": col, "till": POOLED_REASONS if keep else "",
-                            "skal": "skal_liten" if keep else "skal_utesluten"})
+                            "skal": "skal_liten" if keep else "skal_orsak_utesluten"})
         if keep:
             pooled = pd.Series(x, index=flags.index, name=POOLED_REASONS)
             terms.append(Term(POOLED_REASONS, "indicator",
@@ -702,8 +727,9 @@ def _fit_ml(X: np.ndarray, y: np.ndarray, groups: np.ndarray, alpha: float
     _, g = np.unique(groups, return_inverse=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # separation is checked from the data, not from warnings
-        res = sm.Logit(y, X).fit(method="newton", maxiter=100, disp=False, cov_type="cluster",
-                                 cov_kwds={"groups": g.ravel(), "use_correction": True})
+        res = sm.Logit(y, X, check_rank=False).fit(
+            method="newton", maxiter=100, disp=False, cov_type="cluster",
+            cov_kwds={"groups": g.ravel(), "use_correction": True})
     params = np.asarray(res.params)
     cov = np.asarray(res.cov_params())
     ci = np.asarray(res.conf_int(alpha=alpha))
@@ -1160,7 +1186,7 @@ def reference_note(fit: ModelFit, lang: Lang = "sv") -> str:
 
 
 def pooling_table(fit_or_prep: ModelFit | Prepared, lang: Lang = "sv") -> pd.DataFrame:
-    """The pooling records of one model, labelled: variable, category, pooled into, reason."""
+    """The pooling records of one model, labelled; columns ``utfall, variabel, kategori, till, skal``."""
     prep = fit_or_prep.prep if isinstance(fit_or_prep, ModelFit) else fit_or_prep
     terms = {t.name: t for t in prep.terms}
     recs = []
@@ -1173,16 +1199,21 @@ def pooling_table(fit_or_prep: ModelFit | Prepared, lang: Lang = "sv") -> pd.Dat
             t = terms.get(r.variabel)
             lev = next((lv for lv in t.levels if lv.code == r.till), None) if t else None
             into = level_label(t, lev, lang) if (t and lev) else "–"
-        recs.append({text("utfall", lang): prep.outcome.label(lang), text("variabel", lang): var,
-                     text("kategori", lang): cat, text("sammanslagen_till", lang): into,
-                     text("skal", lang): text(r.skal, lang, min_n=prep.min_n,
-                                                             m=prep.min_events - 1)})
-    keys = ("utfall", "variabel", "kategori", "sammanslagen_till", "skal")
-    return pd.DataFrame.from_records(recs, columns=[text(c, lang) for c in keys])
+        recs.append({"utfall": prep.outcome.label(lang), "variabel": var, "kategori": cat, "till": into,
+                     "skal": text(r.skal, lang, min_n=prep.min_n, m=prep.min_events - 1)})
+    return pd.DataFrame.from_records(recs, columns=["utfall", "variabel", "kategori", "till", "skal"])
+
+
+def pooling_labels(lang: Lang = "sv") -> dict[str, str]:
+    """Header labels of :func:`pooling_table`."""
+    return {c: text(key, lang) for c, key in (("utfall", "utfall"), ("variabel", "variabel"),
+                                               ("kategori", "kategori"), ("till", "sammanslagen_till"),
+                                               ("skal", "skal"))}
 
 
 def separation_table(fit: ModelFit, lang: Lang = "sv", k: int = 5) -> pd.DataFrame:
-    """Categories affected by separation: counts (masked), direction, rows predicted perfectly."""
+    """Categories affected by separation, counts masked; columns ``utfall, variabel, kategori, n,
+    riktning, n_separerade`` (rows whose outcome a linear predictor can predict perfectly)."""
     from genomlysning import disclose
 
     aff = fit.separation.affected
@@ -1194,15 +1225,19 @@ def separation_table(fit: ModelFit, lang: Lang = "sv", k: int = 5) -> pd.DataFra
         recs.append({"utfall": fit.prep.outcome.label(lang), "variabel": term_label(t, lang),
                      "kategori": level_label(t, lev, lang), "n": r.n,
                      "riktning": text(r.alla_lika, lang) if r.alla_lika else "",
-                     "separerade": r.separerade})
+                     "n_separerade": r.separerade})
     table = pd.DataFrame.from_records(recs, columns=["utfall", "variabel", "kategori", "n", "riktning",
-                                                     "separerade"])
+                                                     "n_separerade"])
     if len(table):
-        table = disclose.mask_table(table, ["n", "separerade"], k, margins=False)
-    return table.rename(columns={"utfall": text("utfall", lang), "variabel": text("variabel", lang),
-                                 "kategori": text("kategori", lang), "n": text("n", lang),
-                                 "riktning": text("skal", lang),
-                                 "separerade": text("separerade_rader", lang)})
+        table = disclose.mask_table(table, ["n", "n_separerade"], k, margins=False)
+    return table
+
+
+def separation_labels(lang: Lang = "sv") -> dict[str, str]:
+    """Header labels of :func:`separation_table`."""
+    return {"utfall": text("utfall", lang), "variabel": text("variabel", lang),
+            "kategori": text("kategori", lang), "n": text("n", lang), "riktning": text("riktning", lang),
+            "n_separerade": text("separerade_rader", lang)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1237,8 +1272,8 @@ def _plot_rows(masked: pd.DataFrame, fit: ModelFit, lang: Lang) -> list[dict[str
 def effects_figure(masked: pd.DataFrame, fit: ModelFit, lang: Lang = "sv") -> Figure:
     """Forest plot of odds ratios (log scale) beside average marginal effects (percentage points).
 
-    Reference categories are drawn as hollow squares at OR 1 / AME 0 and labelled "ref.";
-    hidden estimates ("..") are not drawn; † marks categories with all outcomes equal.
+    Reference categories are drawn as hollow squares at OR 1 / AME 0; hidden estimates are shown as
+    ".."; † marks categories with all outcomes equal; intervals beyond the axis end in an arrow head.
     """
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
@@ -1267,8 +1302,17 @@ def effects_figure(masked: pd.DataFrame, fit: ModelFit, lang: Lang = "sv") -> Fi
     finite = [v for r in rows if not r["header"] and not r.get("ref")
               for v in (r.get("or_lag"), r.get("or_hog")) if v is not None and np.isfinite(v) and v > 0]
     lo, hi = (min(finite + [1.0]), max(finite + [1.0])) if finite else (0.5, 2.0)
-    ax_or.set_xlim(max(lo / 1.5, 1e-3), min(hi * 1.5, 1e4))
-    ax_or.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    lo, hi = max(lo / 1.5, 1e-3), min(hi * 1.5, 1e4)
+    ax_or.set_xlim(lo, hi)
+    for y, r in zip(ys, rows, strict=True):  # intervals running off the axis end in an arrow head
+        if r["header"] or r.get("ref") or r.get("hidden"):
+            continue
+        if r["or_hog"] > hi:
+            ax_or.plot([hi], [y], ">", color=colour, ms=5, clip_on=False)
+        if r["or_lag"] < lo:
+            ax_or.plot([lo], [y], "<", color=colour, ms=5, clip_on=False)
+    subs = (1.0, 2.0, 5.0) if hi / lo <= 300 else (1.0, 3.0) if hi / lo <= 1e4 else (1.0,)
+    ax_or.xaxis.set_major_locator(LogLocator(base=10, subs=subs))
     dec = "," if lang == "sv" else "."
     ax_or.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}".replace(".", dec)))
     ax_or.xaxis.set_minor_formatter(NullFormatter())
@@ -1303,52 +1347,51 @@ def _wrap(s: str, width: int) -> str:
     return "\n".join(textwrap.wrap(s, width))
 
 
-def probability_figure(tables: Mapping[str, pd.DataFrame], term: str = "arendetyp",
-                       lang: Lang = "sv") -> Figure:
+def probability_figure(tables: Mapping[str, pd.DataFrame], fits: Mapping[str, ModelFit],
+                       term: str = "arendetyp", lang: Lang = "sv") -> Figure:
     """Standardised predicted probability (filled, with 95% CI) and observed share (hollow) for
-    each category of ``term``, one colour per outcome. ``tables``: masked coefficient tables."""
+    each category of ``term``, one colour per outcome. ``tables``: masked coefficient tables.
+
+    Rows are category labels, so a category merged in one outcome's model (e.g. "Förälders
+    problematik + Övrigt") gets a row of its own instead of being shown as the unmerged one.
+    """
     from matplotlib.figure import Figure
 
-    keys = [k for k, t in tables.items() if (t["variabel"] == term).any()]
-    levels: list[str] = []
+    keys = [k for k in tables if k in fits and any(t.name == term for t in fits[k].terms)]
+    rows: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for k in keys:
-        for code in tables[k].loc[tables[k]["variabel"] == term, "kod"]:
-            if code not in levels:
-                levels.append(code)
-    fig = Figure(figsize=(8.5, 0.55 * len(levels) * max(1, len(keys)) ** 0.5 + 1.8))
+        tm = next(t for t in fits[k].terms if t.name == term)
+        for r in tables[k][tables[k]["variabel"] == term].to_dict("records"):
+            rows.setdefault(_label_of_row(tm, r["kod"], lang), []).append((k, r))
+    labels = list(rows)
+    fig = Figure(figsize=(8.5, 0.55 * len(labels) * max(1, len(keys)) ** 0.5 + 1.8))
     ax = fig.subplots()
     step = 0.8 / max(1, len(keys))
-    for i, k in enumerate(keys):
-        t = tables[k].set_index("kod")
-        t = t[t["variabel"] == term]
-        colour = _COLOURS[i % len(_COLOURS)]
-        for j, code in enumerate(levels):
-            if code not in t.index:
-                continue
-            r = t.loc[code]
-            y = len(levels) - 1 - j + 0.4 - step * (i + 0.5)
+    labelled: set[str] = set()
+    for j, lab in enumerate(labels):
+        for k, r in rows[lab]:
+            i = keys.index(k)
+            colour = _COLOURS[i % len(_COLOURS)]
+            y = len(labels) - 1 - j + 0.4 - step * (i + 0.5)
             vals = [r[c] for c in ("sannolikhet", "sannolikhet_lag", "sannolikhet_hog", "andel")]
             if any(isinstance(v, str) for v in vals):
-                ax.text(0.0, y, "..", va="center", color="0.4")
+                ax.text(1.0, y, "..", va="center", color=colour)
                 continue
             p, lo, hi, obs = (100 * float(v) for v in vals)
             ax.plot([lo, hi], [y, y], "-", color=colour, lw=1.6)
-            ax.plot([p], [y], "o", color=colour, ms=5, label=OUTCOMES[k].label(lang) if j == 0 else None)
+            ax.plot([p], [y], "o", color=colour, ms=5,
+                    label=OUTCOMES[k].label(lang) if k not in labelled else None)
+            labelled.add(k)
             ax.plot([obs], [y], "o", mfc="white", mec=colour, ms=5)
-    labels = []
-    for code in levels:
-        col = schema.column(term)
-        labels.append(col.code_label(code, lang) if code in col.code_values() else
-                      (text("ovriga", lang) if code == POOLED else code))
-    ax.set_yticks(np.arange(len(levels))[::-1], labels)
+    ax.set_yticks(np.arange(len(labels))[::-1], labels)
+    ax.set_ylim(-0.6, len(labels) - 0.4)
     ax.set_xlim(0, 100)
     ax.set_xlabel(text("pred_axis", lang))
     ax.grid(axis="x", color="0.9", lw=0.6)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     ax.plot([], [], "o", mfc="white", mec="0.3", label=text("observed", lang))
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.02 * len(keys)), ncol=2, frameon=False,
-              fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.4, -0.09), ncol=2, frameon=False, fontsize=8)
     ax.set_title(schema.label(term, lang), loc="left", fontsize=11)
     fig.subplots_adjust(left=0.3, right=0.97)
     return fig
@@ -1405,6 +1448,7 @@ class ModelRun:
     lang: Lang
     seed: int
     folds: int
+    min_n: int
     formula: str
     fits: dict[str, ModelFit]
     tables: dict[str, pd.DataFrame]
@@ -1424,17 +1468,38 @@ def orsak_formula_of(formula: str | None) -> str | None:
     return " + ".join(ORSAKER if t == "arendetyp" else t for t in terms)
 
 
+def default_references(df: pd.DataFrame, ar: int | None, formula: str | None = None) -> dict[str, str]:
+    """Reference category of each coded term: :data:`DEFAULT_REFERENCE`, else the largest category
+    among all aktualiseringar of the year (so that every outcome's model uses the same one)."""
+    rows = df if ar is None else df[(pd.to_numeric(df["ar"], errors="coerce") == ar).to_numpy()]
+    refs = {}
+    for name in parse_formula(formula):
+        if name == ORSAKER or name in DEFAULT_REFERENCE or schema.column(name).dtype != "code":
+            continue
+        counts = rows[name].astype("string").value_counts()
+        order = schema.column(name).code_values()
+        if len(counts):
+            refs[name] = max(order, key=lambda c: (int(counts.get(c, 0)), -order.index(c)))
+    return {**DEFAULT_REFERENCE, **refs}
+
+
 def run_models(df: pd.DataFrame, *, ar: int | None, formula: str | None = None, k: int = 5,
                lang: Lang = "sv", seed: int = 0, folds: int = 5, method: Method = "auto",
-               min_n: int = MIN_N, outcomes: Sequence[str] = tuple(OUTCOMES)) -> ModelRun:
-    """Fit every outcome's model (and the per-reason alternative), mask tables, run diagnostics."""
+               min_n: int = MIN_N, outcomes: Sequence[str] = tuple(OUTCOMES),
+               reference: Mapping[str, str] | None = None) -> ModelRun:
+    """Fit every outcome's model (and the per-reason alternative), mask tables, run diagnostics.
+
+    References: :func:`default_references` (updated with ``reference``), the same for every outcome
+    unless a category is pooled away or separated in that outcome's population.
+    """
     formula_main = " + ".join(parse_formula(formula))
+    refs = {**default_references(df, ar, formula_main), **(reference or {})}
     alt = orsak_formula_of(formula)
-    run = ModelRun(ar=ar, k=k, lang=lang, seed=seed, folds=folds, formula=formula_main, fits={}, tables={},
-                   skipped={}, orsak_formula=alt, orsak_fits={}, orsak_tables={}, calibrations={},
-                   missing={})
+    run = ModelRun(ar=ar, k=k, lang=lang, seed=seed, folds=folds, min_n=min_n, formula=formula_main,
+                   fits={}, tables={}, skipped={}, orsak_formula=alt, orsak_fits={}, orsak_tables={},
+                   calibrations={}, missing={})
     for key in outcomes:
-        prep = prepare(df, key, ar=ar, formula=formula_main, k=k, min_n=min_n, lang=lang)
+        prep = prepare(df, key, ar=ar, formula=formula_main, reference=refs, k=k, min_n=min_n, lang=lang)
         run.missing[key] = prep.missing
         try:
             fit = fit_prepared(prep, method=method)
@@ -1447,7 +1512,8 @@ def run_models(df: pd.DataFrame, *, ar: int | None, formula: str | None = None, 
         run.calibrations[key] = calibration(fit, folds=folds, seed=seed)
         if alt is not None:
             try:
-                afit = fit_model(df, key, ar=ar, formula=alt, k=k, min_n=min_n, method=method, lang=lang)
+                afit = fit_model(df, key, ar=ar, formula=alt, reference=refs, k=k, min_n=min_n, method=method,
+                                 lang=lang)
             except TooFewEventsError:
                 continue
             run.orsak_fits[key] = afit
@@ -1499,9 +1565,72 @@ def methods_overview(run: ModelRun) -> pd.DataFrame:
                          else text("orsaker", run.lang),
                          "n": _masked_count(f.n, run.k), "n_barn": _masked_count(f.n_clusters, run.k),
                          "n_med": _masked_count(f.events, run.k), "epv": round(f.epv, 1),
-                         "metod": text(f.method, run.lang)})
+                         "metod": text(f"{f.method}_kort", run.lang)})
     return pd.DataFrame.from_records(recs, columns=["utfall", "specifikation", "n", "n_barn", "n_med", "epv",
                                                     "metod"])
+
+
+def overview_labels(lang: Lang = "sv") -> dict[str, str]:
+    """Header labels of :func:`methods_overview`."""
+    return {"utfall": text("utfall", lang), "specifikation": text("specifikation", lang),
+            "n_barn": text("barn_n", lang), "n_med": text("handelser", lang), "epv": text("epv", lang),
+            "metod": text("metod", lang), "n": text("n", lang)}
+
+
+def missing_labels(lang: Lang = "sv") -> dict[str, str]:
+    """Header labels of :func:`missing_overview`."""
+    return {"utfall": text("utfall", lang), "variabel": text("variabel", lang), "n": text("saknas", lang)}
+
+
+def overview_view(run: ModelRun) -> pd.DataFrame:
+    """Notebook view of :func:`methods_overview`."""
+    from genomlysning import report
+
+    return report.display_table(methods_overview(run), run.lang, labels=overview_labels(run.lang))
+
+
+def missing_view(run: ModelRun) -> pd.DataFrame:
+    """Notebook view of :func:`missing_overview`, one column per outcome."""
+    table = missing_overview(run)
+    wide = table.pivot(index="variabel", columns="utfall", values="n")
+    order = list(dict.fromkeys(table["variabel"]))
+    wide = wide.reindex(index=order, columns=list(dict.fromkeys(table["utfall"])))
+    wide.index.name = text("saknas", run.lang)
+    wide.columns.name = None
+    return wide.reset_index()
+
+
+def pooling_view(run: ModelRun) -> pd.DataFrame:
+    """Notebook view of :func:`pooling_overview`."""
+    from genomlysning import report
+
+    return report.display_table(pooling_overview(run), run.lang, labels=pooling_labels(run.lang))
+
+
+def separation_view(run: ModelRun) -> pd.DataFrame:
+    """Notebook view of :func:`separation_overview`."""
+    from genomlysning import report
+
+    return report.display_table(separation_overview(run), run.lang, labels=separation_labels(run.lang))
+
+
+def diagnostics_view(run: ModelRun) -> pd.DataFrame:
+    """Notebook view of :func:`diagnostics_table` ("estimate (lower–upper)")."""
+    from genomlysning import report
+
+    labels = {**diagnostics_labels(run.lang), "skattning": text("skattning_ki", run.lang)}
+    return report.display_table(diagnostics_table(list(run.calibrations.values()), run.lang), run.lang,
+                                labels=labels)
+
+
+def describe(run: ModelRun) -> str:
+    """Markdown paragraph: year, formula, unit, pooling thresholds and the suppression rule."""
+    lang = run.lang
+    terms = " + ".join(text("orsaker", lang) if t == ORSAKER else schema.label(t, lang)
+                       for t in parse_formula(run.formula))
+    alt = text("describe_alt", lang) if run.orsak_formula else ""
+    return text("describe", lang, ar=run.ar, terms=terms, alt=alt, min_n=max(run.min_n, run.k),
+                m=run.k - 1, k_minus=run.k - 1, folds=run.folds, seed=run.seed)
 
 
 def _value(v: object) -> object:
@@ -1590,8 +1719,26 @@ def summary(run: ModelRun, lang: Lang | None = None,
     return "\n".join(lines)
 
 
-def save_outputs(run: ModelRun, kommun: str, *, namn: str | None = None) -> list[str]:
-    """Write tables (CSV + XLSX sheets), figures and results.json for one municipality.
+def show_figure(fig: Figure, kommun: str, name: str) -> Any:
+    """Save ``fig`` under reports/<kommun>/figures/ and return the saved PNG for display (so the
+    notebook shows exactly the published image and renders it only once)."""
+    from IPython.display import Image
+
+    from genomlysning import report
+
+    return Image(data=report.save_figure(fig, kommun, name).read_bytes())
+
+
+def figure_names(run: ModelRun) -> dict[str, str]:
+    """Names of the saved figures: effects per outcome, probabilities, calibration."""
+    names = {key: f"03_effekter_{key}" for key in run.fits}
+    names.update(sannolikhet="03_sannolikhet_arendetyp", kalibrering="03_kalibrering")
+    return names
+
+
+def save_outputs(run: ModelRun, kommun: str, *, namn: str | None = None, figures: bool = True) -> list[str]:
+    """Write tables (CSV + XLSX sheets), figures (unless ``figures=False``: the notebook saves them
+    with :func:`show_figure`) and results.json for one municipality.
 
     Returns the written paths relative to the project root.
     """
@@ -1611,29 +1758,34 @@ def save_outputs(run: ModelRun, kommun: str, *, namn: str | None = None) -> list
                 f"{schema.label('arendetyp', lang) if not spec else text('orsaker', lang)}",
                 unit=unit, source=source, note=note, lang=lang, k=k, labels=labels,
                 percent=("andel_std", "andel_std_lo", "andel_std_hi")))
-            if not spec:
+            if not spec and figures:
                 written.append(report.save_figure(effects_figure(tables[key], fit, lang), kommun,
-                                                  f"03_effekter_{key}"))
-    extra = {"utfall": text("utfall", lang), "specifikation": text("specifikation", lang),
-             "n_barn": text("barn_n", lang), "n_med": text("handelser", lang), "epv": text("epv", lang),
-             "metod": text("metod", lang), "n": text("n", lang)}
+                                                  figure_names(run)[key]))
     written.append(report.save_table(methods_overview(run), kommun, "03_modell_oversikt",
                                      title=text("titel_oversikt", lang), unit=unit, source=source, lang=lang,
-                                     k=k, labels=extra))
+                                     k=k, labels=overview_labels(lang)))
     written.append(report.save_table(missing_overview(run), kommun, "03_modell_bortfall",
                                      title=text("titel_bortfall", lang), unit=unit, source=source, lang=lang,
-                                     k=k, labels={"utfall": text("utfall", lang),
-                                                  "variabel": text("variabel", lang),
-                                                  "n": text("saknas", lang)}))
+                                     k=k, labels=missing_labels(lang)))
+    pooled = pooling_overview(run)
+    if len(pooled):
+        written.append(report.save_table(pooled, kommun, "03_modell_sammanslagning",
+                                          title=text("titel_sammanslagning", lang), unit=unit, source=source,
+                                          lang=lang, labels=pooling_labels(lang)))
+    separated = separation_overview(run)
+    if len(separated):
+        written.append(report.save_table(separated, kommun, "03_modell_separation",
+                                          title=text("titel_separation", lang), unit=unit, source=source,
+                                          lang=lang, k=k, labels=separation_labels(lang)))
     cal_table = diagnostics_table(list(run.calibrations.values()), lang)
     written.append(report.save_table(cal_table, kommun, "03_modell_diagnostik",
                                      title=text("titel_diagnostik", lang), unit=unit, source=source,
                                      lang=lang, labels=diagnostics_labels(lang),
                                      note=text("diagnostik_note", lang, folds=run.folds)))
-    if run.tables:
-        written.append(report.save_figure(probability_figure(run.tables, "arendetyp", lang), kommun,
-                                          "03_sannolikhet_arendetyp"))
+    if run.tables and figures:
+        figure = probability_figure(run.tables, run.fits, "arendetyp", lang)
+        written.append(report.save_figure(figure, kommun, figure_names(run)["sannolikhet"]))
         written.append(report.save_figure(calibration_figure(list(run.calibrations.values()), lang), kommun,
-                                          "03_kalibrering"))
+                                          figure_names(run)["kalibrering"]))
     report.update_results(kommun, "modeller", headline(run))
     return [paths.relative(p) for p in written]
