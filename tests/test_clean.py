@@ -751,3 +751,51 @@ def test_every_injected_error_is_caught_or_read_correctly(tmp_path: Path) -> Non
     assert {r for r, *_ in problems if r} <= rows_with_errors  # no false alarms on untouched rows
     everything = " ".join(output_texts(result))
     assert not personnummer.find_in_text(everything)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables of the cleaning notebook
+# ---------------------------------------------------------------------------------------------
+
+def _ten_children(n: int = 10) -> list[dict[str, str | None]]:
+    return [row(MINIMAL, rad_id=str(i), personnummer=pnr("20150304", f"{900 + i:03d}")) for i in range(n)]
+
+
+def test_distributions_count_every_clean_row_and_suppress_small_cells() -> None:
+    rows = _ten_children(10)
+    rows[0]["orsak_bevittnat_vald"] = "Ja"  # one violence case among ten
+    result = run(rows)
+    table = clean.distributions(result.frame, k=5)
+    typ = table[table["variabel"] == "arendetyp"].set_index("kategori")
+    # vald 1 (hidden), foralder 9 (visible total 10 would reveal it -> a second cell is hidden)
+    assert typ.loc["vald", "antal"] == ".." and (typ["antal"] == "..").sum() >= 2
+    kon = table[table["variabel"] == "kon"].set_index("kategori")
+    assert kon.loc["flicka", "antal"] == kon.loc["pojke", "antal"] == 5  # serial 90x: odd third digit = boy
+    assert kon.loc["flicka", "andel"] == 0.5
+    for variabel, part in clean.distributions(result.frame, k=1).groupby("variabel"):
+        assert part["antal"].sum() == 10, variabel
+
+
+def test_days_table_hides_quartiles_of_few_values() -> None:
+    rows = _ten_children(3)
+    for r in rows:
+        r.update(fb_beslut="Inte inleda", fb_datum="2024-03-10")
+    table = clean.days_table(run(rows).frame, k=5)
+    assert table.iloc[0].tolist() == ["Dagar till beslut", "..", "", "", "", "14"]
+    table = clean.days_table(run(rows).frame, k=2, lang="en")
+    assert table.iloc[0].tolist() == ["Days to decision", "3", "5", "5", "5", "14"]
+
+
+def test_notebook_tables_show_no_values_and_translate() -> None:
+    result = run([row(), row(rad_id="2", aktualiseringstyp="Blankett", personnummer=CHILD[:-1] + "0")])
+    sample = clean.report_sample(result, per_rule=2, lang="en")
+    assert list(sample.columns) == ["Row in the file", "Column", "Rule", "Severity", "Valid would be"]
+    assert "Blankett" not in sample.to_string() and sample["Severity"].tolist() == ["error", "error"]
+    assert clean.accounting_table(result, "sv").iloc[:3, 1].tolist() == ["2", "1", "1"]
+    sentence = "Rader in = rena rader + rader i karantän: 2 = 1 + 1 (stämmer)."
+    assert clean.accounting_sentence(result, "sv") == sentence
+    summary = clean.rule_summary(result, "en")
+    assert summary["Rule"].tolist() == ["personnummer_ogiltigt", "okand_kod"]
+    assert summary["Description"].tolist() == ["invalid personnummer", "unknown value"]
+    ref = clean.rules_reference("sv")
+    assert len(ref) == len(clean.RULES) and ref["Regel"].tolist() == [r.id for r in clean.RULES]

@@ -1405,3 +1405,181 @@ def cli_prepare(args: argparse.Namespace) -> int:
         print(f"{accounting_line(result.accounting)} -> "
               f"{paths.relative(paths.processed_dir(kommun))}/")
     return status
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables for the cleaning notebook (labels in Swedish or English)
+# ---------------------------------------------------------------------------------------------
+
+#: Column and row labels of the cleaning tables (the rules carry their own sv/en descriptions).
+UI: dict[str, dict[str, str]] = {
+    "post": {"sv": "Post", "en": "Item"},
+    "antal": {"sv": "Antal", "en": "Count"},
+    "rows_in": {"sv": "Rader in", "en": "Rows in"},
+    "rows_clean": {"sv": "Rena rader", "en": "Clean rows"},
+    "rows_quarantined": {"sv": "Rader i karantän", "en": "Rows in quarantine"},
+    "rows_clean_with_warnings": {"sv": "  varav rena rader med varningar",
+                                 "en": "  of which clean rows with warnings"},
+    "problems_fel": {"sv": "Fel (raden sätts i karantän)", "en": "Errors (row quarantined)"},
+    "problems_varning": {"sv": "Varningar (raden behålls)", "en": "Warnings (row kept)"},
+    "regel": {"sv": "Regel", "en": "Rule"},
+    "beskrivning": {"sv": "Beskrivning", "en": "Description"},
+    "allvarlighet": {"sv": "Allvarlighet", "en": "Severity"},
+    "fel": {"sv": "Fel", "en": "Errors"},
+    "varning": {"sv": "Varningar", "en": "Warnings"},
+    "rader_i_karantan": {"sv": "Rader i karantän", "en": "Rows in quarantine"},
+    "rad_excel": {"sv": "Rad i filen", "en": "Row in the file"},
+    "kolumn": {"sv": "Kolumn", "en": "Column"},
+    "giltigt": {"sv": "Giltigt vore", "en": "Valid would be"},
+    "rubrik": {"sv": "Kolumnrubrik", "en": "Column header"},
+    "skal": {"sv": "Skäl", "en": "Reason"},
+    "n": {"sv": "Antal med värde", "en": "Count with a value"},
+    "median": {"sv": "Median", "en": "Median"},
+    "p25": {"sv": "Nedre kvartil", "en": "Lower quartile"},
+    "p75": {"sv": "Övre kvartil", "en": "Upper quartile"},
+    "frist": {"sv": "Tidsfrist (dagar)", "en": "Deadline (days)"},
+    "sev_fel": {"sv": "fel", "en": "error"},
+    "sev_varning": {"sv": "varning", "en": "warning"},
+}
+#: Rules whose severity depends on the column (see the module docstring).
+MIXED_SEVERITY: dict[str, dict[str, str]] = {
+    "okand_kod": {"sv": "fel i aktualiseringstyp, fb_beslut, insats_erbjuden, insats_svar, insats_startad; "
+                        "annars varning", "en": "error in aktualiseringstyp, fb_beslut, insats_erbjuden, "
+                        "insats_svar, insats_startad; otherwise warning"},
+    "personnummer_i_text": {"sv": "fel i rad_id och barn_id; varning i omrade",
+                            "en": "error in rad_id and barn_id; warning in omrade"},
+    "utan_utredning": {"sv": "fel för slutdatum och utfall; varning för barnsamtal och kontakter",
+                       "en": "error for end date and outcome; warning for conversations and contacts"},
+}
+#: Derived (and a few input) columns whose distribution the notebook shows.
+DISTRIBUTION_COLUMNS: tuple[str, ...] = (
+    "aldersgrupp", "kon", "arendetyp", "antal_orsaker", "ateraktualisering", "tidigare_i_data", "fb_beslutad",
+    "fb_inom_frist", "fb_oppen_vid_periodslut", "utredning_inledd", "utredning_avslutad",
+    "utredning_inom_frist", "utredning_oppen_vid_periodslut", "insats_accepterad", "insats_heldygn",
+)
+
+
+def _ui(key: str, lang: schema.Lang) -> str:
+    return UI[key][lang]
+
+
+def _number(x: object, lang: schema.Lang) -> str:
+    from genomlysning import report
+
+    return report.format_number(x, lang)
+
+
+def _severity(value: str, lang: schema.Lang) -> str:
+    return _ui(f"sev_{value}", lang)
+
+
+def accounting_table(result: CleanResult, lang: schema.Lang = "sv") -> pd.DataFrame:
+    """Rows in, clean, quarantined (and clean with warnings), and the number of problems."""
+    acc = result.accounting
+    items = [("rows_in", acc["rows_in"]), ("rows_clean", acc["rows_clean"]),
+             ("rows_quarantined", acc["rows_quarantined"]),
+             ("rows_clean_with_warnings", acc["rows_clean_with_warnings"]),
+             ("problems_fel", acc["problems"]["fel"]), ("problems_varning", acc["problems"]["varning"])]
+    return pd.DataFrame({_ui("post", lang): [_ui(k, lang) for k, _ in items],
+                         _ui("antal", lang): [_number(v, lang) for _, v in items]})
+
+
+def accounting_sentence(result: CleanResult, lang: schema.Lang = "sv") -> str:
+    """The accounting as one sentence (rows in = clean + quarantined, checked)."""
+    acc = result.accounting
+    ok = acc["rows_in"] == acc["rows_clean"] + acc["rows_quarantined"]
+    if lang == "en":
+        check = "adds up" if ok else "DOES NOT ADD UP"
+        return (f"Rows in = clean rows + rows in quarantine: {_n(acc['rows_in'])} = "
+                f"{_n(acc['rows_clean'])} + {_n(acc['rows_quarantined'])} ({check}).")
+    check = "stämmer" if ok else "STÄMMER INTE"
+    return (f"Rader in = rena rader + rader i karantän: {_n(acc['rows_in'])} = {_n(acc['rows_clean'])} + "
+            f"{_n(acc['rows_quarantined'])} ({check}).")
+
+
+def rule_summary(result: CleanResult, lang: schema.Lang = "sv") -> pd.DataFrame:
+    """Problems per rule (labelled): rule, description, errors, warnings, rows quarantined."""
+    table = rule_table(result)
+    if lang == "en":
+        table["beskrivning"] = [RULES_BY_ID[r].en if r in RULES_BY_ID else "" for r in table["regel"]]
+    for col in ("fel", "varning", "rader_i_karantan"):
+        table[col] = [_number(v, lang) for v in table[col]]
+    return table.rename(columns={c: _ui(c, lang) for c in table.columns})
+
+
+def rules_reference(lang: schema.Lang = "sv") -> pd.DataFrame:
+    """Every rule with its severity and description (what the cleaning checks)."""
+    rows = [{"regel": r.id,
+             "allvarlighet": (MIXED_SEVERITY[r.id][lang] if r.id in MIXED_SEVERITY
+                              else _severity(r.allvarlighet, lang)),
+             "beskrivning": r.sv if lang == "sv" else r.en} for r in RULES]
+    out = pd.DataFrame(rows)
+    return out.rename(columns={c: _ui(c, lang) for c in out.columns})
+
+
+def report_sample(result: CleanResult, per_rule: int = 2, lang: schema.Lang = "sv") -> pd.DataFrame:
+    """The first ``per_rule`` problems of each rule from the validation report, without the values
+    (the full report with the masked values stays in data/processed/<kommun>/)."""
+    p = result.problems.assign(_rule=result.problems["regel"].str.split(":").str[0])
+    sample = p.groupby("_rule", sort=False).head(per_rule)
+    order = {r.id: i for i, r in enumerate(RULES)}
+    sample = sample.assign(_order=sample["_rule"].map(order)).sort_values(["_order", "rad_excel"],
+                                                                          kind="mergesort")
+    out = pd.DataFrame({"rad_excel": sample["rad_excel"].to_numpy(), "kolumn": sample["kolumn"].to_numpy(),
+                        "regel": sample["_rule"].to_numpy(),
+                        "allvarlighet": [_severity(s, lang) for s in sample["allvarlighet"]],
+                        "giltigt": sample["giltigt"].to_numpy()})
+    return out.rename(columns={c: _ui(c, lang) for c in out.columns})
+
+
+def dropped_columns_table(result: CleanResult, lang: schema.Lang = "sv") -> pd.DataFrame:
+    """The columns of the file that were not read, and why."""
+    rows = result.accounting["dropped_columns"]
+    return pd.DataFrame({_ui("rubrik", lang): [d["header"] for d in rows],
+                         _ui("skal", lang): [d["reason"] for d in rows]})
+
+
+def distributions(frame: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Counts and shares of the values of :data:`DISTRIBUTION_COLUMNS` in the clean table, with
+    small counts suppressed (``disclose``; the total per variable is the number of clean rows).
+
+    Tidy: variabel, kategori (code, ``True``/``False``, or None for missing), antal, andel.
+    """
+    from genomlysning import disclose
+
+    parts = []
+    for col in DISTRIBUTION_COLUMNS:
+        s = frame[col]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            cats: list[object] = list(s.cat.categories)
+        elif s.dtype == "boolean":
+            cats = [True, False]
+        else:
+            cats = sorted(int(v) for v in s.dropna().unique())
+        counts = [int((s == c).fillna(False).sum()) for c in cats]
+        if s.isna().any():
+            cats, counts = [*cats, None], [*counts, int(s.isna().sum())]
+        n = len(s)
+        parts.append(pd.DataFrame({"variabel": col, "kategori": pd.Series(cats, dtype=object),
+                                   "antal": counts, "andel": [c / n if n else np.nan for c in counts]}))
+    table = pd.concat(parts, ignore_index=True)
+    return disclose.mask_table(table, ["antal"], k, linked={"andel": "antal"}, by=["variabel"])
+
+
+def days_table(frame: pd.DataFrame, k: int, lang: schema.Lang = "sv") -> pd.DataFrame:
+    """Days to the förhandsbedömning decision and utredning length: count, quartiles, deadline.
+
+    Quartiles of fewer than ``k`` values are not shown.
+    """
+    rows = []
+    deadlines = (("dagar_till_fb", schema.FB_FRIST_DAGAR), ("utredning_dagar", schema.UTREDNING_FRIST_DAGAR))
+    for col, limit in deadlines:
+        v = frame[col].dropna().astype(float)
+        show = len(v) >= k
+        q = v.quantile([0.25, 0.5, 0.75]).tolist() if show else [None] * 3
+        rows.append({"variabel": schema.label(col, lang),
+                     "n": _number(len(v), lang) if len(v) == 0 or show else "..",
+                     **{name: _number(x, lang) for name, x in zip(("p25", "median", "p75"), q, strict=True)},
+                     "frist": _number(limit, lang)})
+    out = pd.DataFrame(rows)
+    return out.rename(columns={c: _ui(c, lang) if c in UI else schema.text(c, lang) for c in out.columns})
