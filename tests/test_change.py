@@ -206,3 +206,47 @@ def test_monthly_counts_fill_empty_months() -> None:
     assert (may["n"] == 0).all() and may["andel"].isna().all()
     assert s["n"].sum() == len(df)
     assert math.isclose(s["x"].sum(), float(df["utredning_inledd"].sum()))
+
+
+# ---------------------------------------------------------------------------------------------
+# Recovery of the demo data's known effects (data/processed from `make processed`)
+# ---------------------------------------------------------------------------------------------
+
+
+def _demo(kommun: str) -> tuple[pd.DataFrame, dict]:
+    from genomlysning import clean, paths, synth
+
+    if not (paths.processed_dir(kommun) / "aktualiseringar.parquet").is_file():
+        pytest.skip(f"no clean demo data for {kommun}: run `make processed`")
+    return clean.load_clean(kommun), synth.load_truth(kommun)
+
+
+def test_norrvik_reform_recovered_on_the_truth_scale() -> None:
+    df, truth = _demo("norrvik")
+    reform = truth["reform"]
+    # the truth states a step in the log-odds of utredning_inledd among decided initial
+    # assessments, conditional on case mix, and no slope change
+    assert reform["outcome"] == "utredning_inledd" and reform["population"] == "fb_beslutad"
+    coef = change.its_adjusted(df, "utredning_inledd", reform["date"]).set_index("term")
+    assert coef.loc["efter", "lower"] < reform["log_odds_change"] < coef.loc["efter", "upper"]
+    slope = reform["slope_change_log_odds_per_month"]
+    assert coef.loc["tid_efter", "lower"] < slope < coef.loc["tid_efter", "upper"]
+    # the before/after rates are the truth file's observed rates
+    ba = change.before_after(df, reform["date"], ["utredning_inledd"]).iloc[0]
+    assert ba["andel_fore"] == pytest.approx(reform["observed_rate_before"], abs=5e-6)
+    assert ba["andel_efter"] == pytest.approx(reform["observed_rate_after"], abs=5e-6)
+
+
+def test_storstad_vaster_pilot_effect_recovered() -> None:
+    df, truth = _demo("storstad_vaster")
+    pilot = truth["pilot"]
+    assert pilot["outcome"] == "insats_accepterad" and pilot["population"] == "insats_erbjuden"
+    res = change.did(df, "insats_accepterad", pilot["area"], pilot["start"])
+    assert res.logit["lower"] < pilot["log_odds_change"] < res.logit["upper"]
+    cells = res.cells.set_index(["pilot", "efter"])["n"]
+    assert (cells[(True, False)], cells[(True, True)]) == (pilot["n_pilot_before"],
+                                                            pilot["n_pilot_after"])
+    assert (cells[(False, False)], cells[(False, True)]) == (pilot["n_rest_before"],
+                                                              pilot["n_rest_after"])
+    # the generator has no common time trend, so the pre-period check should not fire
+    assert res.trend["p"] > 0.01

@@ -302,3 +302,26 @@ def test_grouped_binomial_fit_matches_statsmodels() -> None:
     x = rng.binomial(n.astype(int), 1 / (1 + np.exp(-(X @ [-0.4, 0.8, 0.5])))).astype(float)
     ref = GLM(np.column_stack([x, n - x]), X, family=Binomial()).fit().params
     np.testing.assert_allclose(compare._fit_binomial(X, x, n), ref, atol=1e-7)
+
+
+def test_demo_municipality_effects_recovered_after_case_mix() -> None:
+    # The generator gives each municipality a known log-odds shift of utredning_inledd (plus
+    # norrvik's reform from 2024-07-01); the fixed-effect intercepts of between_variation, which
+    # adjust for the same case mix, must recover the differences to sjohamn (shift 0).
+    from genomlysning import clean, paths, synth
+
+    names = ["sjohamn", "norrvik", "storstad_oster", "storstad_vaster"]
+    if not all((paths.processed_dir(k) / "aktualiseringar.parquet").is_file() for k in names):
+        pytest.skip("no clean demo data: run `make processed`")
+    frames = {k: clean.load_clean(k) for k in names}
+    mor = compare.between_variation(frames, "utredning_inledd", 2025)
+    icpt = mor.intercepts.set_index("kommun")
+    ref = icpt.loc["sjohamn"]
+    for k in names[1:]:
+        model = synth.load_truth(k)["models"]["utredning_inledd"]
+        shift = model["kommun_effect"] + sum(t["log_odds"] for t in model["terms"]
+                                             if t["name"] == "reform" and t["from_date"] <= "2025-01-01")
+        est = icpt.loc[k, "logodds"] - ref["logodds"]
+        se = math.sqrt(icpt.loc[k, "varians"] + ref["varians"])
+        assert abs(est - shift) < 3.29 * se, (k, est, shift, se)
+    assert mor.sigma2_lo > 0  # the demo municipalities do differ

@@ -107,16 +107,19 @@ def indicator(key: str | Indicator) -> Indicator:
         raise KeyError(f"unknown indicator {key!r}; valid: {', '.join(INDICATORS)}") from None
 
 
-def indicator_rows(df: pd.DataFrame, ind: str | Indicator) -> pd.DataFrame:
-    """Rows in the indicator's denominator, with a boolean column ``y`` (the numerator)."""
+def indicator_rows(df: pd.DataFrame, ind: str | Indicator,
+                   columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Rows in the indicator's denominator, with a boolean column ``y`` (the numerator); only
+    ``columns`` (and ``y``) when given."""
     ind = indicator(ind)
     keep = df[ind.numerator].notna().to_numpy(dtype=bool, copy=True)
     if ind.denominator is not None:
         keep &= df[ind.denominator].fillna(False).astype(bool).to_numpy()
     for col in ind.exclude:
         keep &= ~df[col].fillna(False).astype(bool).to_numpy()
-    out = df.loc[keep].copy()
-    out["y"] = out[ind.numerator].astype(bool)
+    out = df.loc[keep] if columns is None else df.loc[keep, list(columns)]
+    out = out.copy()
+    out["y"] = df.loc[keep, ind.numerator].astype(bool).to_numpy()
     return out
 
 
@@ -125,7 +128,8 @@ def indicator_counts(frames: Mapping[str, pd.DataFrame], ind: str | Indicator,
     """Numerator ``x`` and denominator ``n`` per municipality (year ``ar``, or all rows)."""
     recs = []
     for kommun, df in frames.items():
-        rows = indicator_rows(df if ar is None else df[df["ar"] == ar], ind)
+        year = df if ar is None else df[(df["ar"] == ar).fillna(False).to_numpy(dtype=bool)]
+        rows = indicator_rows(year, ind, [])
         recs.append({"kommun": kommun, "x": int(rows["y"].sum()), "n": len(rows)})
     out = pd.DataFrame.from_records(recs, columns=["kommun", "x", "n"])
     out["andel"] = np.where(out["n"] > 0, out["x"] / out["n"].where(out["n"] > 0, 1), np.nan)
@@ -407,36 +411,63 @@ def funnel(counts: pd.DataFrame, key: str = "", k: int = 5, *, kind: Literal["pr
 # Case-mix adjustment
 # ---------------------------------------------------------------------------------------------
 
+def pooled_rows(frames: Mapping[str, pd.DataFrame], ind: str | Indicator, ar: int | None = None,
+                covariates: Sequence[str] = CASEMIX) -> pd.DataFrame:
+    """The indicator's rows of every municipality stacked: ``kommun``, the covariates, ``y`` and
+    ``cluster`` (an integer id of the child, unique across municipalities).
+
+    Covariates are categoricals over their code list plus ``saknas`` (missing values become that
+    category, so that no row is dropped); yes/no columns become ``nej``/``ja``/``saknas``.
+    """
+    parts, offset = [], 0
+    for kommun, df in frames.items():
+        year = df if ar is None else df[(df["ar"] == ar).fillna(False).to_numpy(dtype=bool)]
+        rows = indicator_rows(year, ind, [*covariates, "barn_id"])
+        part = _covariate_frame(rows, covariates)
+        part["y"] = rows["y"].to_numpy(dtype=bool)
+        ids = pd.factorize(rows["barn_id"].astype("string").fillna("").to_numpy(dtype=object))[0]
+        part["cluster"] = ids + offset
+        offset += int(ids.max()) + 1 if len(ids) else 0
+        part["kommun"] = pd.Categorical([kommun] * len(part), categories=list(frames))
+        parts.append(part)
+    if not parts:
+        return pd.DataFrame(columns=["kommun", *covariates, "y", "cluster"])
+    return pd.concat(parts, ignore_index=True)
+
+
 def casemix_cells(frames: Mapping[str, pd.DataFrame], ind: str | Indicator, ar: int | None = None,
                   covariates: Sequence[str] = CASEMIX) -> pd.DataFrame:
     """Aggregate the indicator's rows to cells ``kommun x covariates`` with ``x`` and ``n``.
 
     Missing covariate values become the category ``saknas`` so that no row is dropped.
     """
-    parts = []
-    for kommun, df in frames.items():
-        rows = indicator_rows(df if ar is None else df[df["ar"] == ar], ind)
-        parts.append(_covariate_frame(rows, covariates).assign(kommun=kommun, y=rows["y"].to_numpy()))
-    if not parts:
-        return pd.DataFrame(columns=["kommun", *covariates, "x", "n"])
-    rows = pd.concat(parts, ignore_index=True)
+    return _cells(pooled_rows(frames, ind, ar, covariates), covariates)
+
+
+def _cells(rows: pd.DataFrame, covariates: Sequence[str]) -> pd.DataFrame:
     cells = (rows.groupby(["kommun", *covariates], observed=True, sort=True)["y"]
              .agg(x="sum", n="size").reset_index())
     cells["x"] = cells["x"].astype(int)
+    cells["kommun"] = cells["kommun"].astype(str)
     return cells
 
 
 def _covariate_frame(rows: pd.DataFrame, covariates: Sequence[str]) -> pd.DataFrame:
-    """Covariates as plain strings with missing values as ``saknas``."""
+    """Covariates as categoricals with missing values as ``saknas``."""
     out = {}
     for c in covariates:
         col = rows[c]
         if schema.column(c).dtype == "bool":
-            s = col.astype("object").map({True: "ja", False: "nej"})
+            known = col.notna().to_numpy(dtype=bool)
+            true = col.fillna(False).to_numpy(dtype=bool)
+            values = np.where(~known, MISSING, np.where(true, "ja", "nej"))
+            out[c] = pd.Categorical(values, categories=["nej", "ja", MISSING])
         else:
-            s = col.astype("object")
-        out[c] = s.where(s.notna(), MISSING).astype(str).to_numpy()
-    return pd.DataFrame(out, index=rows.index)
+            codes = list(schema.column(c).code_values()) or sorted(col.dropna().astype(str).unique())
+            cat = pd.Categorical(col.astype("object").where(col.notna(), MISSING).to_numpy(),
+                                 categories=[*codes, MISSING])
+            out[c] = cat
+    return pd.DataFrame(out, index=rows.index).reset_index(drop=True)
 
 
 def _design(cells: pd.DataFrame, covariates: Sequence[str], with_kommun: bool) -> pd.DataFrame:
@@ -632,18 +663,12 @@ def between_variation(frames: Mapping[str, pd.DataFrame], ind: str | Indicator,
     fitted on cells; cluster-robust (by child) variances of the intercepts. Stage 2: the
     DerSimonian-Laird variance of the intercepts and its Q-profile interval, turned into the MOR.
     """
-    parts = []
-    for kommun, df in frames.items():
-        rows = indicator_rows(df if ar is None else df[df["ar"] == ar], ind)
-        cov = _covariate_frame(rows, covariates)
-        parts.append(cov.assign(kommun=kommun, y=rows["y"].to_numpy(),
-                                cluster=(kommun + "|" + rows["barn_id"].astype(str)).to_numpy()))
-    rows = pd.concat(parts, ignore_index=True)
-    rows = rows[rows.groupby("kommun")["y"].transform("size") > 0]
+    rows = pooled_rows(frames, ind, ar, covariates)
     keys = ["kommun", *covariates]
-    cells = rows.groupby(keys, sort=True).agg(x=("y", "sum"), n=("y", "size")).reset_index()
-    cell_index = cells.reset_index().set_index(keys)["index"]
-    row_cell = cell_index.reindex(pd.MultiIndex.from_frame(rows[keys])).to_numpy()
+    groups = rows.groupby(keys, observed=True, sort=True)
+    row_cell = groups.ngroup().to_numpy()
+    cells = groups["y"].agg(x="sum", n="size").reset_index()
+    cells["kommun"] = cells["kommun"].astype(str)
     X = _design(cells, covariates, with_kommun=True)
     beta = _fit_binomial(X, cells["x"].to_numpy(), cells["n"].to_numpy())
     Xa = X.to_numpy(float)
@@ -656,7 +681,8 @@ def between_variation(frames: Mapping[str, pd.DataFrame], ind: str | Indicator,
         "logodds": beta[kcols],
         "varians": np.diag(cov)[kcols],
     })
-    icpt["barn"] = rows.groupby("kommun")["cluster"].nunique().reindex(icpt["kommun"]).to_numpy()
+    icpt["barn"] = (rows.groupby("kommun", observed=True)["cluster"].nunique()
+                    .reindex(icpt["kommun"]).to_numpy())
     ok = np.isfinite(icpt["logodds"]) & (icpt["varians"] > 0) & (np.abs(icpt["logodds"]) < 15)
     sigma2, lo, hi, q, p = dersimonian_laird(icpt.loc[ok, "logodds"].to_numpy(),
                                              icpt.loc[ok, "varians"].to_numpy(), level)
