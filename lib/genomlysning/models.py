@@ -116,135 +116,14 @@ MIN_N = 20
 #: An outcome is not modelled with fewer events or non-events than this.
 MIN_OUTCOME_EVENTS = 10
 
-TEXTS: dict[str, dict[str, str]] = {
-    "ovriga": {"sv": "Övrigt/övriga", "en": "Other (pooled)"},
-    "ja": {"sv": "Ja", "en": "Yes"},
-    "nej": {"sv": "Nej", "en": "No"},
-    "orsaker": {"sv": "Anmälningsorsak (var för sig)", "en": "Reason for referral (each)"},
-    "orsak_ovriga": {"sv": "Övriga orsaker (sammanslagna)", "en": "Other reasons (pooled)"},
-    "ref": {"sv": "ref.", "en": "ref."},
-    "or_ki": {"sv": "Oddskvot (95 % KI)", "en": "Odds ratio (95% CI)"},
-    "ame_ki": {"sv": "Marginaleffekt, procentenheter (95 % KI)",
-               "en": "Marginal effect, percentage points (95% CI)"},
-    "sannolikhet_ki": {"sv": "Standardiserad sannolikhet (95 % KI)",
-                       "en": "Standardised probability (95% CI)"},
-    "separation": {"sv": "Separation", "en": "Separation"},
-    "utfall": {"sv": "Utfall", "en": "Outcome"},
-    "variabel": {"sv": "Variabel", "en": "Variable"},
-    "kategori": {"sv": "Kategori", "en": "Category"},
-    "referens": {"sv": "Referenskategori", "en": "Reference category"},
-    "n": {"sv": "Antal aktualiseringar", "en": "Referrals"},
-    "handelser": {"sv": "Varav med utfallet", "en": "With the outcome"},
-    "ej_handelser": {"sv": "Varav utan utfallet", "en": "Without the outcome"},
-    "andel": {"sv": "Andel med utfallet, %", "en": "Share with the outcome, %"},
-    "or": {"sv": "Oddskvot", "en": "Odds ratio"},
-    "or_lag": {"sv": "Oddskvot, 95 % KI nedre", "en": "Odds ratio, 95% CI lower"},
-    "or_hog": {"sv": "Oddskvot, 95 % KI övre", "en": "Odds ratio, 95% CI upper"},
-    "p": {"sv": "p-värde", "en": "p-value"},
-    "ame": {"sv": "Marginaleffekt, procentenheter", "en": "Marginal effect, percentage points"},
-    "ame_lag": {"sv": "Marginaleffekt, 95 % KI nedre", "en": "Marginal effect, 95% CI lower"},
-    "ame_hog": {"sv": "Marginaleffekt, 95 % KI övre", "en": "Marginal effect, 95% CI upper"},
-    "sannolikhet": {"sv": "Standardiserad sannolikhet, %", "en": "Standardised probability, %"},
-    "sannolikhet_lag": {"sv": "Standardiserad sannolikhet, 95 % KI nedre",
-                        "en": "Standardised probability, 95% CI lower"},
-    "sannolikhet_hog": {"sv": "Standardiserad sannolikhet, 95 % KI övre",
-                        "en": "Standardised probability, 95% CI upper"},
-    "metod": {"sv": "Skattningsmetod", "en": "Estimation method"},
-    "ml": {"sv": "Maximum likelihood; Wald-KI med klusterrobusta standardfel per barn",
-           "en": "Maximum likelihood; Wald CIs with cluster-robust standard errors by child"},
-    "firth": {"sv": "Firths penaliserade likelihood (separation); KI från profilerad penaliserad "
-                    "likelihood (tar inte hänsyn till klustring)",
-              "en": "Firth's penalised likelihood (separation); profile penalised-likelihood CIs "
-                    "(do not account for clustering)"},
-    "ame_note": {"sv": "Marginaleffekter och standardiserade sannolikheter: deltametoden med "
-                       "klusterrobusta standardfel per barn (vid Firth det största av det "
-                       "klusterrobusta och det modellbaserade).",
-                 "en": "Marginal effects and standardised probabilities: delta method with "
-                       "cluster-robust standard errors by child (with Firth the larger of the "
-                       "cluster-robust and the model-based one)."},
-    "or_axis": {"sv": "Oddskvot (logaritmisk skala)", "en": "Odds ratio (log scale)"},
-    "ame_axis": {"sv": "Marginaleffekt, procentenheter", "en": "Marginal effect, percentage points"},
-    "pred_axis": {"sv": "Standardiserad sannolikhet, %", "en": "Standardised probability, %"},
-    "unit": {"sv": "Aktualiseringar år {ar} (rader); standardfel klustrade per barn",
-             "en": "Referrals in {ar} (rows); standard errors clustered by child"},
-    "kalla": {"sv": "Egen bearbetning av akter, {kommun} {ar}", "en": "Case records, {kommun} {ar}"},
-    "pooled_note": {"sv": "Sammanslagna kategorier: {items}.", "en": "Pooled categories: {items}."},
-    "ref_note": {"sv": "Referenskategorier: {items}.", "en": "Reference categories: {items}."},
-    "separation_mark": {"sv": "† = alla utfall lika i kategorin (separation)",
-                        "en": "† = all outcomes equal in the category (separation)"},
-    "predicted": {"sv": "Förutsagd sannolikhet", "en": "Predicted probability"},
-    "observed": {"sv": "Observerad andel", "en": "Observed share"},
-    "smoothed": {"sv": "Utjämnad kurva (lowess)", "en": "Smoothed curve (lowess)"},
-    "perfect": {"sv": "Perfekt kalibrering", "en": "Perfect calibration"},
-    "saknas": {"sv": "Saknat värde (rader)", "en": "Missing value (rows)"},
-    "i_population": {"sv": "Rader i populationen", "en": "Rows in the population"},
-    "nagot_saknas": {"sv": "Rader med något saknat värde", "en": "Rows with any missing value"},
-    "i_modell": {"sv": "Rader i modellen", "en": "Rows in the model"},
-    "barn_id_saknas": {"sv": "Barn-id saknas (egen klunga)", "en": "Child id missing (own cluster)"},
-    "sammanslagen_till": {"sv": "Slogs samman till", "en": "Pooled into"},
-    "skal": {"sv": "Skäl", "en": "Reason"},
-    "skal_liten": {"sv": "färre än {min_n} rader eller 1–{m} med/utan utfallet",
-                   "en": "fewer than {min_n} rows or 1–{m} with/without the outcome"},
-    "skal_ref": {"sv": "sammanslagen grupp fortfarande för liten: till referensen",
-                 "en": "pooled group still too small: merged into the reference"},
-    "skal_granne": {"sv": "för liten: till närmaste åldersgrupp",
-                    "en": "too small: merged into the neighbouring age group"},
-    "riktning": {"sv": "Alla utfall", "en": "All outcomes"},
-    "skal_orsak_utesluten": {"sv": "för liten även sammanslagen: inte i modellen",
-                             "en": "too small even when pooled: not in the model"},
-    "skal_utesluten": {"sv": "variabeln utesluten (bara en kategori kvar)",
-                       "en": "variable dropped (only one category left)"},
-    "alla_1": {"sv": "alla med utfallet", "en": "all with the outcome"},
-    "alla_0": {"sv": "ingen med utfallet", "en": "none with the outcome"},
-    "separerade_rader": {"sv": "Rader som kan förutsägas perfekt", "en": "Rows predicted perfectly"},
-    "ingen_modell": {"sv": "För få händelser för en modell", "en": "Too few events for a model"},
-    "kalibrering_intercept": {"sv": "Kalibrering i stort (intercept)",
-                              "en": "Calibration in the large (intercept)"},
-    "kalibrering_lutning": {"sv": "Kalibreringslutning", "en": "Calibration slope"},
-    "auc": {"sv": "ROC AUC (i urvalet)", "en": "ROC AUC (apparent)"},
-    "auc_cv": {"sv": "ROC AUC (korsvaliderad)", "en": "ROC AUC (cross-validated)"},
-    "skattning": {"sv": "Skattning", "en": "Estimate"},
-    "lag": {"sv": "95 % KI nedre", "en": "95% CI lower"},
-    "hog": {"sv": "95 % KI övre", "en": "95% CI upper"},
-    "matt": {"sv": "Mått", "en": "Measure"},
-    "skattning_ki": {"sv": "Skattning (95 % KI)", "en": "Estimate (95% CI)"},
-    "ml_kort": {"sv": "ML, klusterrobusta standardfel", "en": "ML, cluster-robust standard errors"},
-    "firth_kort": {"sv": "Firth (separation), profil-KI", "en": "Firth (separation), profile CIs"},
-    "describe": {
-        "sv": "**År:** {ar}. **Modell:** utfall ~ {terms}{alt}. **Enhet:** aktualisering (rad); "
-              "standardfel klustrade per barn. **Sammanslagning:** kategorier med färre än {min_n} "
-              "rader eller med 1–{m} aktualiseringar med eller utan utfallet slås samman till "
-              "Övrigt/övriga. **Röjandeskydd:** antal 1–{k_minus} visas som '..'. "
-              "**Kalibrering:** {folds}-faldig korsvalidering per barn (frö {seed}).",
-        "en": "**Year:** {ar}. **Model:** outcome ~ {terms}{alt}. **Unit:** referral (row); standard "
-              "errors clustered by child. **Pooling:** categories with fewer than {min_n} rows or with "
-              "1–{m} referrals with or without the outcome are pooled into Other. **Disclosure "
-              "control:** counts 1–{k_minus} are shown as '..'. **Calibration:** {folds}-fold "
-              "cross-validation by child (seed {seed})."},
-    "describe_alt": {"sv": " (alternativt anmälningsorsakerna var för sig i stället för ärendetyp)",
-                     "en": " (alternatively each reason for referral instead of the case type)"},
-    "specifikation": {"sv": "Specifikation", "en": "Specification"},
-    "barn_n": {"sv": "Antal barn", "en": "Children"},
-    "epv": {"sv": "Händelser per parameter", "en": "Events per parameter"},
-    "titel_oversikt": {"sv": "Modellerna: antal, händelser per parameter och skattningsmetod",
-                       "en": "The models: counts, events per parameter and estimation method"},
-    "titel_bortfall": {"sv": "Saknade värden per variabel (före modellerna)",
-                       "en": "Missing values per variable (before the models)"},
-    "ingen_separation": {"sv": "Ingen separation i någon modell.", "en": "No separation in any model."},
-    "titel_sammanslagning": {"sv": "Sammanslagna kategorier", "en": "Pooled categories"},
-    "titel_separation": {"sv": "Kategorier med separation (alla utfall lika)",
-                         "en": "Categories with separation (all outcomes equal)"},
-    "titel_diagnostik": {"sv": "Kalibrering och diskriminering", "en": "Calibration and discrimination"},
-    "diagnostik_note": {"sv": "Kalibrering och korsvaliderad AUC bygger på {folds}-faldig korsvalidering "
-                              "med barn som enhet (Firth i varje del). AUC-intervall: DeLong.",
-                        "en": "Calibration and cross-validated AUC use {folds}-fold cross-validation by "
-                              "child (Firth in each fold). AUC intervals: DeLong."},
-}
+#: Prefix of this module's labels in :data:`genomlysning.schema.TEXTS` (the ``mod_*`` block).
+TEXT_PREFIX = "mod_"
 
 
 def text(key: str, lang: Lang = "sv", **kwargs: object) -> str:
-    """Return a model text in ``lang`` (formatted with ``kwargs``)."""
-    return TEXTS[key][lang].format(**kwargs)
+    """Return a label from ``schema.TEXTS`` in ``lang``: ``mod_<key>``, else the shared ``<key>``."""
+    full = TEXT_PREFIX + key
+    return schema.text(full if full in schema.TEXTS else key, lang, **kwargs)
 
 
 def parse_formula(formula: str | None) -> tuple[str, ...]:

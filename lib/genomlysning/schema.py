@@ -906,6 +906,132 @@ TEXTS.update({
 })
 
 
+# Logistic models (genomlysning.models, 03_models): headers, notes, figure labels.
+TEXTS.update({
+    "mod_ovriga": {"sv": "Övrigt/övriga", "en": "Other (pooled)"},
+    "mod_orsaker": {"sv": "Anmälningsorsak (var för sig)", "en": "Reason for referral (each)"},
+    "mod_orsak_ovriga": {"sv": "Övriga orsaker (sammanslagna)", "en": "Other reasons (pooled)"},
+    "mod_ref": {"sv": "ref.", "en": "ref."},
+    "mod_or_ki": {"sv": "Oddskvot (95 % KI)", "en": "Odds ratio (95% CI)"},
+    "mod_ame_ki": {"sv": "Marginaleffekt, procentenheter (95 % KI)",
+                   "en": "Marginal effect, percentage points (95% CI)"},
+    "mod_sannolikhet_ki": {"sv": "Standardiserad sannolikhet (95 % KI)",
+                           "en": "Standardised probability (95% CI)"},
+    "mod_separation": {"sv": "Separation", "en": "Separation"},
+    "mod_referens": {"sv": "Referenskategori", "en": "Reference category"},
+    "mod_n": {"sv": "Antal aktualiseringar", "en": "Referrals"},
+    "mod_handelser": {"sv": "Varav med utfallet", "en": "With the outcome"},
+    "mod_ej_handelser": {"sv": "Varav utan utfallet", "en": "Without the outcome"},
+    "mod_andel": {"sv": "Andel med utfallet, %", "en": "Share with the outcome, %"},
+    "mod_or": {"sv": "Oddskvot", "en": "Odds ratio"},
+    "mod_or_lag": {"sv": "Oddskvot, 95 % KI nedre", "en": "Odds ratio, 95% CI lower"},
+    "mod_or_hog": {"sv": "Oddskvot, 95 % KI övre", "en": "Odds ratio, 95% CI upper"},
+    "mod_p": {"sv": "p-värde", "en": "p-value"},
+    "mod_ame": {"sv": "Marginaleffekt, procentenheter", "en": "Marginal effect, percentage points"},
+    "mod_ame_lag": {"sv": "Marginaleffekt, 95 % KI nedre", "en": "Marginal effect, 95% CI lower"},
+    "mod_ame_hog": {"sv": "Marginaleffekt, 95 % KI övre", "en": "Marginal effect, 95% CI upper"},
+    "mod_sannolikhet": {"sv": "Standardiserad sannolikhet, %", "en": "Standardised probability, %"},
+    "mod_sannolikhet_lag": {"sv": "Standardiserad sannolikhet, 95 % KI nedre",
+                            "en": "Standardised probability, 95% CI lower"},
+    "mod_sannolikhet_hog": {"sv": "Standardiserad sannolikhet, 95 % KI övre",
+                            "en": "Standardised probability, 95% CI upper"},
+    "mod_metod": {"sv": "Skattningsmetod", "en": "Estimation method"},
+    "mod_ml": {"sv": "Maximum likelihood; Wald-KI med klusterrobusta standardfel per barn",
+               "en": "Maximum likelihood; Wald CIs with cluster-robust standard errors by child"},
+    "mod_firth": {
+        "sv": "Firths penaliserade likelihood (separation); KI från profilerad penaliserad likelihood (tar "
+              "inte hänsyn till klustring)",
+        "en": "Firth's penalised likelihood (separation); profile penalised-likelihood CIs (do not account "
+              "for clustering)",
+    },
+    "mod_ame_note": {
+        "sv": "Marginaleffekter och standardiserade sannolikheter: deltametoden med klusterrobusta "
+              "standardfel per barn (vid Firth det största av det klusterrobusta och det modellbaserade).",
+        "en": "Marginal effects and standardised probabilities: delta method with cluster-robust standard "
+              "errors by child (with Firth the larger of the cluster-robust and the model-based one).",
+    },
+    "mod_or_axis": {"sv": "Oddskvot (logaritmisk skala)", "en": "Odds ratio (log scale)"},
+    "mod_ame_axis": {"sv": "Marginaleffekt, procentenheter", "en": "Marginal effect, percentage points"},
+    "mod_pred_axis": {"sv": "Standardiserad sannolikhet, %", "en": "Standardised probability, %"},
+    "mod_unit": {"sv": "Aktualiseringar år {ar} (rader); standardfel klustrade per barn",
+                 "en": "Referrals in {ar} (rows); standard errors clustered by child"},
+    "mod_kalla": {"sv": "Egen bearbetning av akter, {kommun} {ar}", "en": "Case records, {kommun} {ar}"},
+    "mod_ref_note": {"sv": "Referenskategorier: {items}.", "en": "Reference categories: {items}."},
+    "mod_separation_mark": {"sv": "† = alla utfall lika i kategorin (separation)",
+                            "en": "† = all outcomes equal in the category (separation)"},
+    "mod_predicted": {"sv": "Förutsagd sannolikhet", "en": "Predicted probability"},
+    "mod_observed": {"sv": "Observerad andel", "en": "Observed share"},
+    "mod_smoothed": {"sv": "Utjämnad kurva (lowess)", "en": "Smoothed curve (lowess)"},
+    "mod_perfect": {"sv": "Perfekt kalibrering", "en": "Perfect calibration"},
+    "mod_saknas": {"sv": "Saknat värde (rader)", "en": "Missing value (rows)"},
+    "mod_i_population": {"sv": "Rader i populationen", "en": "Rows in the population"},
+    "mod_nagot_saknas": {"sv": "Rader med något saknat värde", "en": "Rows with any missing value"},
+    "mod_i_modell": {"sv": "Rader i modellen", "en": "Rows in the model"},
+    "mod_barn_id_saknas": {"sv": "Barn-id saknas (egen klunga)", "en": "Child id missing (own cluster)"},
+    "mod_sammanslagen_till": {"sv": "Slogs samman till", "en": "Pooled into"},
+    "mod_skal": {"sv": "Skäl", "en": "Reason"},
+    "mod_skal_liten": {"sv": "färre än {min_n} rader eller 1–{m} med/utan utfallet",
+                       "en": "fewer than {min_n} rows or 1–{m} with/without the outcome"},
+    "mod_skal_ref": {"sv": "sammanslagen grupp fortfarande för liten: till referensen",
+                     "en": "pooled group still too small: merged into the reference"},
+    "mod_skal_granne": {"sv": "för liten: till närmaste åldersgrupp",
+                        "en": "too small: merged into the neighbouring age group"},
+    "mod_riktning": {"sv": "Alla utfall", "en": "All outcomes"},
+    "mod_skal_orsak_utesluten": {"sv": "för liten även sammanslagen: inte i modellen",
+                                 "en": "too small even when pooled: not in the model"},
+    "mod_skal_utesluten": {"sv": "variabeln utesluten (bara en kategori kvar)",
+                           "en": "variable dropped (only one category left)"},
+    "mod_alla_1": {"sv": "alla med utfallet", "en": "all with the outcome"},
+    "mod_alla_0": {"sv": "ingen med utfallet", "en": "none with the outcome"},
+    "mod_separerade_rader": {"sv": "Rader som kan förutsägas perfekt", "en": "Rows predicted perfectly"},
+    "mod_ingen_modell": {"sv": "För få händelser för en modell", "en": "Too few events for a model"},
+    "mod_kalibrering_intercept": {"sv": "Kalibrering i stort (intercept)",
+                                  "en": "Calibration in the large (intercept)"},
+    "mod_kalibrering_lutning": {"sv": "Kalibreringslutning", "en": "Calibration slope"},
+    "mod_auc": {"sv": "ROC AUC (i urvalet)", "en": "ROC AUC (apparent)"},
+    "mod_auc_cv": {"sv": "ROC AUC (korsvaliderad)", "en": "ROC AUC (cross-validated)"},
+    "mod_skattning": {"sv": "Skattning", "en": "Estimate"},
+    "mod_lag": {"sv": "95 % KI nedre", "en": "95% CI lower"},
+    "mod_hog": {"sv": "95 % KI övre", "en": "95% CI upper"},
+    "mod_matt": {"sv": "Mått", "en": "Measure"},
+    "mod_skattning_ki": {"sv": "Skattning (95 % KI)", "en": "Estimate (95% CI)"},
+    "mod_ml_kort": {"sv": "ML, klusterrobusta standardfel", "en": "ML, cluster-robust standard errors"},
+    "mod_firth_kort": {"sv": "Firth (separation), profil-KI", "en": "Firth (separation), profile CIs"},
+    "mod_describe": {
+        "sv": "**År:** {ar}. **Modell:** utfall ~ {terms}{alt}. **Enhet:** aktualisering (rad); standardfel "
+              "klustrade per barn. **Sammanslagning:** kategorier med färre än {min_n} rader eller med "
+              "1–{m} aktualiseringar med eller utan utfallet slås samman till Övrigt/övriga. "
+              "**Röjandeskydd:** antal 1–{k_minus} visas som '..'. **Kalibrering:** {folds}-faldig "
+              "korsvalidering per barn (frö {seed}).",
+        "en": "**Year:** {ar}. **Model:** outcome ~ {terms}{alt}. **Unit:** referral (row); standard errors "
+              "clustered by child. **Pooling:** categories with fewer than {min_n} rows or with 1–{m} "
+              "referrals with or without the outcome are pooled into Other. **Disclosure control:** counts "
+              "1–{k_minus} are shown as '..'. **Calibration:** {folds}-fold cross-validation by child (seed "
+              "{seed}).",
+    },
+    "mod_describe_alt": {"sv": " (alternativt anmälningsorsakerna var för sig i stället för ärendetyp)",
+                         "en": " (alternatively each reason for referral instead of the case type)"},
+    "mod_specifikation": {"sv": "Specifikation", "en": "Specification"},
+    "mod_barn_n": {"sv": "Antal barn", "en": "Children"},
+    "mod_epv": {"sv": "Händelser per parameter", "en": "Events per parameter"},
+    "mod_titel_oversikt": {"sv": "Modellerna: antal, händelser per parameter och skattningsmetod",
+                           "en": "The models: counts, events per parameter and estimation method"},
+    "mod_titel_bortfall": {"sv": "Saknade värden per variabel (före modellerna)",
+                           "en": "Missing values per variable (before the models)"},
+    "mod_ingen_separation": {"sv": "Ingen separation i någon modell.", "en": "No separation in any model."},
+    "mod_titel_sammanslagning": {"sv": "Sammanslagna kategorier", "en": "Pooled categories"},
+    "mod_titel_separation": {"sv": "Kategorier med separation (alla utfall lika)",
+                             "en": "Categories with separation (all outcomes equal)"},
+    "mod_titel_diagnostik": {"sv": "Kalibrering och diskriminering", "en": "Calibration and discrimination"},
+    "mod_diagnostik_note": {
+        "sv": "Kalibrering och korsvaliderad AUC bygger på {folds}-faldig korsvalidering med barn som enhet "
+              "(Firth i varje del). AUC-intervall: DeLong.",
+        "en": "Calibration and cross-validated AUC use {folds}-fold cross-validation by child (Firth in "
+              "each fold). AUC intervals: DeLong.",
+    },
+})
+
+
 def text(key: str, lang: Lang = "sv", **kwargs: object) -> str:
     """Return a shared UI string in ``lang`` (formatted with ``kwargs``)."""
     return TEXTS[key][lang].format(**kwargs)
