@@ -799,3 +799,11 @@ def test_notebook_tables_show_no_values_and_translate() -> None:
     assert summary["Description"].tolist() == ["invalid personnummer", "unknown value"]
     ref = clean.rules_reference("sv")
     assert len(ref) == len(clean.RULES) and ref["Regel"].tolist() == [r.id for r in clean.RULES]
+
+
+def test_run_line_names_file_period_and_window() -> None:
+    result = run([row()])
+    assert clean.run_line(result, "sv") == ("Fil: test.csv. Periodslut: 2024-12-31 (params-filen). "
+                                            "Återaktualiseringsfönster: 12 månader. Schema 1.0.0.")
+    assert clean.run_line(result, "en").startswith("File: test.csv. Period end: 2024-12-31 (params file).")
+    assert clean.ui_text("inga_problem", "en") == "No problems were found in the file."

@@ -1438,6 +1438,10 @@ UI: dict[str, dict[str, str]] = {
     "p25": {"sv": "Nedre kvartil", "en": "Lower quartile"},
     "p75": {"sv": "Övre kvartil", "en": "Upper quartile"},
     "frist": {"sv": "Tidsfrist (dagar)", "en": "Deadline (days)"},
+    "inga_problem": {"sv": "Inga problem hittades i filen.", "en": "No problems were found in the file."},
+    "inga_exempel": {"sv": "Inga problem att visa.", "en": "No problems to show."},
+    "ingen_karantan": {"sv": "Inga rader i karantän.", "en": "No rows in quarantine."},
+    "alla_kolumner": {"sv": "Alla kolumner i filen lästes in.", "en": "Every column of the file was read."},
     "sev_fel": {"sv": "fel", "en": "error"},
     "sev_varning": {"sv": "varning", "en": "warning"},
 }
@@ -1461,6 +1465,23 @@ DISTRIBUTION_COLUMNS: tuple[str, ...] = (
 
 def _ui(key: str, lang: schema.Lang) -> str:
     return UI[key][lang]
+
+
+def ui_text(key: str, lang: schema.Lang = "sv") -> str:
+    """A label or message of the cleaning tables (:data:`UI`) in ``lang``."""
+    return _ui(key, lang)
+
+
+def run_line(result: CleanResult, lang: schema.Lang = "sv") -> str:
+    """Which file, period end (and its source), re-referral window and schema version were used."""
+    acc = result.accounting
+    if lang == "en":
+        source = "params file" if acc["period_slut_kalla"] == "params" else "latest date in the file"
+        return (f"File: {acc['fil']}. Period end: {acc['period_slut']} ({source}). Re-referral window: "
+                f"{acc['ateraktualisering_manader']} months. Schema {acc['schema_version']}.")
+    source = "params-filen" if acc["period_slut_kalla"] == "params" else "senaste datumet i filen"
+    return (f"Fil: {acc['fil']}. Periodslut: {acc['period_slut']} ({source}). Återaktualiseringsfönster: "
+            f"{acc['ateraktualisering_manader']} månader. Schema {acc['schema_version']}.")
 
 
 def _number(x: object, lang: schema.Lang) -> str:
