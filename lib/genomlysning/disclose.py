@@ -53,17 +53,25 @@ def primary_mask(values: np.ndarray, k: int) -> np.ndarray:
         return (v >= 1) & (v < k)
 
 
-def _pick(values: np.ndarray, hidden: np.ndarray, cells: list[tuple[int, int]]) -> tuple[int, int] | None:
-    """The cheapest visible candidate: smallest non-zero count, then a zero; ties by position."""
-    best: tuple[int, float, int, int] | None = None
+def _pick(values: np.ndarray, hidden: np.ndarray, cells: list[tuple[int, int]],
+          crossing: int | None = None) -> tuple[int, int] | None:
+    """The cheapest visible candidate: a non-zero count before a zero, then (when ``crossing`` is
+    0 = rows or 1 = columns) a cell whose crossing line needs a second hidden cell before one whose
+    line is already protected before one that would need a partner of its own, then the smallest
+    count; ties by position."""
+    best: tuple[int, int, float, int, int] | None = None
     for r, c in cells:
         v = values[r, c]
         if hidden[r, c] or np.isnan(v):
             continue
-        key = (0 if v > 0 else 1, v if v > 0 else 0.0, r, c)
+        cost = 0
+        if crossing is not None:
+            h = int(hidden[r, :].sum() if crossing == 0 else hidden[:, c].sum())
+            cost = 0 if h == 1 else (1 if h >= 2 else 2)
+        key = (0 if v > 0 else 1, cost, v if v > 0 else 0.0, r, c)
         if best is None or key < best:
             best = key
-    return None if best is None else (best[2], best[3])
+    return None if best is None else (best[3], best[4])
 
 
 def _fix_lines(values: np.ndarray, hidden: np.ndarray, axis: int) -> bool:
@@ -76,7 +84,7 @@ def _fix_lines(values: np.ndarray, hidden: np.ndarray, axis: int) -> bool:
         if line.sum() != 1:
             continue
         cells = [(i, j) if axis == 1 else (j, i) for j in range(n_cells)]
-        pick = _pick(values, hidden, cells)
+        pick = _pick(values, hidden, cells, crossing=1 if axis == 1 else 0)
         if pick is not None:
             hidden[pick] = True
             changed = True
