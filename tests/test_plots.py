@@ -100,3 +100,12 @@ def test_figures_are_byte_reproducible(rep: funnel.FunnelReport, tmp_path: Path,
         plt.close(fig)
         digests.append(hashlib.sha256(path.read_bytes()).hexdigest())
     assert digests[0] == digests[1]
+
+
+def test_a_year_without_rows_still_draws() -> None:
+    empty = funnel.analyse(fixture(), 2030, k=3, period_slut="2030-12-31")
+    assert empty.masked["tratt"]["n"].tolist() == [0] * 14
+    for fig in (plots.funnel_chart(empty.masked["tratt"]),
+                plots.time_curves(empty.durations["fb"], empty.masked["tid_fb"], "fb", k=3, horizon=60)):
+        assert fig.axes
+        plt.close(fig)

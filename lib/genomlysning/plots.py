@@ -51,7 +51,7 @@ def funnel_chart(table: pd.DataFrame, lang: schema.Lang = "sv", *, k: int | None
             t = table[table["enhet"] == unit].set_index("steg").reindex(list(STAGES))
             n = np.array([_num(v) for v in t["n"]])
             share = np.array([_num(v) for v in t["andel_forsta"]])
-            top = np.nanmax(n) if np.isfinite(n).any() else 1.0
+            top = max(float(np.nanmax(n)), 1.0) if np.isfinite(n).any() else 1.0
             ax.barh(y, np.nan_to_num(n), color=colour, height=0.65)
             for yi, ni, si in zip(y, n, share, strict=True):
                 if np.isnan(ni):
@@ -173,7 +173,8 @@ def time_curves(d: Durations, curves: pd.DataFrame, kind: str, *, k: int, horizo
         ax.set_ylim(0, 100)
         ax.set_xlabel(schema.text(f"ax_dagar_{kind}", lang))
         ax.set_ylabel(schema.text(f"ax_klara_{kind}", lang))
-        ax.legend(loc="lower right", frameon=False)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="lower right", frameon=False)
         ax.grid(color="0.92")
         total = curves[curves[d.variable] == TOTAL]
         trans = ax.get_xaxis_transform()
