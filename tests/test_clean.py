@@ -807,3 +807,17 @@ def test_run_line_names_file_period_and_window() -> None:
                                             "Återaktualiseringsfönster: 12 månader. Schema 1.0.0.")
     assert clean.run_line(result, "en").startswith("File: test.csv. Period end: 2024-12-31 (params file).")
     assert clean.ui_text("inga_problem", "en") == "No problems were found in the file."
+
+
+def test_bench_clean_reports_rows_and_memory() -> None:
+    import importlib.util
+
+    script = Path(__file__).parents[1] / "scripts" / "bench_clean.py"
+    spec = importlib.util.spec_from_file_location("bench_clean", script)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = bench.bench_clean(FIXTURES / "handgjord.csv")
+    # period_slut 2025-12-31 here, so row 19 (2025-01-15) is not after the period: 10 fatal rows
+    assert (out["rows"], out["rows_clean"], out["rows_quarantined"]) == (18, 8, 10)
+    assert out["peak_rss_mb"] > 0 and out["rows_per_second"] > 0 and out["seconds_write"] == 0
