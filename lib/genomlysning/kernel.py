@@ -27,6 +27,7 @@ on a future. The kernel talks over Unix sockets in a private temporary folder.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import sys
@@ -152,6 +153,8 @@ def register_engine() -> None:
 
     if ENGINE_NAME in papermill_engines._engines:
         return
+    # papermill warns about parameters its own inspection misses (see runner.notebook_parameters)
+    logging.getLogger("papermill").setLevel(logging.ERROR)
 
     class WarmEngine(NBClientEngine):
         """papermill engine that executes in an already running kernel (``kernel=WarmKernel``)."""

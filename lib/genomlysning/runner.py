@@ -163,11 +163,34 @@ def _role(name: str, parameters: Sequence[str]) -> Role:
 
 
 def notebook_parameters(path: str | os.PathLike[str]) -> tuple[str, ...]:
-    """Names declared in a notebook's ``parameters`` cell (papermill's inspection), in order."""
-    quiet_imports()
-    import papermill
+    """Names assigned at top level of a notebook's ``parameters`` cell, in order.
 
-    return tuple(papermill.inspect_notebook(str(path)))
+    Parsed with :mod:`ast`, i.e. exactly what Python executes. (``papermill.inspect_notebook``
+    skips any line with a second ``=``, so ``period_slut = None  # None = från params`` would be
+    missed and the key wrongly refused.)
+    """
+    import ast
+
+    quiet_imports()
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    cell = next((c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])), None)
+    if cell is None:
+        return ()
+    source = "\n".join(ln for ln in cell.source.splitlines() if not ln.lstrip().startswith(("%", "!")))
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise RunnerError(f"{Path(path).name}: the parameters cell is not valid Python: {exc}") from exc
+    names: list[str] = []
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] \
+            if isinstance(node, ast.AnnAssign) else []
+        for target in targets:
+            elts = target.elts if isinstance(target, ast.Tuple | ast.List) else [target]
+            names += [e.id for e in elts if isinstance(e, ast.Name) and e.id not in names]
+    return tuple(names)
 
 
 def discover_notebooks(project: Project) -> list[NotebookSpec]:
@@ -548,17 +571,51 @@ _HTML_TEMPLATE = r"""{%- extends 'lab/index.html.j2' -%}
 """
 
 _EXPORTER: Any = None
+_EXPORTER_LOCK = threading.Lock()
+_RENDER_LOCK = threading.Lock()  # the exporter's flags are switched per rendering (Dask threads)
+_IMG_NO_ALT = re.compile(r"<img(?![^>]*\balt=)")
+_FOCUSABLE = re.compile(r'<div class="(jp-Cell-inputWrapper|jp-OutputArea-output)')
 
 
 def _exporter() -> Any:
+    """nbconvert's HTML exporter (lab template, our tweaks), without its BeautifulSoup pass.
+
+    ``HTMLExporter`` re-parses its own output with BeautifulSoup only to add ``alt`` text to images
+    and ``tabindex`` to cells; that is two thirds of the rendering time, so it is done here with two
+    regular expressions on the template's known markup instead.
+    """
+    with _EXPORTER_LOCK:
+        return _EXPORTER if _EXPORTER is not None else _make_exporter()
+
+
+def _make_exporter() -> Any:
     global _EXPORTER
     if _EXPORTER is None:
         quiet_imports()
         from jinja2 import DictLoader
         from nbconvert import HTMLExporter
+        from nbconvert.exporters.templateexporter import TemplateExporter
+        from nbconvert.filters.highlight import Highlight2HTML
+        from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 
-        _EXPORTER = HTMLExporter(template_name="lab", template_file="gl.html.j2",
-                                 extra_loaders=[DictLoader({"gl.html.j2": _HTML_TEMPLATE})])
+        class Exporter(HTMLExporter):  # type: ignore[misc]
+            alt_text = "Figur"
+
+            def from_notebook_node(self, nb: Any, resources: Any = None, **kw: Any) -> tuple[str, Any]:
+                info = nb.metadata.get("language_info", {})
+                lexer = info.get("pygments_lexer", info.get("name", None))
+                self.register_filter("highlight_code", self.filters.get(
+                    "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)))
+                resources = self._init_resources(resources)
+                self.register_filter("filter_data_type", WidgetsDataTypeFilter(
+                    notebook_metadata=self._nb_metadata, parent=self, resources=resources))
+                html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+                html = _IMG_NO_ALT.sub(f'<img alt="{self.alt_text}"', html)
+                html = _FOCUSABLE.sub(r'<div tabindex="0" class="\1', html)
+                return html, resources
+
+        _EXPORTER = Exporter(template_name="lab", template_file="gl.html.j2",
+                             extra_loaders=[DictLoader({"gl.html.j2": _HTML_TEMPLATE})])
     return _EXPORTER
 
 
@@ -568,9 +625,14 @@ def _has_math(nb: Any) -> bool:
 
 def render_html(nb: Any, out_dir: Path, notebook: str, title: str, lang: str = "sv") -> tuple[Path, Path]:
     """Write ``NN_name.html`` (with code) and ``NN_name_utan_kod.html`` (no code, no stderr)."""
+    with _RENDER_LOCK:
+        return _render_html(_exporter(), nb, out_dir, notebook, title, lang)
+
+
+def _render_html(exporter: Any, nb: Any, out_dir: Path, notebook: str, title: str,
+                 lang: str) -> tuple[Path, Path]:
     import copy
 
-    exporter = _exporter()
     en = lang == "en"
     _, with_code, no_code = output_names(notebook)
     written = []
@@ -584,6 +646,7 @@ def render_html(nb: Any, out_dir: Path, notebook: str, title: str, lang: str = "
                                                               and o.get("name") == "stderr")]
         exporter.exclude_input = exporter.exclude_input_prompt = exporter.exclude_output_prompt = hide
         exporter.language_code = "en" if en else "sv"
+        exporter.alt_text = "Figure" if en else "Figur"
         other = with_code if hide else no_code
         other_text = ("with code" if hide else "without code") if en else ("med kod" if hide else "utan kod")
         resources = {"metadata": {"name": title}, "gl_math": _has_math(nb),
@@ -710,14 +773,11 @@ def _pool_init(events: Any, root: str, prewarm: tuple[str, ...], reuse: bool) ->
     quiet_imports()
     multiprocessing.util.Finalize(None, shutdown_kernels, exitpriority=10)
     kernel_for(str(Path(root) / "notebooks"), _worker_env(root), prewarm, reuse)
+    threading.Thread(target=_exporter, daemon=True).start()  # import nbconvert while the kernel starts
 
 
 def _pool_run(job: Job) -> list[NotebookResult]:
     return run_job(job, emit=_queue_emit)
-
-
-def _pool_noop() -> None:
-    """Submitted once per worker so that the pool starts (and warms) its processes early."""
 
 
 def _dask_plugin() -> Any:
@@ -819,14 +879,14 @@ def run(kommuner: Sequence[str] | None = None, jobs: int | None = None, schedule
         cross: bool = True, index: bool = True) -> RunSummary:
     """Run the notebooks for ``kommuner`` (default: every params file), then the cross notebooks.
 
-    ``jobs``: local worker processes (default: cores; never more than municipalities);
+    ``jobs``: local worker processes (default: cores; never more than municipalities with work);
     ``scheduler``: a Dask scheduler address instead; ``force``: ignore up-to-date state;
     ``root``: project root (default ``genomlysning.paths.PROJECT_ROOT``); ``progress``: tqdm bar
     (None: only on a terminal); ``prewarm``/``reuse_kernels``: kernel reuse (see
     :mod:`genomlysning.kernel`); ``only``/``overrides``: run only these notebooks with these extra
     parameters (``genomlysning clean``); ``cross``/``index``: run the cross notebooks / write
     ``reports/index.html``. Raises :class:`ParamsError` (bad params) or :class:`RunnerError`
-    before anything runs.
+    before anything runs. No kernel or worker is started when everything is up to date.
     """
     project = Project(Path(root).resolve() if root is not None else paths.PROJECT_ROOT)
     notebooks = discover_notebooks(project)
@@ -838,54 +898,34 @@ def run(kommuner: Sequence[str] | None = None, jobs: int | None = None, schedule
                           "`genomlysning demo-data` or write params/<kommun>.yaml")
     loaded = check_params(project, names, notebooks)
     warm = prewarm_modules(notebooks) if prewarm and reuse_kernels else ()
-    n_workers = _resolve_workers(jobs, len(names))
+    env = provenance.environment()
+    planned = [plan_kommun(project, notebooks, k, loaded[k], env, force=force, only=only,
+                           overrides=overrides, prewarm=warm, reuse=reuse_kernels, timeout=timeout)
+               for k in names]
+    kommun_jobs = [job for job, _ in planned]
+    chains = {job.label: chain for job, chain in planned}
+    n_cross = sum(nb.role.scope == "alla" for nb in notebooks) if cross and only is None else 0
     summary = RunSummary()
-    local_kernel: WarmKernel | None = None
-    pool: ProcessPoolExecutor | None = None
-    events: Any = None
-    if scheduler is None and n_workers == 1:
-        local_kernel = WarmKernel(project.notebooks_dir, _worker_env(str(project.root)), warm, reuse_kernels)
-        local_kernel.start()
-    elif scheduler is None:
-        ctx = multiprocessing.get_context("spawn")
-        events = ctx.Queue()
-        pool = ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_pool_init,
-                                   initargs=(events, str(project.root), warm, reuse_kernels))
-        for _ in range(n_workers):
-            pool.submit(_pool_noop)
+    bar = _Progress(sum(len(j.tasks) for j in kommun_jobs) + n_cross, progress)
+    executor = _Executor(project, jobs, scheduler, warm, reuse_kernels, bar)
     try:
-        env = provenance.environment()
-        planned = [plan_kommun(project, notebooks, k, loaded[k], env, force=force, only=only,
-                               overrides=overrides, prewarm=warm, reuse=reuse_kernels, timeout=timeout)
-                   for k in names]
-        kommun_jobs = [job for job, _ in planned]
-        chains = {job.label: chain for job, chain in planned}
-        n_cross = sum(nb.role.scope == "alla" for nb in notebooks) if cross and only is None else 0
-        bar = _Progress(sum(len(j.tasks) for j in kommun_jobs) + n_cross, progress)
-        try:
-            by_kommun = _execute_jobs(kommun_jobs, scheduler, local_kernel, pool, events, bar)
-            for k in names:
-                summary.results.extend(by_kommun.get(k, []))
-            if n_cross:
-                ready = [k for k in names if by_kommun.get(k) and
-                         all(r.status in (OK, UP_TO_DATE) for r in by_kommun[k])]
-                cross_job, skipped = plan_cross(project, notebooks, loaded, chains, ready, env, force=force,
-                                                prewarm=warm, reuse=reuse_kernels, timeout=timeout)
-                for r in skipped:
-                    bar("end", r.kommun, r.notebook, r.status, 0.0)
-                cross_results = _execute_jobs([cross_job], scheduler, local_kernel, pool, events, bar) \
-                    if cross_job is not None else {}
-                order = [nb.name for nb in notebooks]
-                merged = cross_results.get(CROSS_LABEL, []) + skipped
-                summary.results.extend(sorted(merged, key=lambda r: order.index(r.notebook)))
-        finally:
-            bar.close()
+        by_kommun = executor.run(kommun_jobs)
+        for k in names:
+            summary.results.extend(by_kommun.get(k, []))
+        if n_cross:
+            ready = [k for k in names if by_kommun.get(k) and
+                     all(r.status in (OK, UP_TO_DATE) for r in by_kommun[k])]
+            cross_job, skipped = plan_cross(project, notebooks, loaded, chains, ready, env, force=force,
+                                            prewarm=warm, reuse=reuse_kernels, timeout=timeout)
+            for r in skipped:
+                bar("end", r.kommun, r.notebook, r.status, 0.0)
+            cross_results = executor.run([cross_job]) if cross_job is not None else {}
+            order = [nb.name for nb in notebooks]
+            merged = cross_results.get(CROSS_LABEL, []) + skipped
+            summary.results.extend(sorted(merged, key=lambda r: order.index(r.notebook)))
     finally:
-        if local_kernel is not None:
-            summary.kernels_started = local_kernel.kernels_started
-            local_kernel.close()
-        if pool is not None:
-            pool.shutdown(wait=True)
+        bar.close()
+        summary.kernels_started = executor.close()
     if index:
         from genomlysning import index as index_mod
 
@@ -893,35 +933,97 @@ def run(kommuner: Sequence[str] | None = None, jobs: int | None = None, schedule
     return summary
 
 
-def _execute_jobs(jobs: Sequence[Job], scheduler: str | None, local_kernel: WarmKernel | None,
-                  pool: ProcessPoolExecutor | None, events: Any, bar: _Progress,
-                  ) -> dict[str, list[NotebookResult]]:
-    """Run ``jobs`` in the parent, the process pool or on Dask; return results by label."""
-    ordered = sorted(jobs, key=lambda j: -j.cost)  # biggest first: better load balance
-    out: dict[str, list[NotebookResult]] = {}
-    if scheduler is not None:
-        return _execute_dask(ordered, scheduler, bar)
-    if local_kernel is not None:
-        for job in ordered:
-            out[job.label] = run_job(job, kernel=local_kernel, emit=bar)
+def _pending(job: Job) -> bool:
+    """True when some task of ``job`` has to run (forced, changed, or its outputs changed)."""
+    if job.force:
+        return bool(job.tasks)
+    state = provenance.load_state(job.state_dir)
+    return any(not _up_to_date(job.root, state.get(t.notebook), t.key) for t in job.tasks)
+
+
+class _Executor:
+    """Where jobs run: one kernel in this process, a local process pool, or a Dask cluster.
+
+    Chosen and started on the first job that has work (at most one worker per core and per job);
+    jobs that are entirely up to date are answered here without starting anything.
+    """
+
+    def __init__(self, project: Project, jobs: int | None, scheduler: str | None, warm: tuple[str, ...],
+                 reuse: bool, bar: _Progress) -> None:
+        self.project, self.jobs, self.scheduler, self.warm, self.reuse, self.bar = (
+            project, jobs, scheduler, warm, reuse, bar)
+        self.kernel: WarmKernel | None = None
+        self.pool: ProcessPoolExecutor | None = None
+        self.events: Any = None
+
+    def _start(self, n_pending: int) -> None:
+        if self.kernel is not None or self.pool is not None or self.scheduler is not None:
+            return
+        root = str(self.project.root)
+        if _resolve_workers(self.jobs, n_pending) == 1:
+            self.kernel = WarmKernel(self.project.notebooks_dir, _worker_env(root), self.warm, self.reuse)
+            self.kernel.start()
+            threading.Thread(target=_exporter, daemon=True).start()  # import nbconvert meanwhile
+            return
+        ctx = multiprocessing.get_context("spawn")
+        self.events = ctx.Queue()
+        self.pool = ProcessPoolExecutor(_resolve_workers(self.jobs, n_pending), mp_context=ctx,
+                                        initializer=_pool_init, initargs=(self.events, root, self.warm,
+                                                                          self.reuse))
+
+    def run(self, jobs: Sequence[Job]) -> dict[str, list[NotebookResult]]:
+        """Run ``jobs``; return results by label."""
+        out: dict[str, list[NotebookResult]] = {}
+        pending = []
+        for job in jobs:
+            if _pending(job):
+                pending.append(job)
+                continue
+            out[job.label] = [NotebookResult(t.label, t.notebook, UP_TO_DATE) for t in job.tasks]
+            for t in job.tasks:
+                self.bar("end", t.label, t.notebook, UP_TO_DATE, 0.0)
+        if not pending:
+            return out
+        self._start(len(pending))
+        pending.sort(key=lambda j: -j.cost)  # biggest first: better load balance
+        if self.scheduler is not None:
+            out.update(_execute_dask(pending, self.scheduler, self.bar))
+        elif self.kernel is not None:
+            for job in pending:
+                out[job.label] = run_job(job, kernel=self.kernel, emit=self.bar)
+        else:
+            out.update(self._run_pool(pending))
         return out
-    assert pool is not None
-    stop = threading.Event()
-    drainer = threading.Thread(target=_drain, args=(events, bar, stop), daemon=True)
-    drainer.start()
-    try:
-        futures = {pool.submit(_pool_run, job): job for job in ordered}
-        for fut in as_completed(futures):
-            job = futures[fut]
-            try:
-                out[job.label] = fut.result()
-            except Exception as exc:  # the worker process itself died
-                out[job.label] = [NotebookResult(job.label, t.notebook, FAILED, 0.0, _describe(exc))
-                                  for t in job.tasks]
-    finally:
-        stop.set()
-        drainer.join()
-    return out
+
+    def _run_pool(self, jobs: Sequence[Job]) -> dict[str, list[NotebookResult]]:
+        assert self.pool is not None
+        out: dict[str, list[NotebookResult]] = {}
+        stop = threading.Event()
+        drainer = threading.Thread(target=_drain, args=(self.events, self.bar, stop), daemon=True)
+        drainer.start()
+        try:
+            futures = {self.pool.submit(_pool_run, job): job for job in jobs}
+            for fut in as_completed(futures):
+                job = futures[fut]
+                try:
+                    out[job.label] = fut.result()
+                except Exception as exc:  # the worker process itself died
+                    out[job.label] = [NotebookResult(job.label, t.notebook, FAILED, 0.0, _describe(exc))
+                                      for t in job.tasks]
+        finally:
+            stop.set()
+            drainer.join()
+        return out
+
+    def close(self) -> int:
+        """Stop the kernel or pool; return the number of kernels started in this process."""
+        started = 0
+        if self.kernel is not None:
+            started = self.kernel.kernels_started
+            self.kernel.close()
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+        return started
 
 
 def _execute_dask(jobs: Sequence[Job], scheduler: str, bar: _Progress) -> dict[str, list[NotebookResult]]:
