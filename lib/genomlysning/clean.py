@@ -64,9 +64,21 @@ dubblett                       fel           same child, date, type and reasons 
 dubblett_rad_id                fel           rad_id unique (the later copies)
 =============================  ============  ====================================================
 
+Problems reported by the import (:mod:`genomlysning.ingest`) are carried into the same report under
+the ids of :data:`INGEST_RULES` (``kolumn_borttagen``, ``okand_orsak``, ``fel_antal_falt`` ...);
+a row-level ``fel`` from the import quarantines its row like any other.
+
+Derived columns follow ``schema._DERIVED_COLUMNS`` and CONTRIBUTING.md. Choices made here:
+``ateraktualisering`` counts an earlier aktualisering on a strictly earlier date within the window
+(inclusive: exactly N months earlier counts); the utredning's clock starts at ``utredning_start``,
+else at ``fb_datum`` when the decision was "inleda"; ``insats_heldygn`` is missing when an insats
+was offered without a type; ``period_slut`` is the params value, else the latest readable date.
+
 No value of the personnummer column, nor any personnummer-like text anywhere, reaches an output:
-the column is dropped after deriving ``barn_id`` (keyed hash), age and kön, and every value shown in
-a problem is masked with :func:`genomlysning.personnummer.mask`.
+the column is dropped after deriving ``barn_id`` (keyed hash), age and kön; the kept text columns
+(rad_id, barn_id, omrade) are checked for personnummer, also glued into other text; and every value
+shown in a problem is masked (:func:`mask_text`: :func:`genomlysning.personnummer.mask` plus every run
+of ten or more digits). The quarantine holds row numbers and rule ids only.
 """
 
 from __future__ import annotations
