@@ -325,3 +325,30 @@ def test_demo_municipality_effects_recovered_after_case_mix() -> None:
         se = math.sqrt(icpt.loc[k, "varians"] + ref["varians"])
         assert abs(est - shift) < 3.29 * se, (k, est, shift, se)
     assert mor.sigma2_lo > 0  # the demo municipalities do differ
+
+
+def test_fixed_effects_fit_and_cluster_covariance_match_statsmodels() -> None:
+    # Row-level data: 3 municipalities, one binary covariate, children with repeated rows.
+    from statsmodels.genmod.families import Binomial
+    from statsmodels.genmod.generalized_linear_model import GLM
+
+    rng = np.random.default_rng(21)
+    n_rows = 900
+    kommun = rng.integers(0, 3, n_rows)
+    cov = rng.integers(0, 2, n_rows).astype(float)
+    child = kommun * 1000 + rng.integers(0, 200, n_rows)  # clusters nested in municipalities
+    lp = np.array([-0.5, 0.0, 0.4])[kommun] + 0.8 * cov + rng.normal(0, 0.5, 200)[child % 200]
+    y = (rng.random(n_rows) < 1 / (1 + np.exp(-lp))).astype(float)
+    X = np.column_stack([(kommun == k).astype(float) for k in range(3)] + [cov])
+    ref = GLM(y, X, family=Binomial()).fit(cov_type="cluster", cov_kwds={"groups": child})
+    # the same model on cells (kommun x covariate)
+    cells = pd.DataFrame({"j": kommun, "c": cov, "y": y}).groupby(["j", "c"])["y"].agg(["sum", "size"])
+    row_cell = pd.DataFrame({"j": kommun, "c": cov}).merge(
+        cells.reset_index().reset_index()[["index", "j", "c"]], on=["j", "c"])["index"].to_numpy()
+    j = cells.index.get_level_values("j").to_numpy()
+    Xb = cells.index.get_level_values("c").to_numpy(float)[:, None]
+    a, b = compare.fit_fixed_effects(j, Xb, cells["sum"].to_numpy(), cells["size"].to_numpy())
+    np.testing.assert_allclose(np.r_[a, b], ref.params, atol=1e-7)
+    p_cell = 1 / (1 + np.exp(-(a[j] + Xb @ b)))
+    V = compare.fe_cluster_cov(j, Xb, cells["size"].to_numpy(float), p_cell, row_cell, y, child)
+    np.testing.assert_allclose(np.diag(V), np.diag(ref.cov_params()), rtol=1e-6)

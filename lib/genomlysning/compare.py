@@ -414,25 +414,30 @@ def funnel(counts: pd.DataFrame, key: str = "", k: int = 5, *, kind: Literal["pr
 def pooled_rows(frames: Mapping[str, pd.DataFrame], ind: str | Indicator, ar: int | None = None,
                 covariates: Sequence[str] = CASEMIX) -> pd.DataFrame:
     """The indicator's rows of every municipality stacked: ``kommun``, the covariates, ``y`` and
-    ``cluster`` (an integer id of the child, unique across municipalities).
+    ``cluster`` (an integer id of the child within its municipality, unique across them).
 
     Covariates are categoricals over their code list plus ``saknas`` (missing values become that
     category, so that no row is dropped); yes/no columns become ``nej``/``ja``/``saknas``.
     """
-    parts, offset = [], 0
-    for kommun, df in frames.items():
-        year = df if ar is None else df[(df["ar"] == ar).fillna(False).to_numpy(dtype=bool)]
-        rows = indicator_rows(year, ind, [*covariates, "barn_id"])
-        part = _covariate_frame(rows, covariates)
-        part["y"] = rows["y"].to_numpy(dtype=bool)
-        ids = pd.factorize(rows["barn_id"].astype("string").fillna("").to_numpy(dtype=object))[0]
-        part["cluster"] = ids + offset
-        offset += int(ids.max()) + 1 if len(ids) else 0
-        part["kommun"] = pd.Categorical([kommun] * len(part), categories=list(frames))
-        parts.append(part)
-    if not parts:
+    ind = indicator(ind)
+    needed = list(dict.fromkeys([*covariates, "barn_id", "ar", ind.numerator, *ind.exclude,
+                                 *([ind.denominator] if ind.denominator else [])]))
+    names = list(frames)
+    if not names:
         return pd.DataFrame(columns=["kommun", *covariates, "y", "cluster"])
-    return pd.concat(parts, ignore_index=True)
+    stacked = pd.concat([df[needed] for df in frames.values()], ignore_index=True)
+    kommun = np.repeat(np.arange(len(names)), [len(df) for df in frames.values()])
+    if ar is not None:
+        keep = (stacked["ar"] == ar).fillna(False).to_numpy(dtype=bool)
+        stacked, kommun = stacked[keep], kommun[keep]
+    rows = indicator_rows(stacked, ind, [*covariates, "barn_id"])
+    kommun = kommun[stacked.index.get_indexer(rows.index)]
+    out = _covariate_frame(rows, covariates)
+    out["y"] = rows["y"].to_numpy(dtype=bool)
+    child = pd.factorize(rows["barn_id"].astype("string").fillna("").to_numpy(dtype=object))[0]
+    out["cluster"] = pd.factorize(kommun.astype(np.int64) * (int(child.max(initial=0)) + 1) + child)[0]
+    out["kommun"] = pd.Categorical.from_codes(kommun, categories=names)
+    return out
 
 
 def casemix_cells(frames: Mapping[str, pd.DataFrame], ind: str | Indicator, ar: int | None = None,
@@ -634,23 +639,90 @@ def dersimonian_laird(est: np.ndarray, var: np.ndarray,
     return tau2, solve(upper_q), solve(lower_q), q, float(stats.chi2.sf(q, df))
 
 
-def _cluster_robust_cov(X: np.ndarray, cell: np.ndarray, y: np.ndarray, p_cell: np.ndarray,
-                        cluster: np.ndarray) -> np.ndarray:
-    """Sandwich covariance of logistic coefficients, clustered by ``cluster`` (CR1 correction).
+def _fe_information(j: np.ndarray, J: int, Xb: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Fisher information of (intercept per municipality, covariate coefficients), assembled from
+    blocks: diag(sum w by municipality), sum w x by municipality, X'WX."""
+    p = Xb.shape[1]
+    info = np.zeros((J + p, J + p))
+    info[np.arange(J), np.arange(J)] = np.bincount(j, weights=w, minlength=J)
+    if p:
+        cross = np.column_stack([np.bincount(j, weights=w * Xb[:, k], minlength=J) for k in range(p)])
+        info[:J, J:] = cross
+        info[J:, :J] = cross.T
+        info[J:, J:] = (Xb * w[:, None]).T @ Xb
+    return info
 
-    ``X`` is the cell design, ``cell`` each row's cell index, ``y`` the row outcomes.
+
+def fit_fixed_effects(j: np.ndarray, Xb: np.ndarray, x: np.ndarray, n: np.ndarray,
+                      maxiter: int = 100, tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
+    """Logistic model with one intercept per municipality (index ``j`` of each cell) and the
+    covariate columns ``Xb``, fitted by Newton-Raphson on grouped data without forming municipality
+    dummies (the information is assembled from blocks), so hundreds of municipalities cost little.
+
+    Returns (intercepts, coefficients). Equal to ``_fit_binomial`` on the dummy design.
     """
-    w = p_cell * (1 - p_cell)
-    n_cell = np.bincount(cell, minlength=X.shape[0]).astype(float)
-    bread = np.linalg.pinv((X * (n_cell * w)[:, None]).T @ X)
-    resid = y - p_cell[cell]
+    j = np.asarray(j, dtype=int)
+    J = int(j.max()) + 1 if j.size else 0
+    Xb = np.asarray(Xb, dtype=float).reshape(len(j), -1)
+    x = np.asarray(x, dtype=float)
+    n = np.asarray(n, dtype=float)
+    theta = np.zeros(J + Xb.shape[1])
+
+    def eta(t: np.ndarray) -> np.ndarray:
+        return t[:J][j] + Xb @ t[J:]
+
+    def deviance(t: np.ndarray) -> float:
+        e = eta(t)
+        return float(np.sum(n * np.logaddexp(0.0, e) - x * e))
+
+    dev = deviance(theta)
+    for _ in range(maxiter):
+        p = _expit(eta(theta))
+        r = x - n * p
+        grad = np.concatenate([np.bincount(j, weights=r, minlength=J), Xb.T @ r])
+        step = np.linalg.lstsq(_fe_information(j, J, Xb, n * p * (1 - p)), grad, rcond=None)[0]
+        for _half in range(30):
+            new = theta + step
+            new_dev = deviance(new)
+            if new_dev <= dev + 1e-12:
+                break
+            step = step / 2
+        converged = dev - new_dev < tol * (abs(dev) + 1)
+        theta, dev = new, new_dev
+        if converged:
+            break
+    return theta[:J], theta[J:]
+
+
+def fe_cluster_cov(j: np.ndarray, Xb: np.ndarray, n: np.ndarray, p_cell: np.ndarray,
+                   row_cell: np.ndarray, y: np.ndarray, cluster: np.ndarray) -> np.ndarray:
+    """Cluster-robust (CR1) sandwich covariance of (intercepts, coefficients) of
+    ``fit_fixed_effects``; rows (``row_cell``, outcome ``y``) are clustered by ``cluster``, and a
+    cluster lies within one municipality."""
+    j = np.asarray(j, dtype=int)
+    J = int(j.max()) + 1
+    Xb = np.asarray(Xb, dtype=float).reshape(len(j), -1)
+    bread = np.linalg.pinv(_fe_information(j, J, Xb, n * p_cell * (1 - p_cell)))
+    resid = y - p_cell[row_cell]
     idx, codes = pd.factorize(cluster)
-    # cluster sums of the scores: per cell first (cheap), then per cluster
-    scores = np.column_stack([np.bincount(idx, weights=resid * X[cell, j], minlength=codes.size)
-                              for j in range(X.shape[1])])
-    meat = scores.T @ scores
-    g, n, kpar = codes.size, y.size, X.shape[1]
-    corr = g / (g - 1) * (n - 1) / (n - kpar) if g > 1 and n > kpar else 1.0
+    G = codes.size
+    s_a = np.bincount(idx, weights=resid, minlength=G)  # score of the cluster's own intercept
+    kommun_of = np.zeros(G, dtype=int)
+    kommun_of[idx] = j[row_cell]
+    p = Xb.shape[1]
+    s_b = np.column_stack([np.bincount(idx, weights=resid * Xb[row_cell, k], minlength=G)
+                           for k in range(p)]) if p else np.zeros((G, 0))
+    # meat = S'S with S = [one-hot(kommun) * s_a, s_b], assembled by blocks (S is never formed)
+    meat = np.zeros((J + p, J + p))
+    meat[np.arange(J), np.arange(J)] = np.bincount(kommun_of, weights=s_a**2, minlength=J)
+    if p:
+        cross = np.column_stack([np.bincount(kommun_of, weights=s_a * s_b[:, k], minlength=J)
+                                 for k in range(p)])
+        meat[:J, J:] = cross
+        meat[J:, :J] = cross.T
+        meat[J:, J:] = s_b.T @ s_b
+    n_rows, kpar = y.size, J + Xb.shape[1]
+    corr = G / (G - 1) * (n_rows - 1) / (n_rows - kpar) if G > 1 and n_rows > kpar else 1.0
     return corr * bread @ meat @ bread
 
 
@@ -669,18 +741,15 @@ def between_variation(frames: Mapping[str, pd.DataFrame], ind: str | Indicator,
     row_cell = groups.ngroup().to_numpy()
     cells = groups["y"].agg(x="sum", n="size").reset_index()
     cells["kommun"] = cells["kommun"].astype(str)
-    X = _design(cells, covariates, with_kommun=True)
-    beta = _fit_binomial(X, cells["x"].to_numpy(), cells["n"].to_numpy())
-    Xa = X.to_numpy(float)
-    p_cell = _expit(Xa @ beta)
-    cov = _cluster_robust_cov(Xa, row_cell, rows["y"].to_numpy(float), p_cell,
-                              rows["cluster"].to_numpy())
-    kcols = [i for i, c in enumerate(X.columns) if c.startswith("kommun=")]
-    icpt = pd.DataFrame({
-        "kommun": [X.columns[i].split("=", 1)[1] for i in kcols],
-        "logodds": beta[kcols],
-        "varians": np.diag(cov)[kcols],
-    })
+    names = list(pd.unique(cells["kommun"]))
+    j = pd.Categorical(cells["kommun"], categories=names).codes.astype(int)
+    Xb = _design(cells, covariates, with_kommun=False).drop(columns="const").to_numpy(float)
+    x, n = cells["x"].to_numpy(float), cells["n"].to_numpy(float)
+    a, b = fit_fixed_effects(j, Xb, x, n)
+    p_cell = _expit(a[j] + Xb @ b)
+    cov = fe_cluster_cov(j, Xb, n, p_cell, row_cell, rows["y"].to_numpy(float),
+                         rows["cluster"].to_numpy())
+    icpt = pd.DataFrame({"kommun": names, "logodds": a, "varians": np.diag(cov)[:len(names)]})
     icpt["barn"] = (rows.groupby("kommun", observed=True)["cluster"].nunique()
                     .reindex(icpt["kommun"]).to_numpy())
     ok = np.isfinite(icpt["logodds"]) & (icpt["varians"] > 0) & (np.abs(icpt["logodds"]) < 15)
@@ -1156,9 +1225,10 @@ def section_funnels(frames: Mapping[str, pd.DataFrame], ar: int, k: int, lang: L
 
 
 def section_casemix(frames: Mapping[str, pd.DataFrame], ar: int, k: int, lang: Lang,
-                    ratios: Mapping[str, pd.DataFrame]) -> Section:
+                    ratios: Mapping[str, pd.DataFrame], max_rows: int = 30) -> Section:
     """Standardised ratios: funnel plots of O/E (figure ``04_trattdiagram_justerade``) and one
-    table per indicator (``04_justerad_<key>``)."""
+    table per indicator (``04_justerad_<key>``; with more than ``max_rows`` municipalities only
+    those outside the 95 % limits are returned for display - the saved table has them all)."""
     from genomlysning import report
 
     fs = {key: ratio_funnel(sr, key, k) for key, sr in ratios.items()}
@@ -1167,10 +1237,14 @@ def section_casemix(frames: Mapping[str, pd.DataFrame], ar: int, k: int, lang: L
     tables = {}
     for key, sr in ratios.items():
         ind = indicator(key).label(lang)
-        tables[key] = publish(casemix_table(sr, k), f"04_justerad_{key}",
-                              title=schema.text("jmf_titel_casemix", lang, ind=ind, ar=ar),
-                              unit=indicator(key).unit(lang), ar=ar, k=k, lang=lang,
-                              note=schema.text("jmf_not_casemix", lang))
+        shown = publish(casemix_table(sr, k), f"04_justerad_{key}",
+                        title=schema.text("jmf_titel_casemix", lang, ind=ind, ar=ar),
+                        unit=indicator(key).unit(lang), ar=ar, k=k, lang=lang,
+                        note=schema.text("jmf_not_casemix", lang))
+        if len(shown) > max_rows:  # many municipalities: show those outside the 95 % limits
+            out = fs[key].points.set_index("kommun").reindex(sr["kommun"])
+            shown = shown[(out["utanfor_95"] & out["visas"]).fillna(False).to_numpy(dtype=bool)]
+        tables[key] = shown.reset_index(drop=True)
     return Section(fig, tables, standouts_text(fs, lang), fs)
 
 
