@@ -824,3 +824,19 @@ def test_bench_clean_reports_rows_and_memory() -> None:
     # period_slut 2025-12-31 here, so row 19 (2025-01-15) is not after the period: 10 fatal rows
     assert (out["rows"], out["rows_clean"], out["rows_quarantined"]) == (18, 8, 10)
     assert out["peak_rss_mb"] > 0 and out["rows_per_second"] > 0 and out["seconds_write"] == 0
+
+
+@pytest.mark.parametrize(("text", "masked"), [
+    (f"Ring {CHILD}", f"Ring {personnummer.MASK}"), (f"x{CHILD.replace('-', '')}y", "xXXXXXXXXXXy"),
+    ("2024-13-05 14:30", "2024-13-05 14:30"), ("A-2024-0001", "A-2024-0001"), ("", ""),
+])
+def test_mask_text(text: str, masked: str) -> None:
+    assert clean.mask_text(text) == masked
+
+
+@pytest.mark.parametrize(("text", "hit"), [
+    (CHILD, True), (CHILD[2:], True), (f"x{CHILD.replace('-', '')}", True), ("IFO-2024-000123", False),
+    ("2024001234", False), ("b12", False), (f"tel{CHILD[:-1]}0", False),
+])
+def test_contains_personnummer(text: str, hit: bool) -> None:
+    assert clean.contains_personnummer(text) is hit

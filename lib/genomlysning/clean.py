@@ -78,7 +78,7 @@ No value of the personnummer column, nor any personnummer-like text anywhere, re
 the column is dropped after deriving ``barn_id`` (keyed hash), age and kön; the kept text columns
 (rad_id, barn_id, omrade) are checked for personnummer, also glued into other text; and every value
 shown in a problem is masked (:func:`mask_text`: :func:`genomlysning.personnummer.mask` plus every run
-of ten or more digits). The quarantine holds row numbers and rule ids only.
+of ten or more digits shaped like one). The quarantine holds row numbers and rule ids only.
 """
 
 from __future__ import annotations
@@ -497,8 +497,9 @@ def _strip_texts(frame: pd.DataFrame, n: int) -> tuple[dict[str, pd.Series], dic
 # ---------------------------------------------------------------------------------------------
 
 
-#: Ten or more digits in a row (separators - + or space allowed): never shown in a report.
-_DIGIT_RUN = re.compile(r"\d(?:[-+ ]?\d){9,}")
+#: Ten or more digits in a row, at most one - + or space after the sixth or later digit (the shape
+#: of a personnummer, glued to anything): never shown in a report.
+_DIGIT_RUN = re.compile(r"\d{6,}[-+ ]?\d{4,}")
 
 
 def contains_personnummer(text: str) -> bool:
