@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 
@@ -141,7 +142,7 @@ def test_average_marginal_effects_match_finite_differences(sim: pd.DataFrame) ->
             shifted = []
             for sign in (1, -1):
                 moved = fit.params + sign * h * np.eye(len(num))[j]
-                other = models.ModelFit(**{**fit.__dict__, "params": moved})
+                other = dataclasses.replace(fit, params=moved)
                 shifted.append(models.average_marginal_effect(other, t, level)[0])
             num[j] = (shifted[0] - shifted[1]) / (2 * h)
         np.testing.assert_allclose(g, num, atol=1e-7)

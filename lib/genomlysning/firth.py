@@ -200,7 +200,7 @@ def profile_ci(X: np.ndarray, y: np.ndarray, fit: FirthResult, *, trials: np.nda
             warm = {"start": fit.params.copy()}
 
             def root(b: float, j: int = j, warm: dict[str, np.ndarray] = warm) -> float:
-                r = firth_logit(X, y, trials=trials, fixed={j: b}, start=warm["start"], tol=1e-7)
+                r = firth_logit(X, y, trials=trials, fixed={j: b}, start=warm["start"], tol=1e-6)
                 warm["start"] = r.params.copy()
                 return float(np.sqrt(max(0.0, 2.0 * (fit.penalised_loglik - r.penalised_loglik)))) - z
 
@@ -216,7 +216,7 @@ def profile_ci(X: np.ndarray, y: np.ndarray, fit: FirthResult, *, trials: np.nda
             if f_outer < 0.0:
                 out[j, col] = sign * np.inf
                 continue
-            out[j, col] = _illinois(root, inner, f_inner, outer, f_outer)
+            out[j, col] = _illinois(root, inner, f_inner, outer, f_outer, ftol=1e-4)
     return out
 
 

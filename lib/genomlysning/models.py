@@ -40,6 +40,7 @@ has several aktualiseringar). The pipeline of :func:`fit_model`:
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,7 +48,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special, stats
+from scipy import optimize, sparse, special, stats
 
 from genomlysning import firth, schema
 from genomlysning.schema import Lang
@@ -513,7 +514,8 @@ def separated_rows(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     xs, ss = pats[:, :-1], pats[:, -1]
     n_pat, p = xs.shape
     c = np.concatenate([np.zeros(p), -np.ones(n_pat)])
-    a_ub = np.hstack([-(ss[:, None] * xs), np.eye(n_pat)])
+    a_ub = sparse.hstack([sparse.csr_array(-(ss[:, None] * xs)), sparse.eye_array(n_pat, format="csr")],
+                         format="csr")
     bounds = [(None, None)] * p + [(0.0, 1.0)] * n_pat
     res = optimize.linprog(c, A_ub=a_ub, b_ub=np.zeros(n_pat), bounds=bounds, method="highs")
     if res.status != 0:
@@ -594,6 +596,13 @@ class ModelFit:
         """Predicted probabilities for the design ``X`` (default: the model's own rows)."""
         return special.expit((self.X if X is None else X) @ self.params)
 
+    @functools.cached_property
+    def patterns(self) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct rows of the design and their weights (share of rows): averages over the rows,
+        such as marginal effects, are computed on these."""
+        pats, counts = np.unique(self.X, axis=0, return_counts=True)
+        return pats, counts / counts.sum()
+
 
 class TooFewEventsError(ValueError):
     """The outcome has too few events or non-events (or no predictor is left) to fit a model."""
@@ -668,8 +677,8 @@ def _z(alpha: float) -> float:
 
 
 def _with_level(fit: ModelFit, term: Term, code: str | float) -> np.ndarray:
-    """The model's design with every row moved to category ``code`` of ``term`` (others as observed)."""
-    X = fit.X.copy()
+    """The design patterns with every row moved to category ``code`` of ``term`` (others as observed)."""
+    X = fit.patterns[0].copy()
     if term.kind == "categorical":
         idx = [fit.names.index(c) for c in term.columns]
         X[:, idx] = 0.0
@@ -694,8 +703,11 @@ def delta_se(fit: ModelFit, grad: np.ndarray) -> float:
 
 
 def _mean_prob(fit: ModelFit, X: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean predicted probability over the rows (``X``: patterns weighted as the model's rows) and
+    its gradient with respect to the coefficients."""
+    w = fit.patterns[1]
     p = fit.predict(X)
-    return float(p.mean()), ((p * (1.0 - p))[:, None] * X).mean(axis=0)
+    return float(w @ p), (w * p * (1.0 - p)) @ X
 
 
 def _level_masks(fit: ModelFit, term: Term) -> list[tuple[Level, np.ndarray]]:
@@ -714,11 +726,12 @@ def average_marginal_effect(fit: ModelFit, term: Term, level: str | None = None
     """
     if term.kind == "numeric":
         j = fit.names.index(term.name)
-        p = fit.predict()
+        X, w = fit.patterns
+        p = fit.predict(X)
         d = p * (1.0 - p)
-        grad = fit.params[j] * ((d * (1.0 - 2.0 * p))[:, None] * fit.X).mean(axis=0)
-        grad[j] += d.mean()
-        return float(fit.params[j] * d.mean()), grad
+        grad = fit.params[j] * ((w * d * (1.0 - 2.0 * p)) @ X)
+        grad[j] += w @ d
+        return float(fit.params[j] * (w @ d)), grad
     if term.kind == "indicator":
         hi, lo = _with_level(fit, term, 1.0), _with_level(fit, term, 0.0)
     else:
