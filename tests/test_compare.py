@@ -246,6 +246,7 @@ def test_dersimonian_laird_closed_form() -> None:
     assert p == pytest.approx(stats.chi2.sf(8, 2))
     tau2, lo, hi, _, _ = compare.dersimonian_laird(np.array([0.0, 0.1]), np.ones(2))
     assert tau2 == lo == 0.0
+    assert all(math.isnan(v) for v in compare.dersimonian_laird(np.array([0.3]), np.ones(1)))
 
 
 def test_between_variation_recovers_known_sigma() -> None:

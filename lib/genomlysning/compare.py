@@ -613,6 +613,8 @@ def dersimonian_laird(est: np.ndarray, var: np.ndarray,
     est = np.asarray(est, dtype=float)
     var = np.asarray(var, dtype=float)
     k = est.size
+    if k < 2:  # no between-unit variance can be estimated from one unit
+        return float("nan"), float("nan"), float("nan"), float("nan"), float("nan")
     w = 1 / var
     mean = np.sum(w * est) / w.sum()
     q = float(np.sum(w * (est - mean) ** 2))
