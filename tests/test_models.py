@@ -358,6 +358,12 @@ def test_too_few_events_is_reported() -> None:
     df = simulate(n=120, seed=9)
     with pytest.raises(models.TooFewEventsError, match="accepterad"):
         models.fit_model(df, "accepterad", ar=2025)
+    run = models.run_models(simulate(n=30, seed=3), ar=2025)
+    assert run.fits == {} and set(run.skipped) == set(models.OUTCOMES)
+    # 7 offered, 6 accepted: the 6 is hidden because the 1 who declined could be derived from it
+    assert run.skipped["accepterad"].endswith("n = 7, varav med utfallet = ..")
+    assert run.skipped["utredning"].startswith("Ingen förklarande variabel kvar")
+    assert "n = 30, varav med utfallet = 12" in run.skipped["utredning"]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1396,8 +1396,10 @@ def run_models(df: pd.DataFrame, *, ar: int | None, formula: str | None = None, 
         try:
             fit = fit_prepared(prep, method=method)
         except TooFewEventsError:
-            run.skipped[key] = text("ingen_modell", lang) + f" (n = {_masked_count(len(prep.y), k)}, " \
-                f"{text('handelser', lang).lower()} = {_masked_count(int(prep.y.sum()), k)})"
+            n, events = _masked_pair(len(prep.y), int(prep.y.sum()), k)
+            few = min(int(prep.y.sum()), len(prep.y) - int(prep.y.sum())) < MIN_OUTCOME_EVENTS
+            run.skipped[key] = text("ingen_modell" if few else "ingen_variabel", lang, m=MIN_OUTCOME_EVENTS) \
+                + f": n = {n}, {text('handelser', lang).lower()} = {events}"
             continue
         run.fits[key] = fit
         run.tables[key] = mask_coefficients(coefficient_table(fit), k)
@@ -1417,6 +1419,15 @@ def _masked_count(value: int, k: int) -> int | str:
     from genomlysning import disclose
 
     return disclose.SUPPRESSED if 1 <= value < k else value
+
+
+def _masked_pair(n: int, events: int, k: int) -> tuple[int | str, int | str]:
+    """A total and its events for display: the events are hidden when they or the rest
+    (``n - events``, derivable from the two) are 1..k-1; the total when it is."""
+    from genomlysning import disclose
+
+    hide = 1 <= events < k or 1 <= n - events < k
+    return _masked_count(n, k), disclose.SUPPRESSED if hide else events
 
 
 def missing_overview(run: ModelRun, k: int | None = None) -> pd.DataFrame:
@@ -1455,8 +1466,9 @@ def methods_overview(run: ModelRun) -> pd.DataFrame:
             recs.append({"utfall": OUTCOMES[key].label(run.lang),
                          "specifikation": schema.label("arendetyp", run.lang) if spec == "arendetyp"
                          else text("orsaker", run.lang),
-                         "n": _masked_count(f.n, run.k), "n_barn": _masked_count(f.n_clusters, run.k),
-                         "n_med": _masked_count(f.events, run.k), "epv": round(f.epv, 1),
+                         "n": _masked_pair(f.n, f.events, run.k)[0],
+                         "n_barn": _masked_count(f.n_clusters, run.k),
+                         "n_med": _masked_pair(f.n, f.events, run.k)[1], "epv": round(f.epv, 1),
                          "metod": text(f"{f.method}_kort", run.lang)})
     return pd.DataFrame.from_records(recs, columns=["utfall", "specifikation", "n", "n_barn", "n_med", "epv",
                                                     "metod"])
@@ -1540,7 +1552,7 @@ def headline(run: ModelRun) -> dict[str, Any]:
         at = t[t["variabel"] == "arendetyp"]
         cal = run.calibrations[key]
         per[key] = {
-            "n": _masked_count(f.n, run.k), "handelser": _masked_count(f.events, run.k),
+            "n": _masked_pair(f.n, f.events, run.k)[0], "handelser": _masked_pair(f.n, f.events, run.k)[1],
             "metod": f.method, "referens_arendetyp": at.loc[at["referens"].astype(bool), "kod"].tolist(),
             "separation": [f"{r.variabel}={r.kod}" for r in f.separation.affected.itertuples()],
             "auc": cal.auc[0], "auc_cv": cal.auc_cv[0], "kalibrering_lutning": cal.slope[0],
