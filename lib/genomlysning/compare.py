@@ -26,7 +26,7 @@ nothing is sampled and a run over ~100 000 rows takes well under a second.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -505,32 +505,44 @@ def _fit_binomial(X: pd.DataFrame | np.ndarray, x: np.ndarray, n: np.ndarray, ma
     probabilities still converge and only they are used. Checked against statsmodels' GLM.
     """
     A = np.asarray(X, dtype=float)
+    return _newton_binomial(lambda b: A @ b, lambda r, w: (A.T @ r, (A * w[:, None]).T @ A),
+                            x, n, A.shape[1], maxiter, tol)
+
+
+def _newton_binomial(linear: Callable[[np.ndarray], np.ndarray],
+                     score_info: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+                     x: np.ndarray, n: np.ndarray, size: int, maxiter: int = 100,
+                     tol: float = 1e-10) -> np.ndarray:
+    """Newton-Raphson with step halving for grouped binomial data (``x`` events of ``n``).
+
+    ``linear(theta)`` gives each cell's linear predictor; ``score_info(r, w)`` the score and the
+    information from the residuals ``r = x - n p`` and weights ``w = n p (1 - p)``. Stops when the
+    deviance no longer decreases by a relative ``tol``.
+    """
     x = np.asarray(x, dtype=float)
     n = np.asarray(n, dtype=float)
 
-    def deviance(b: np.ndarray) -> float:
-        eta = A @ b
-        # -loglik of the binomial: n log(1 + e^eta) - x eta
+    def deviance(t: np.ndarray) -> float:
+        eta = linear(t)  # -loglik: n log(1 + e^eta) - x eta
         return float(np.sum(n * np.logaddexp(0.0, eta) - x * eta))
 
-    beta = np.zeros(A.shape[1])
-    dev = deviance(beta)
+    theta = np.zeros(size)
+    dev = deviance(theta)
     for _ in range(maxiter):
-        p = _expit(A @ beta)
-        grad = A.T @ (x - n * p)
-        hess = (A * (n * p * (1 - p))[:, None]).T @ A
-        step = np.linalg.lstsq(hess, grad, rcond=None)[0]
+        p = _expit(linear(theta))
+        grad, info = score_info(x - n * p, n * p * (1 - p))
+        step = np.linalg.lstsq(info, grad, rcond=None)[0]
         for _half in range(30):
-            new = beta + step
+            new = theta + step
             new_dev = deviance(new)
             if new_dev <= dev + 1e-12:
                 break
             step = step / 2
         converged = dev - new_dev < tol * (abs(dev) + 1)
-        beta, dev = new, new_dev
+        theta, dev = new, new_dev
         if converged:
             break
-    return beta
+    return theta
 
 
 def _expit(v: np.ndarray) -> np.ndarray:
@@ -666,33 +678,11 @@ def fit_fixed_effects(j: np.ndarray, Xb: np.ndarray, x: np.ndarray, n: np.ndarra
     j = np.asarray(j, dtype=int)
     J = int(j.max()) + 1 if j.size else 0
     Xb = np.asarray(Xb, dtype=float).reshape(len(j), -1)
-    x = np.asarray(x, dtype=float)
-    n = np.asarray(n, dtype=float)
-    theta = np.zeros(J + Xb.shape[1])
-
-    def eta(t: np.ndarray) -> np.ndarray:
-        return t[:J][j] + Xb @ t[J:]
-
-    def deviance(t: np.ndarray) -> float:
-        e = eta(t)
-        return float(np.sum(n * np.logaddexp(0.0, e) - x * e))
-
-    dev = deviance(theta)
-    for _ in range(maxiter):
-        p = _expit(eta(theta))
-        r = x - n * p
-        grad = np.concatenate([np.bincount(j, weights=r, minlength=J), Xb.T @ r])
-        step = np.linalg.lstsq(_fe_information(j, J, Xb, n * p * (1 - p)), grad, rcond=None)[0]
-        for _half in range(30):
-            new = theta + step
-            new_dev = deviance(new)
-            if new_dev <= dev + 1e-12:
-                break
-            step = step / 2
-        converged = dev - new_dev < tol * (abs(dev) + 1)
-        theta, dev = new, new_dev
-        if converged:
-            break
+    theta = _newton_binomial(
+        lambda t: t[:J][j] + Xb @ t[J:],
+        lambda r, w: (np.concatenate([np.bincount(j, weights=r, minlength=J), Xb.T @ r]),
+                      _fe_information(j, J, Xb, w)),
+        x, n, J + Xb.shape[1], maxiter, tol)
     return theta[:J], theta[J:]
 
 
