@@ -626,11 +626,14 @@ def _fit_ml(X: np.ndarray, y: np.ndarray, groups: np.ndarray, alpha: float
 
 def _fit_firth(X: np.ndarray, y: np.ndarray, groups: np.ndarray, alpha: float
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool, firth.FirthResult]:
+    """Firth fit on the covariate patterns; profile intervals and penalised LR p-values for every
+    coefficient but the intercept (which no table shows: NaN)."""
     pats, events, trials, _ = firth.collapse(X, y)
     fit = firth.firth_logit(pats, events, trials=trials)
-    ci = firth.profile_ci(pats, events, fit, trials=trials, alpha=alpha)
-    pvals = np.array([firth.penalised_lr_test(pats, events, fit, [j], trials=trials)[2]
-                      for j in range(X.shape[1])])
+    slopes = range(1, X.shape[1])
+    ci = firth.profile_ci(pats, events, fit, trials=trials, alpha=alpha, which=slopes)
+    pvals = np.array([np.nan] + [firth.penalised_lr_test(pats, events, fit, [j], trials=trials)[2]
+                                 for j in slopes])
     cov = firth.cluster_cov(X, y, fit, groups)
     return fit.params, cov, ci, pvals, fit.converged, fit
 
