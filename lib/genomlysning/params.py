@@ -15,6 +15,7 @@ Example::
     period_slut: 2025-12-31         # data extraction date: open cases are censored here
     reform_datum: 2024-07-01        # optional: a reorganisation to evaluate
     pilot_omrade: Pilot             # optional: value of `omrade` that marks a pilot area
+    pilot_start: 2024-01-01         # optional: the pilot's start (default: reform_datum)
     k: 5                            # suppression threshold: counts 1..k-1 are hidden
     lang: sv
     mapping:                        # only for case-management exports with other headers/codes
@@ -40,6 +41,7 @@ IMPORT_KEYS: frozenset[str] = frozenset({"kommun", "namn", "input", "synthetic",
 #: Keys that are notebook parameters shared by the per-municipality notebooks.
 NOTEBOOK_KEYS: frozenset[str] = frozenset({
     "kommun", "ar", "ateraktualisering_manader", "period_slut", "reform_datum", "pilot_omrade",
+    "pilot_start",
     "k", "lang", "seed", "params_path", "input_path",
 })
 KNOWN_KEYS: frozenset[str] = IMPORT_KEYS | NOTEBOOK_KEYS

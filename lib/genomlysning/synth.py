@@ -1384,6 +1384,8 @@ def params_dict(spec: KommunSpec) -> dict[str, Any]:
         out["reform_datum"] = dt.date.fromisoformat(spec.reform_datum)
     if spec.pilot_omrade:
         out["pilot_omrade"] = spec.pilot_omrade
+        if spec.pilot_start:
+            out["pilot_start"] = dt.date.fromisoformat(spec.pilot_start)
     if spec.format == "export":
         out |= {"csv_sep": EXPORT_SEP, "encoding": EXPORT_ENCODING, "mapping": export_mapping()}
     return out
