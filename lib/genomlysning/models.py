@@ -1440,6 +1440,8 @@ def missing_overview(run: ModelRun, k: int | None = None) -> pd.DataFrame:
     k = run.k if k is None else k
     frames = []
     for key, m in run.missing.items():
+        m = m.copy()
+        m.loc[m["kolumn"] == OUTCOMES[key].column, "variabel"] = text("utfallet", run.lang)
         frames.append(m.assign(utfall=OUTCOMES[key].label(run.lang)))
     table = pd.concat(frames, ignore_index=True)[["utfall", "variabel", "saknas"]]
     table = table.rename(columns={"saknas": "n"})
@@ -1504,7 +1506,9 @@ def missing_view(run: ModelRun) -> pd.DataFrame:
     wide = wide.reindex(index=order, columns=list(dict.fromkeys(table["utfall"])))
     wide.index.name = text("saknas", run.lang)
     wide.columns.name = None
-    return wide.reset_index()
+    from genomlysning import report
+
+    return wide.map(lambda v: report.format_number(v, run.lang)).reset_index()
 
 
 def pooling_view(run: ModelRun) -> pd.DataFrame:

@@ -964,6 +964,7 @@ TEXTS.update({
     "mod_smoothed": {"sv": "Utjämnad kurva (lowess)", "en": "Smoothed curve (lowess)"},
     "mod_perfect": {"sv": "Perfekt kalibrering", "en": "Perfect calibration"},
     "mod_saknas": {"sv": "Saknat värde (rader)", "en": "Missing value (rows)"},
+    "mod_utfallet": {"sv": "Utfallet (se kolumnen)", "en": "The outcome (see the column)"},
     "mod_i_population": {"sv": "Rader i populationen", "en": "Rows in the population"},
     "mod_nagot_saknas": {"sv": "Rader med något saknat värde", "en": "Rows with any missing value"},
     "mod_i_modell": {"sv": "Rader i modellen", "en": "Rows in the model"},
