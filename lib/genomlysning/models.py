@@ -1013,8 +1013,9 @@ PUBLISHED_COLUMNS: tuple[str, ...] = (
 def publication_table(masked: pd.DataFrame, fit: ModelFit, lang: Lang = "sv") -> pd.DataFrame:
     """Tidy, labelled table of one model from its masked coefficient table (for CSV, XLSX, display).
 
-    Values are labels in ``lang``; ``ame*`` in percentage points; ``andel`` (observed share) and
-    ``andel_std*`` (standardised probability) as proportions; hidden values stay ``..``.
+    Values are labels in ``lang`` (``referens``: "ref." on reference rows); ``ame*`` in percentage
+    points; ``andel`` (observed share) and ``andel_std*`` (standardised probability) as proportions;
+    hidden values stay ``..``.
     """
     terms = {t.name: t for t in fit.terms}
     rows = []
@@ -1026,7 +1027,8 @@ def publication_table(masked: pd.DataFrame, fit: ModelFit, lang: Lang = "sv") ->
 
         rows.append({
             "utfall": OUTCOMES[r["utfall"]].label(lang), "variabel": term_label(t, lang),
-            "kategori": _label_of_row(t, r["kod"], lang), "referens": bool(r["referens"]),
+            "kategori": _label_of_row(t, r["kod"], lang),
+            "referens": text("ref", lang) if r["referens"] else "",
             "n": r["n"], "n_med": r["handelser"], "n_utan": r["ej_handelser"], "andel": r["andel"],
             "or": r["or"], "or_lo": r["or_lag"], "or_hi": r["or_hog"], "p": r["p"],
             "ame": pp(r["ame"]), "ame_lo": pp(r["ame_lag"]), "ame_hi": pp(r["ame_hog"]),
@@ -1066,7 +1068,7 @@ def display(table: pd.DataFrame, lang: Lang = "sv") -> pd.DataFrame:
               "andel_std": text("sannolikhet_ki", lang)}
     view = report.display_table(table, lang, labels=labels, drop=("utfall", "referens", "metod"))
     view[labels["p"]] = [format_p(v, lang) for v in table["p"]]
-    ref = table["referens"].to_numpy(dtype=bool)
+    ref = (table["referens"] == text("ref", lang)).to_numpy()
     view[labels["or"]] = np.where(ref, text("ref", lang), view[labels["or"]])
     return view
 
