@@ -4,8 +4,10 @@ One model per outcome (:data:`OUTCOMES`), fitted on the aktualiseringar of the y
 (unit: the aktualisering; standard errors clustered by child, ``barn_id``, because one child often
 has several aktualiseringar). The pipeline of :func:`fit_model`:
 
-1. **Population and missing values** - rows of year ``ar`` in the outcome's population; rows missing
-   the outcome or a predictor are counted per variable (:func:`missing_table`) and then dropped.
+1. **Population and missing values** - rows of year ``ar`` in the outcome's population (rows whose
+   outcome is not known yet - förhandsbedömning or utredning open at the end of the period - are
+   left out, not counted as "no"); rows missing the outcome or a predictor are counted per variable
+   (:func:`missing_table`) and then dropped. A row without ``barn_id`` is its own cluster.
 2. **Pooling** (:func:`pool_term`) - a category is *too small to estimate* when it has fewer than
    ``min_n`` rows, or when its smaller outcome count (events or non-events) is between 1 and
    ``min_events - 1`` (``min_events`` defaults to the suppression threshold ``k``, so no count shown
@@ -17,8 +19,10 @@ has several aktualiseringar). The pipeline of :func:`fit_model`:
    largest group nationally, 39 % in Socialstyrelsen 2018, and without the legal duty to
    investigate that makes violence cases near-certain utredningar: contrasts against it are
    interpretable and it is never separated); återaktualisering: "Nej"; every other variable: its
-   largest category in the analysed rows (the most typical case). A reference with all outcomes
-   equal is replaced by the largest category without. Every table states the reference.
+   largest category among all aktualiseringar of the year (the most typical case; the same for
+   every outcome, :func:`default_references`). A reference that is pooled away or has all outcomes
+   equal in an outcome's population is replaced there by the largest category without. Every table
+   states the reference.
 4. **Separation** (:func:`detect_separation`) - per category (all outcomes 0 or all 1) and in the
    whole design by a linear program that finds the largest set of rows a linear predictor can
    classify perfectly (complete or quasi-complete separation; cf. Konis 2007, R ``detectseparation``).
@@ -35,7 +39,13 @@ has several aktualiseringar). The pipeline of :func:`fit_model`:
    the model-based variance, see :func:`delta_se`).
 7. **Diagnostics** (:func:`calibration`) - calibration in the large, calibration slope, binned and
    smoothed calibration curves from cross-validated predictions (folds by child), ROC AUC with a
-   DeLong interval.
+   DeLong interval. No Hosmer-Lemeshow test.
+
+An outcome with fewer than :data:`MIN_OUTCOME_EVENTS` rows with or without it, or with no predictor
+left after pooling, is not modelled (:func:`run_models` says why). :func:`run_models` fits every
+outcome and the alternative specification with one indicator per anmälningsorsak
+(:data:`ORSAK_FORMULA`); :func:`save_outputs` writes the tables (``reports/<kommun>/tables/03_*``),
+figures and the ``modeller`` section of results.json. Labels: ``schema.TEXTS["mod_*"]``.
 """
 
 from __future__ import annotations
