@@ -5,6 +5,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SEED ?= 20261122
+# One BLAS thread per process: the runner parallelises over municipalities, and multi-threaded
+# OpenBLAS on a small machine makes the Firth profile intervals many times slower.
+export OPENBLAS_NUM_THREADS := 1
+export OMP_NUM_THREADS := 1
+export MKL_NUM_THREADS := 1
+export MPLBACKEND := Agg
 
 .DEFAULT_GOAL := help
 .PHONY: help venv data processed run test lint bench clean-outputs
