@@ -142,7 +142,7 @@ def bench_demo(work: Path, repeat: int, check_cold: bool) -> dict[str, Any]:
     walls, per_notebook = [], {}
     summary = None
     for _ in range(repeat):
-        wall, summary = _timed(lambda: runner.run([DEMO_KOMMUN], jobs=1, force=True, root=root,
+        wall, summary = _timed(lambda: runner.run([DEMO_KOMMUN], force=True, root=root,
                                                   progress=False, cross=False, index=False))
         walls.append(wall)
         for r in summary.results:

@@ -56,7 +56,7 @@ def _kommun(root: Path, label: str, namn: str, results: dict | None, states: dic
         if status != "skipped":
             for name in (f"{nb}.ipynb", f"{nb}.html", f"{nb}_utan_kod.html"):
                 (folder / name).write_text("{}", encoding="utf-8")
-    provenance.save_state(folder, {nb: {"status": s} for nb, s in states.items()})
+    provenance.save_state(folder, {"notebooks": {nb: {"status": s} for nb, s in states.items()}, "files": {}})
 
 
 @pytest.fixture

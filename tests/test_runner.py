@@ -284,6 +284,40 @@ def test_changed_notebook_reruns_it_and_what_follows(project: Path) -> None:
     assert st == {("alfa", "01_cleaning"): "ok", ("alfa", "02_funnel"): "ok"}
 
 
+# -- side by side -------------------------------------------------------------------------------
+
+MODELS = '''
+import json
+from genomlysning import paths
+values = json.loads((paths.processed_dir(kommun) / "values.json").read_text())
+(paths.report_dir(kommun) / "modell.json").write_text(json.dumps({"max": max(values), "k": k}))
+'''
+
+
+def test_notebooks_after_cleaning_run_side_by_side(project: Path, tmp_path: Path) -> None:
+    import shutil
+
+    _notebook(project / "notebooks" / "03_models.ipynb", 'kommun = "alfa"\nk = 5', MODELS)
+    other = tmp_path / "other"
+    shutil.copytree(project, other)
+    one = _run(project, kommuner=["alfa"], jobs=1, cross=False)
+    two = _run(other, kommuner=["alfa"], jobs=2, cross=False)
+    assert one.kernels_started == 1 and two.kernels_started == 2
+    names = ("01_cleaning", "02_funnel", "03_models")
+    assert _statuses(one) == _statuses(two) == {("alfa", n): "ok" for n in names}
+    state = "reports/alfa/.state.json"  # side by side, 02 and 03 share their list of written files
+    assert {k: v for k, v in _files(project).items() if k != state} == \
+        {k: v for k, v in _files(other).items() if k != state}
+    assert set(_statuses(_run(other, kommuner=["alfa"], jobs=2, cross=False)).values()) == {"up-to-date"}
+    # 02 fails: 03 (which needs only 01) still runs
+    nb = nbformat.read(other / "notebooks" / "02_funnel.ipynb", as_version=4)
+    nb.cells.append(new_code_cell("raise RuntimeError('trasig')"))
+    nbformat.write(nb, other / "notebooks" / "02_funnel.ipynb")
+    st = _statuses(_run(other, kommuner=["alfa"], jobs=2, cross=False))
+    assert st == {("alfa", "01_cleaning"): "up-to-date", ("alfa", "02_funnel"): "failed",
+                  ("alfa", "03_models"): "up-to-date"}
+
+
 # -- Dask ----------------------------------------------------------------------------------------
 
 

@@ -26,6 +26,27 @@ CROSS_LABEL = "jamforelse"
 #: At most this many headline figures per municipality in the overview table.
 MAX_HEADLINES = 6
 NO_CODE_SUFFIX = "_utan_kod"
+#: The overview's columns when the funnel notebook's results are there: (key in any results.json
+#: section, Swedish header, English header, what the share is of).
+HEADLINES: tuple[tuple[str, str, str, str], ...] = (
+    ("aktualiseringar_n", "Aktualiseringar", "Referrals", ""),
+    ("barn_n", "Barn", "Children", ""),
+    ("aktualiseringar_utredning_inledd_andel_forsta", "Till utredning", "To investigation",
+     "av aktualiseringarna"),
+    ("aktualiseringar_insats_startad_andel_forsta", "Insats påbörjad", "Intervention started",
+     "av aktualiseringarna"),
+    ("barnsamtal_andel", "Barnsamtal", "Child interviewed", "av avslutade utredningar"),
+    ("fb_inom_14_dagar_andel", "Beslut inom 14 dagar", "Decision within 14 days",
+     "av förhandsbedömningarna"),
+)
+#: Readable names of the known notebooks.
+NOTEBOOK_TITLES: dict[str, tuple[str, str]] = {
+    "01_cleaning": ("Datarensning", "Data cleaning"),
+    "02_funnel": ("Flödet", "Funnel"),
+    "03_models": ("Modeller", "Models"),
+    "04_compare": ("Jämförelse", "Comparison"),
+    "05_change": ("Förändring", "Change"),
+}
 _YEAR_KEYS = frozenset({"ar", "year", "reform_ar"})
 
 _TEXT: dict[str, dict[str, str]] = {
@@ -75,7 +96,7 @@ header code{color:#fff}
 main{padding:16px 32px 48px;max-width:1400px}
 h2{font-size:19px;margin:28px 0 10px}
 table{border-collapse:collapse;width:100%;background:#fff;border:1px solid var(--line)}
-th,td{padding:7px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top;font-size:14px}
+th,td{padding:7px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top;font-size:14px}
 th{background:#eef2f7;font-weight:600;position:sticky;top:0}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tbody tr:hover{background:#f9fbfd}
@@ -86,10 +107,11 @@ a{color:var(--accent)}
 .badge.ok{background:var(--ok)}.badge.failed{background:var(--bad)}.badge.skipped,.badge.saknas{background:var(--warn)}
 ul.links{list-style:none;margin:0;padding:0}
 ul.links li{white-space:nowrap}
-details summary{cursor:pointer;color:var(--accent)}
+details summary{cursor:pointer;color:var(--accent);white-space:nowrap}
 details ul{margin:4px 0 0;padding-left:18px}
 dl.all{display:grid;grid-template-columns:auto auto;gap:2px 12px;margin:6px 0 0;font-size:13px}
 dl.all dt{color:var(--muted)}dl.all dd{margin:0;font-variant-numeric:tabular-nums}
+.scroll{overflow-x:auto}
 .cross{background:#fff;border:1px solid var(--line);padding:12px 16px}
 footer{color:var(--muted);font-size:12px;padding:0 32px 32px}
 """
@@ -150,7 +172,7 @@ def _display_name(root: Path, label: str) -> str:
 def read_entry(root: Path, label: str) -> Entry:
     """Collect the reports of ``reports/<label>/``."""
     folder = root / "reports" / label
-    state = provenance.load_state(folder)
+    state = provenance.load_state(folder).get("notebooks", {})
     notebooks = sorted(p.stem for p in folder.glob("[0-9][0-9]_*.ipynb"))
     status = {nb: str(state.get(nb, {}).get("status", "saknas")) for nb in notebooks}
     for nb, entry in state.items():  # skipped notebooks have no file but are in the state
@@ -198,9 +220,21 @@ def flatten(results: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def curated_keys(entries: Sequence[Entry]) -> list[tuple[str, str, str, str]]:
+    """The :data:`HEADLINES` found in at least one municipality's results, as (dotted key, sv, en,
+    note); the dotted key is the first section that holds the figure."""
+    found: list[tuple[str, str, str, str]] = []
+    flats = [flatten(e.results) for e in entries]
+    for leaf, sv, en, note in HEADLINES:
+        dotted = next((k for f in flats for k in f if k == leaf or k.endswith("." + leaf)), None)
+        if dotted is not None:
+            found.append((dotted, sv, en, note))
+    return found
+
+
 def headline_keys(entries: Sequence[Entry], limit: int = MAX_HEADLINES) -> list[str]:
-    """The figures shown as columns: keys present for most municipalities, in first-seen order,
-    numbers before text."""
+    """Fallback columns when none of :data:`HEADLINES` is there: keys present for most
+    municipalities, in first-seen order, numbers before text."""
     counts: dict[str, int] = {}
     numeric: dict[str, bool] = {}
     for e in entries:
@@ -226,7 +260,7 @@ def _label(key: str, lang: str) -> str:
 def format_value(key: str, value: Any, lang: str = "sv") -> str:
     """A headline value as text: Swedish number format, shares (``andel*``) as percentages."""
     leaf = key.rsplit(".", 1)[-1]
-    share = leaf.startswith("andel") or leaf.startswith("share")
+    share = "andel" in leaf.split("_") or leaf.startswith("share")
     is_year = leaf in _YEAR_KEYS or leaf.startswith("ar_")
     if is_year and isinstance(value, int) and not isinstance(value, bool):
         return str(value)  # a year, not a count: no thousands separator
@@ -246,6 +280,19 @@ def format_value(key: str, value: Any, lang: str = "sv") -> str:
 # HTML
 
 
+def _th(key: str, text: str) -> str:
+    return f'<th title="{escape(key)}">{escape(text)}</th>'
+
+
+def _nb_title(notebook: str, lang: str) -> str:
+    """``02 Flödet ...`` for a known notebook, else its file name."""
+    if notebook in NOTEBOOK_TITLES:
+        sv, en = NOTEBOOK_TITLES[notebook]
+        title = en if lang == "en" else sv
+        return f'<span title="{escape(notebook)}">{escape(notebook[:2])} {escape(title)}</span>'
+    return escape(notebook)
+
+
 def _badge(status: str, lang: str) -> str:
     text = _t(status, lang) if status in _TEXT else status
     return f'<span class="badge {escape(status)}">{escape(text)}</span>'
@@ -257,11 +304,12 @@ def _report_links(e: Entry, lang: str) -> str:
         base = f"{e.label}/{nb}"
         status = e.status.get(nb, "saknas")
         badge = "" if status == "ok" else f" {_badge(status, lang)}"
-        items.append(f'<li>{escape(nb)}: <a href="{escape(base)}.html">{_t("med_kod", lang)}</a> · '
-                     f'<a href="{escape(base)}{NO_CODE_SUFFIX}.html">{_t("utan_kod", lang)}</a>{badge}</li>')
+        items.append(f"<li>{_nb_title(nb, lang)}: "
+                     f'<a href="{escape(base)}{NO_CODE_SUFFIX}.html">{_t("utan_kod", lang)}</a> · '
+                     f'<a href="{escape(base)}.html">{_t("med_kod", lang)}</a>{badge}</li>')
     for nb, status in e.status.items():
         if nb not in e.notebooks:
-            items.append(f"<li>{escape(nb)} {_badge(status, lang)}</li>")
+            items.append(f"<li>{_nb_title(nb, lang)} {_badge(status, lang)}</li>")
     return f'<ul class="links">{"".join(items)}</ul>' if items else "–"
 
 
@@ -290,8 +338,18 @@ def _all_figures(e: Entry, lang: str) -> str:
 def _kommun_table(entries: Sequence[Entry], lang: str) -> str:
     if not entries:
         return f"<p>{_t('inga_kommuner', lang)}</p>"
-    keys = headline_keys(entries)
-    head = "".join(f'<th title="{escape(k)}">{escape(_label(k, lang))}</th>' for k in keys)
+    curated = curated_keys(entries)
+    if curated:
+        keys = [c[0] for c in curated]
+        head = "".join(_th(key, en if lang == "en" else sv) for key, sv, en, note in curated)
+        notes = "; ".join(f"{sv.lower()} {note}" for _, sv, _, note in curated if note)
+        legend = "" if lang == "en" or not notes else (
+            f'<p class="sub">Andelar: {escape(notes)}. Ärenden som var öppna vid periodens slut räknas '
+            f"inte som missade frister.</p>")
+    else:
+        keys = headline_keys(entries)
+        head = "".join(f'<th title="{escape(k)}">{escape(_label(k, lang))}</th>' for k in keys)
+        legend = ""
     rows = []
     for e in entries:
         flat = flatten(e.results)
@@ -299,14 +357,14 @@ def _kommun_table(entries: Sequence[Entry], lang: str) -> str:
                         for k in keys)
         status = e.overall
         rows.append(
-            f'<tr id="{escape(e.label)}"><td><div class="name">{escape(e.name)}</div>'
-            f'<div class="sub">{escape(e.label)}</div>{_all_figures(e, lang)}</td>'
-            f'<td><span class="badge {escape(status)}">{escape(_t(status, lang))}</span></td>{cells}'
+            f'<tr id="{escape(e.label)}"><td><div class="name">{escape(e.name)} {_badge(status, lang)}</div>'
+            f'<div class="sub">{escape(e.label)}</div>{_all_figures(e, lang)}</td>{cells}'
             f"<td>{_report_links(e, lang)}</td><td>{_files(e, lang)}</td></tr>")
-    return (f'<table><thead><tr><th>{_t("kommun", lang)}</th><th>{_t("status", lang)}</th>{head}'
+    return (f'<div class="scroll"><table><thead><tr><th>{_t("kommun", lang)}</th>'
+            f"{head}"
             f'<th>{_t("rapporter", lang)}</th><th>{_t("tabeller", lang)} / {_t("figurer", lang)}</th>'
             f"</tr></thead>"
-            f'<tbody>{"".join(rows)}</tbody></table>')
+            f'<tbody>{"".join(rows)}</tbody></table></div>{legend}')
 
 
 def _cross_section(cross: Entry | None, lang: str) -> str:

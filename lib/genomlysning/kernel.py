@@ -214,6 +214,18 @@ class WarmKernel:
         return self._thread.submit(self._execute, str(input_path), str(output_path), dict(parameters),
                                    timeout).result()
 
+    def run_code(self, code: str) -> None:
+        """Execute ``code`` silently in the kernel (between notebooks); raise KernelError if it fails."""
+        self._thread.submit(self._run_code, code).result()
+
+    def _run_code(self, code: str) -> None:
+        self._ensure_started()
+        if self._setup_msg is not None:
+            msg, self._setup_msg = self._setup_msg, None
+            self._reply(msg)
+        self._used = True
+        self._run_silent(code)
+
     def close(self) -> None:
         """Shut the kernel down and stop the thread (idempotent)."""
         if self._closed:
@@ -306,6 +318,9 @@ class WarmKernel:
     def _stop(self) -> None:
         from jupyter_core.utils import run_sync
 
+        if self._kc is not None and self._setup_msg is not None:
+            with contextlib.suppress(Exception):  # let the prewarm finish: no interrupted imports
+                self._reply(self._setup_msg, timeout=60)
         if self._kc is not None:
             with contextlib.suppress(Exception):
                 self._kc.stop_channels()
@@ -327,9 +342,10 @@ _KERNELS: dict[tuple[Any, ...], WarmKernel] = {}
 _KERNELS_LOCK = threading.Lock()
 
 
-def kernel_for(cwd: str, env: Mapping[str, str], prewarm: Sequence[str], reuse: bool) -> WarmKernel:
-    """The calling thread's kernel for this configuration, started on first use."""
-    key = (threading.current_thread().name, cwd, tuple(sorted(env.items())), tuple(prewarm), reuse)
+def kernel_for(cwd: str, env: Mapping[str, str], prewarm: Sequence[str], reuse: bool,
+               slot: int = 0) -> WarmKernel:
+    """The calling thread's kernel number ``slot`` for this configuration, started on first use."""
+    key = (threading.current_thread().name, slot, cwd, tuple(sorted(env.items())), tuple(prewarm), reuse)
     with _KERNELS_LOCK:
         kernel = _KERNELS.get(key)
         if kernel is None:

@@ -46,8 +46,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -76,19 +76,22 @@ RUNNER_KEYS: frozenset[str] = frozenset({"params_path", "input_path", "kommuner"
 
 @dataclass(frozen=True)
 class Role:
-    """Where a notebook runs: per municipality or once across them; optional precondition keys."""
+    """Where a notebook runs (per municipality or once across them), what it needs first
+    (``after``: notebook names; None = every notebook before it) and optional precondition keys."""
 
     scope: Scope
     requires_any: tuple[str, ...] = ()
+    after: tuple[str, ...] | None = None
 
 
-#: The known notebooks. ``requires_any``: run only where the params set one of these keys.
+#: The known notebooks. ``requires_any``: run only where the params set one of these keys;
+#: ``after``: 02, 03 and 05 only read the clean data, so they may run side by side after 01.
 REGISTRY: dict[str, Role] = {
     "01_cleaning": Role("kommun"),
-    "02_funnel": Role("kommun"),
-    "03_models": Role("kommun"),
+    "02_funnel": Role("kommun", after=("01_cleaning",)),
+    "03_models": Role("kommun", after=("01_cleaning",)),
     "04_compare": Role("alla"),
-    "05_change": Role("kommun", requires_any=("reform_datum", "pilot_omrade")),
+    "05_change": Role("kommun", requires_any=("reform_datum", "pilot_omrade"), after=("01_cleaning",)),
 }
 
 
@@ -288,11 +291,14 @@ class Task:
     provenance_md: str
     title: str
     lang: str = "sv"
+    after: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Job:
-    """A chain of tasks run in order in one kernel (one municipality, or the cross notebooks)."""
+    """The tasks of one municipality (or the cross notebooks), in order; a task starts when those
+    in its ``after`` are done, side by side in up to ``kernels`` kernels. ``finalize``: code run in
+    a kernel after tasks ran side by side (it rewrites the shared XLSX workbook)."""
 
     root: str
     label: str
@@ -304,6 +310,8 @@ class Job:
     reuse: bool = True
     timeout: int | None = CELL_TIMEOUT
     cost: int = 0
+    kernels: int = 1
+    finalize: str = ""
 
 
 @dataclass(frozen=True)
@@ -376,36 +384,55 @@ def _applies(nb: NotebookSpec, p: Mapping[str, Any]) -> bool:
     return not nb.role.requires_any or any(p.get(k) not in (None, "") for k in nb.role.requires_any)
 
 
+def _deps(nb: NotebookSpec, before: Sequence[str]) -> tuple[str, ...]:
+    """The notebooks (among ``before``, in order) that ``nb`` waits for."""
+    if nb.role.after is None:
+        return tuple(before)
+    return tuple(n for n in before if n in nb.role.after)
+
+
+def _workbook_code(kommun: str, lang: str, namn: str) -> str:
+    """Kernel code that recompiles a municipality's XLSX workbook from all its saved tables (the
+    notebooks each rewrite it; when they ran side by side, the last writer may have missed a table)."""
+    return (f"from genomlysning import report as _gl_report\n"
+            f"if _gl_report.workbook_path({kommun!r}).is_file():\n"
+            f"    _gl_report.write_workbook({kommun!r}, {lang!r}, namn={namn!r})\n")
+
+
 def plan_kommun(project: Project, notebooks: Sequence[NotebookSpec], kommun: str, p: Mapping[str, Any],
                 env: Mapping[str, Any], *, force: bool = False, only: Sequence[str] | None = None,
                 overrides: Mapping[str, Any] | None = None, prewarm: Sequence[str] = (),
-                reuse: bool = True, timeout: int | None = CELL_TIMEOUT) -> tuple[Job, str]:
-    """The job of one municipality and the key of its whole chain."""
+                reuse: bool = True, timeout: int | None = CELL_TIMEOUT, kernels: int = 1) -> tuple[Job, str]:
+    """The job of one municipality and the key of its whole chain (for the cross notebooks)."""
     overrides = dict(overrides or {})
     override_input = overrides.get("input_path")
     files = _input_files(project, p, override_input)
     inputs = {f"`{project.rel(f)}`": provenance.file_or_missing_hash(f) for f in files}
-    upstream = ""
+    keys: dict[str, str] = {}
     tasks = []
     for nb in notebooks:
         if nb.role.scope != "kommun" or not _applies(nb, p):
             continue
         parameters = _parameters_for(nb, p, project, {k: v for k, v in overrides.items()
                                                       if k in nb.parameters})
-        key = provenance.sha256_json({
+        deps = _deps(nb, list(keys))
+        keys[nb.name] = provenance.sha256_json({
             "notebook": nb.sha256, "parameters": parameters, "params": p, "inputs": inputs,
-            "code": env["code"], "versions": env["versions"], "upstream": upstream})
-        upstream = key
+            "code": env["code"], "versions": env["versions"], "upstream": [keys[d] for d in deps]})
         if only is not None and nb.name not in only:
             continue
         md = provenance.provenance_markdown(env, parameters, inputs, f"notebooks/{nb.path.name}", nb.sha256)
-        tasks.append(Task(kommun, nb.name, str(nb.path), str(project.report_dir(kommun)), parameters, key,
-                          md, f"{p.get('namn', kommun)} – {nb.name}", str(p.get("lang", "sv"))))
+        in_job = [t.notebook for t in tasks]
+        tasks.append(Task(kommun, nb.name, str(nb.path), str(project.report_dir(kommun)), parameters,
+                          keys[nb.name], md, f"{p.get('namn', kommun)} – {nb.name}", str(p.get("lang", "sv")),
+                          tuple(d for d in deps if d in in_job)))
     cost = sum(f.stat().st_size for f in files if f.is_file())
+    lang = str(p.get("lang", "sv"))
     job = Job(str(project.root), kommun, tuple(tasks), str(project.report_dir(kommun)),
               (str(project.report_dir(kommun)), str(project.processed_dir(kommun))), force,
-              tuple(prewarm), reuse, timeout, cost)
-    return job, upstream
+              tuple(prewarm), reuse, timeout, cost, kernels,
+              _workbook_code(kommun, lang, str(p.get("namn", kommun))))
+    return job, provenance.sha256_json(keys)
 
 
 def _common_parameters(nb: NotebookSpec, loaded: Mapping[str, Mapping[str, Any]],
@@ -455,7 +482,8 @@ def plan_cross(project: Project, notebooks: Sequence[NotebookSpec], loaded: Mapp
         md = provenance.provenance_markdown(env, parameters, inputs, f"notebooks/{nb.path.name}", nb.sha256)
         lang = str(parameters.get("lang", "sv"))
         tasks.append(Task(CROSS_LABEL, nb.name, str(nb.path), str(project.report_dir(CROSS_LABEL)),
-                          parameters, key, md, f"Jämförelse – {nb.name}", lang))
+                          parameters, key, md, f"Jämförelse – {nb.name}", lang,
+                          tuple(t.notebook for t in tasks)))
     if not tasks:
         return None, skipped
     out = str(project.report_dir(CROSS_LABEL))
@@ -701,59 +729,126 @@ def execute_task(kernel: WarmKernel, task: Task, timeout: int | None = CELL_TIME
     return status, message
 
 
-def _up_to_date(root: str, entry: Mapping[str, Any] | None, key: str) -> bool:
-    return bool(entry) and entry.get("key") == key and entry.get("status") == OK \
-        and bool(entry.get("outputs")) and provenance.outputs_intact(root, entry["outputs"])
+def _up_to_date(root: str, state: Mapping[str, Any], task: Task) -> bool:
+    """Same key, succeeded last time, and every file it wrote still as the run left it."""
+    entry = state.get("notebooks", {}).get(task.notebook)
+    if not entry or entry.get("key") != task.key or entry.get("status") != OK or not entry.get("wrote"):
+        return False
+    files = state.get("files", {})
+    wrote = entry["wrote"]
+    return all(f in files for f in wrote) and provenance.outputs_intact(root, {f: files[f] for f in wrote})
 
 
 def _worker_env(root: str) -> dict[str, str]:
     return {"GENOMLYSNING_ROOT": root}
 
 
-def run_job(job: Job, kernel: WarmKernel | None = None, emit: Emit | None = None) -> list[NotebookResult]:
-    """Run a job's tasks in order (skipping up-to-date ones); record the state; return the outcomes.
+def _stages(tasks: Sequence[Task]) -> list[list[Task]]:
+    """Tasks grouped by depth in their ``after`` graph (a stage's tasks may run side by side)."""
+    depth: dict[str, int] = {}
+    for t in tasks:
+        depth[t.notebook] = 1 + max((depth[d] for d in t.after if d in depth), default=-1)
+    return [[t for t in tasks if depth[t.notebook] == d] for d in range(max(depth.values(), default=-1) + 1)]
 
-    Without ``kernel``, the calling thread's warm kernel for this project is used (pool and Dask
-    workers keep it between jobs).
+
+def job_kernels(job: Job) -> list[WarmKernel]:
+    """The calling thread's warm kernels for ``job`` (kept between jobs by pool and Dask workers)."""
+    cwd, env = str(Path(job.root) / "notebooks"), _worker_env(job.root)
+    return [kernel_for(cwd, env, job.prewarm, job.reuse, slot=i) for i in range(max(1, job.kernels))]
+
+
+def run_job(job: Job, kernels: Sequence[WarmKernel] | None = None,
+            emit: Emit | None = None) -> list[NotebookResult]:
+    """Run a job's tasks (skipping up-to-date ones, side by side where ``after`` allows and there
+    are several kernels); record the state; return the outcomes in task order.
+
+    A task whose prerequisite failed or was skipped is skipped (and its old report removed, so
+    that no stale report is left to mislead a reader).
     """
     root = job.root
-    if kernel is None:
-        kernel = kernel_for(str(Path(root) / "notebooks"), _worker_env(root), job.prewarm, job.reuse)
+    kernels = list(kernels) if kernels is not None else job_kernels(job)
     state = provenance.load_state(job.state_dir)
-    results: list[NotebookResult] = []
-    failed_at: str | None = None
-    for task in job.tasks:
-        if failed_at is not None:
-            # not up to date next time; no stale report of an earlier run left to mislead a reader
-            state[task.notebook] = {"status": SKIPPED, "reason": f"{failed_at} failed"}
-            for name in output_names(task.notebook):
-                (Path(task.out_dir) / name).unlink(missing_ok=True)
-            results.append(NotebookResult(task.label, task.notebook, SKIPPED, 0.0, f"{failed_at} failed"))
-            if emit:
-                emit("end", task.label, task.notebook, SKIPPED, 0.0)
-            continue
-        if not job.force and _up_to_date(root, state.get(task.notebook), task.key):
-            results.append(NotebookResult(task.label, task.notebook, UP_TO_DATE))
-            if emit:
-                emit("end", task.label, task.notebook, UP_TO_DATE, 0.0)
-            continue
+    notebooks: dict[str, Any] = dict(state.get("notebooks", {}))
+    outcome: dict[str, NotebookResult] = {}
+
+    def emit_(*event: Any) -> None:
         if emit:
-            emit("start", task.label, task.notebook)
+            emit(*event)
+
+    def execute(kernel: WarmKernel, task: Task) -> tuple[Status, str, float]:
+        emit_("start", task.label, task.notebook)
         t0 = time.perf_counter()
-        before = provenance.snapshot(root, job.watch)
         status, message = execute_task(kernel, task, job.timeout)
-        written = provenance.written_between(before, provenance.snapshot(root, job.watch))
-        state[task.notebook] = {"key": task.key, "status": status,
-                                "outputs": provenance.hash_files(root, written)}
-        provenance.save_state(job.state_dir, state)
         seconds = time.perf_counter() - t0
-        results.append(NotebookResult(task.label, task.notebook, status, seconds, message))
-        if emit:
-            emit("end", task.label, task.notebook, status, seconds)
-        if status == FAILED:
-            failed_at = task.notebook
-    provenance.save_state(job.state_dir, state)
-    return results
+        emit_("end", task.label, task.notebook, status, seconds)
+        return status, message, seconds
+
+    for stage in _stages(job.tasks):
+        runnable = []
+        for task in stage:
+            blocked = [d for d in task.after if outcome[d].status in (FAILED, SKIPPED)]
+            if blocked:
+                reason = f"{blocked[0]} {outcome[blocked[0]].status}"
+                notebooks[task.notebook] = {"status": SKIPPED, "reason": reason}
+                for name in output_names(task.notebook):
+                    (Path(task.out_dir) / name).unlink(missing_ok=True)
+                outcome[task.notebook] = NotebookResult(task.label, task.notebook, SKIPPED, 0.0, reason)
+                emit_("end", task.label, task.notebook, SKIPPED, 0.0)
+            elif not job.force and _up_to_date(root, state, task):
+                outcome[task.notebook] = NotebookResult(task.label, task.notebook, UP_TO_DATE)
+                emit_("end", task.label, task.notebook, UP_TO_DATE, 0.0)
+            else:
+                runnable.append(task)
+        if not runnable:
+            continue
+        if len(runnable) == 1 or len(kernels) == 1:
+            for task in runnable:  # one at a time: every file is attributed to its writer
+                before = provenance.snapshot(root, job.watch)
+                status, message, seconds = execute(kernels[0], task)
+                wrote = provenance.written_between(before, provenance.snapshot(root, job.watch))
+                notebooks[task.notebook] = {"key": task.key, "status": status, "wrote": wrote}
+                outcome[task.notebook] = NotebookResult(task.label, task.notebook, status, seconds, message)
+        else:
+            before = provenance.snapshot(root, job.watch)
+            done = _side_by_side(kernels, runnable, execute)
+            if job.finalize and any(status == OK for status, _, _ in done):
+                try:
+                    kernels[0].run_code(job.finalize)
+                except Exception as exc:  # the workbook stays as the notebooks left it
+                    done = [(s, m or f"finalizing the workbook: {_describe(exc)}", t) for s, m, t in done]
+            wrote = provenance.written_between(before, provenance.snapshot(root, job.watch))
+            for task, (status, message, seconds) in zip(runnable, done, strict=True):
+                notebooks[task.notebook] = {"key": task.key, "status": status, "wrote": wrote}
+                outcome[task.notebook] = NotebookResult(task.label, task.notebook, status, seconds, message)
+        _save_state(job, notebooks)
+    _save_state(job, notebooks)
+    return [outcome[t.notebook] for t in job.tasks]
+
+
+def _side_by_side(kernels: Sequence[WarmKernel], tasks: Sequence[Task],
+                  execute: Callable[[WarmKernel, Task], tuple[Status, str, float]],
+                  ) -> list[tuple[Status, str, float]]:
+    """Run ``tasks`` concurrently, each on whichever kernel is free; results in task order."""
+    free: queue.Queue[WarmKernel] = queue.Queue()
+    for k in kernels:
+        free.put(k)
+
+    def on_free_kernel(task: Task) -> tuple[Status, str, float]:
+        kernel = free.get()
+        try:
+            return execute(kernel, task)
+        finally:
+            free.put(kernel)
+
+    with ThreadPoolExecutor(min(len(kernels), len(tasks))) as threads:
+        return list(threads.map(on_free_kernel, tasks))
+
+
+def _save_state(job: Job, notebooks: Mapping[str, Any]) -> None:
+    """State file: per notebook its key, status and the files it wrote; per file its current hash."""
+    names = sorted({f for e in notebooks.values() for f in e.get("wrote", ())})
+    provenance.save_state(job.state_dir, {"notebooks": dict(notebooks),
+                                          "files": provenance.hash_files(job.root, names)})
 
 
 # -- local process pool ----------------------------------------------------------------------
@@ -766,13 +861,14 @@ def _queue_emit(*event: Any) -> None:
         _EVENTS.put(event)
 
 
-def _pool_init(events: Any, root: str, prewarm: tuple[str, ...], reuse: bool) -> None:
-    """Pool worker start: remember the event queue and start this worker's kernel right away."""
+def _pool_init(events: Any, root: str, prewarm: tuple[str, ...], reuse: bool, kernels: int) -> None:
+    """Pool worker start: remember the event queue and start this worker's kernels right away."""
     global _EVENTS
     _EVENTS = events
     quiet_imports()
     multiprocessing.util.Finalize(None, shutdown_kernels, exitpriority=10)
-    kernel_for(str(Path(root) / "notebooks"), _worker_env(root), prewarm, reuse)
+    for slot in range(kernels):
+        kernel_for(str(Path(root) / "notebooks"), _worker_env(root), prewarm, reuse, slot=slot)
     threading.Thread(target=_exporter, daemon=True).start()  # import nbconvert while the kernel starts
 
 
@@ -938,38 +1034,51 @@ def _pending(job: Job) -> bool:
     if job.force:
         return bool(job.tasks)
     state = provenance.load_state(job.state_dir)
-    return any(not _up_to_date(job.root, state.get(t.notebook), t.key) for t in job.tasks)
+    return any(not _up_to_date(job.root, state, t) for t in job.tasks)
 
 
 class _Executor:
-    """Where jobs run: one kernel in this process, a local process pool, or a Dask cluster.
+    """Where jobs run: kernels in this process, a local process pool, or a Dask cluster.
 
-    Chosen and started on the first job that has work (at most one worker per core and per job);
-    jobs that are entirely up to date are answered here without starting anything.
+    Chosen and started on the first job that has work: ``jobs`` (default: cores) notebooks at a
+    time, as one worker per pending municipality up to that many, and the spare capacity as extra
+    kernels per worker for notebooks that may run side by side (one municipality on two cores runs
+    02, 03 and 05 in two kernels). Jobs that are entirely up to date are answered here without
+    starting anything.
     """
 
     def __init__(self, project: Project, jobs: int | None, scheduler: str | None, warm: tuple[str, ...],
                  reuse: bool, bar: _Progress) -> None:
         self.project, self.jobs, self.scheduler, self.warm, self.reuse, self.bar = (
             project, jobs, scheduler, warm, reuse, bar)
-        self.kernel: WarmKernel | None = None
+        self.kernels: list[WarmKernel] = []
         self.pool: ProcessPoolExecutor | None = None
         self.events: Any = None
+        self.per_job = 1
+        self.started = False
 
-    def _start(self, n_pending: int) -> None:
-        if self.kernel is not None or self.pool is not None or self.scheduler is not None:
+    def _start(self, pending: Sequence[Job]) -> None:
+        if self.started:
             return
+        self.started = True
+        if self.scheduler is not None:
+            return
+        slots = max(1, self.jobs or os.cpu_count() or 1)
+        workers = _resolve_workers(slots, len(pending))
+        width = max((len(stage) for job in pending for stage in _stages(job.tasks)), default=1)
+        self.per_job = max(1, min(slots // workers, width)) if self.reuse else 1
         root = str(self.project.root)
-        if _resolve_workers(self.jobs, n_pending) == 1:
-            self.kernel = WarmKernel(self.project.notebooks_dir, _worker_env(root), self.warm, self.reuse)
-            self.kernel.start()
+        if workers == 1:
+            self.kernels = [WarmKernel(self.project.notebooks_dir, _worker_env(root), self.warm, self.reuse)
+                            for _ in range(self.per_job)]
+            for kernel in self.kernels:
+                kernel.start()
             threading.Thread(target=_exporter, daemon=True).start()  # import nbconvert meanwhile
             return
         ctx = multiprocessing.get_context("spawn")
         self.events = ctx.Queue()
-        self.pool = ProcessPoolExecutor(_resolve_workers(self.jobs, n_pending), mp_context=ctx,
-                                        initializer=_pool_init, initargs=(self.events, root, self.warm,
-                                                                          self.reuse))
+        self.pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_pool_init,
+                                        initargs=(self.events, root, self.warm, self.reuse, self.per_job))
 
     def run(self, jobs: Sequence[Job]) -> dict[str, list[NotebookResult]]:
         """Run ``jobs``; return results by label."""
@@ -984,13 +1093,14 @@ class _Executor:
                 self.bar("end", t.label, t.notebook, UP_TO_DATE, 0.0)
         if not pending:
             return out
-        self._start(len(pending))
-        pending.sort(key=lambda j: -j.cost)  # biggest first: better load balance
+        self._start(pending)
+        pending = sorted((replace(j, kernels=self.per_job) for j in pending),
+                         key=lambda j: -j.cost)  # biggest first: better load balance
         if self.scheduler is not None:
             out.update(_execute_dask(pending, self.scheduler, self.bar))
-        elif self.kernel is not None:
+        elif self.kernels:
             for job in pending:
-                out[job.label] = run_job(job, kernel=self.kernel, emit=self.bar)
+                out[job.label] = run_job(job, kernels=self.kernels, emit=self.bar)
         else:
             out.update(self._run_pool(pending))
         return out
@@ -1016,11 +1126,10 @@ class _Executor:
         return out
 
     def close(self) -> int:
-        """Stop the kernel or pool; return the number of kernels started in this process."""
-        started = 0
-        if self.kernel is not None:
-            started = self.kernel.kernels_started
-            self.kernel.close()
+        """Stop the kernels or pool; return the number of kernels started in this process."""
+        started = sum(k.kernels_started for k in self.kernels)
+        for kernel in self.kernels:
+            kernel.close()
         if self.pool is not None:
             self.pool.shutdown(wait=True)
         return started
