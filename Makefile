@@ -10,7 +10,6 @@ SEED ?= 20261122
 export OPENBLAS_NUM_THREADS := 1
 export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
-export MPLBACKEND := Agg
 
 .DEFAULT_GOAL := help
 .PHONY: help venv data processed run test lint bench clean-outputs

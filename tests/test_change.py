@@ -231,10 +231,11 @@ def test_norrvik_reform_recovered_on_the_truth_scale() -> None:
     assert coef.loc["efter", "lower"] < reform["log_odds_change"] < coef.loc["efter", "upper"]
     slope = reform["slope_change_log_odds_per_month"]
     assert coef.loc["tid_efter", "lower"] < slope < coef.loc["tid_efter", "upper"]
-    # the before/after rates are the truth file's observed rates
+    # the before/after rates are the truth file's observed rates, up to the ~1 % of norrvik's rows
+    # that carry injected entry errors (some are quarantined, so the clean table is slightly smaller)
     ba = change.before_after(df, reform["date"], ["utredning_inledd"]).iloc[0]
-    assert ba["andel_fore"] == pytest.approx(reform["observed_rate_before"], abs=5e-6)
-    assert ba["andel_efter"] == pytest.approx(reform["observed_rate_after"], abs=5e-6)
+    assert ba["andel_fore"] == pytest.approx(reform["observed_rate_before"], abs=0.01)
+    assert ba["andel_efter"] == pytest.approx(reform["observed_rate_after"], abs=0.01)
 
 
 def test_storstad_vaster_pilot_effect_recovered() -> None:

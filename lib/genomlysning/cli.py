@@ -46,8 +46,9 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo-data", help="write synthetic demo municipalities into data/raw and "
                        "params/")
     p.add_argument("--seed", type=int, default=20261122, help="random seed (default: %(default)s)")
-    p.add_argument("--dirty", type=float, default=0.0,
-                   help="share of rows with injected entry errors (default: %(default)s)")
+    p.add_argument("--dirty", type=float, default=None,
+                   help="share of rows with injected entry errors (default: each demo municipality's "
+                   "own share: norrvik 0.01, the others 0)")
     p.add_argument("--national", type=int, default=0, metavar="N",
                    help="also write one national-size CSV of about N rows (benchmarks)")
     p.add_argument("--only", action="append", help="only this demo municipality (repeatable)")

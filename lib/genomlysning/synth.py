@@ -346,6 +346,9 @@ class KommunSpec:
     pilot_start: str | None = None
     pilot_utfall: str = "insats_accepterad"
     pilot_effekt: float = 0.0
+    #: Share of rows with injected entry errors when `demo-data` is run without --dirty, so that the
+    #: default cleaning notebook shows real problems, warnings and a quarantine.
+    smuts: float = 0.0
 
     @property
     def input_path(self) -> str:
@@ -361,7 +364,7 @@ DEMO_SPECS: tuple[KommunSpec, ...] = (
                tonar_faktor=.8, vald_alltid_utredning=True),
     KommunSpec("norrvik", "Norrvik", 2500,
                effekter={"utredning_inledd": -.15, "insats_erbjuden": .05, "barnsamtal": -.2},
-               reform_datum="2024-07-01", reform_effekt=.5),
+               reform_datum="2024-07-01", reform_effekt=.5, smuts=.01),
     KommunSpec("storstad_vaster", "Storstad Väster", 6000,
                effekter={"utredning_inledd": 0.0, "insats_erbjuden": -.1, "insats_accepterad": -.1},
                fb_skala=.9, tonar_faktor=1.15,
@@ -1541,15 +1544,16 @@ def cli_demo_data(args: argparse.Namespace) -> int:
             specs = [demo_spec(k) for k in args.only]
         except KeyError as exc:
             raise SystemExit(f"genomlysning demo-data: {exc.args[0]}") from None
-    if not 0.0 <= args.dirty <= 1.0:
+    if args.dirty is not None and not 0.0 <= args.dirty <= 1.0:
         raise SystemExit(f"--dirty must be a share between 0 and 1, got {args.dirty}")
     for spec in specs:
-        s = write_kommun(spec, args.seed, args.dirty, params_root=paths.PARAMS_DIR)
-        extra = f", {s['errors']} injected errors" if args.dirty else ""
+        dirty = spec.smuts if args.dirty is None else args.dirty
+        s = write_kommun(spec, args.seed, dirty, params_root=paths.PARAMS_DIR)
+        extra = f", {s['errors']} injected errors" if dirty else ""
         print(f"{s['kommun']:<16} {s['rows']:>7} rows {s['children']:>7} children -> {s['file']}{extra}")
     if args.national:
         spec = national_spec(args.national)
-        s = write_kommun(spec, args.seed, args.dirty, unique_pnr=False)
+        s = write_kommun(spec, args.seed, args.dirty or 0.0, unique_pnr=False)
         print(f"{'nationell':<16} {s['rows']:>7} rows -> {s['file']} (no params file)")
     print(f"demo data written in {time.perf_counter() - t0:.1f} s (seed {args.seed})")
     return 0
