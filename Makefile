@@ -12,7 +12,7 @@ export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data processed run test lint bench clean-outputs
+.PHONY: help venv data processed run test lint bench notebooks clean-outputs
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ run: data ## set up and run the whole pipeline on the demo data (reports/ + repo
 test: processed ## set up and run every test: unit, property and nbval notebook tests
 	$(PY) -m ruff check lib tests scripts
 	$(PY) -m pytest tests notebooks --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+
+notebooks: processed ## re-execute the committed notebooks at their defaults (refreshes the outputs nbval compares)
+	$(PY) scripts/execute_notebook.py notebooks/[0-9]*.ipynb
 
 lint: $(STAMP) ## ruff
 	$(PY) -m ruff check lib tests scripts
