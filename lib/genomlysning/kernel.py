@@ -42,6 +42,10 @@ ENGINE_NAME = "genomlysning-warm"
 KERNEL_NAME = "python3"
 #: Seconds to wait for a kernel to start.
 START_TIMEOUT = 120
+#: One BLAS/OpenMP thread per kernel unless the environment says otherwise: the runner already
+#: runs one kernel per core, and threaded OpenBLAS on a small machine slows the models down.
+SINGLE_THREADED: dict[str, str] = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+                                   "MKL_NUM_THREADS": "1"}
 
 _SETUP = r'''
 def __genomlysning_setup(modules):
@@ -244,7 +248,8 @@ class WarmKernel:
         from jupyter_core.utils import run_sync
 
         self._sockets = tempfile.mkdtemp(prefix="genomlysning-kernel-")
-        env = {**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1", "PYTHONHASHSEED": "0", **self.env}
+        env = {**SINGLE_THREADED, **os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1", "PYTHONHASHSEED": "0",
+               **self.env}
         env.pop("MPLBACKEND", None)  # the kernel's inline backend, as in Jupyter
         km = AsyncKernelManager(kernel_name=KERNEL_NAME, transport="ipc",
                                 ip=os.path.join(self._sockets, "k"))
