@@ -141,6 +141,12 @@ def test_key_that_no_notebook_declares_is_refused(project: Path) -> None:
         _run(project)
 
 
+def test_keys_the_runner_sets_are_refused_in_params(project: Path) -> None:
+    _kommun(project, "alfa", [1, 2], input_path="x.csv")
+    with pytest.raises(params.ParamsError, match="'input_path' is set by the runner"):
+        _run(project)
+
+
 def test_named_municipality_without_params_file(project: Path) -> None:
     with pytest.raises(params.ParamsError, match="params/gamma.yaml: params file not found.*alfa, beta"):
         _run(project, kommuner=["gamma"])

@@ -243,8 +243,11 @@ def check_params(project: Project, kommuner: Sequence[str],
         if not isinstance(raw, dict):
             problems.append(f"{rel}: expected a mapping of keys to values")
             continue
-        bad = [k for k in raw if k not in valid]
-        for key in bad:
+        for key in (k for k in raw if k in RUNNER_KEYS):
+            problems.append(f"{rel}: {key!r} is set by the runner for each notebook, not in a params file "
+                            "(the data file is `input`; the municipality is the file name)")
+        bad = [k for k in raw if k not in valid or k in RUNNER_KEYS]
+        for key in (k for k in bad if k not in RUNNER_KEYS):
             problems.append(
                 f"{rel}: unknown key {key!r}{_closest(str(key), valid)}; it is neither a parameter of "
                 f"any notebook ({', '.join(nb.name for nb in notebooks)}) nor an import setting. "
