@@ -88,7 +88,7 @@ del __genomlysning_setup, __genomlysning_flat
 
 _RESET = r'''
 def __genomlysning_reset():
-    import gc, logging, os, random, sys, warnings
+    import logging, os, random, sys, warnings
     ip = get_ipython()
     st = ip._genomlysning_state
     with warnings.catch_warnings():
@@ -124,9 +124,8 @@ def __genomlysning_reset():
     warnings.onceregistry.clear()
     logging.root.handlers[:] = st["log_handlers"]
     logging.root.setLevel(st["log_level"])
-    ip.reset(new_session=False)
+    ip.reset(new_session=False)  # (its output-cache flush also runs the garbage collector)
     ip.execution_count = 1
-    gc.collect()
 
 
 __genomlysning_reset()
