@@ -11,23 +11,14 @@ same inputs gives a byte-identical file.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 
-
-def strip_volatile(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Remove timestamps, papermill and widget state from a notebook (in place) and return it."""
-    nb.metadata.pop("papermill", None)
-    nb.metadata.pop("widgets", None)
-    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-    for i, cell in enumerate(nb.cells):
-        cell.metadata.pop("execution", None)
-        cell.metadata.pop("papermill", None)
-        cell["id"] = f"cell-{i:02d}"
-    return nb
+from genomlysning.runner import strip_volatile
 
 
 def execute(path: Path, timeout: int = 600) -> None:
@@ -40,6 +31,8 @@ def execute(path: Path, timeout: int = 600) -> None:
 
 def main(argv: list[str]) -> int:
     """Execute every notebook named on the command line."""
+    os.environ.pop("MPLBACKEND", None)  # the kernel's inline backend, so figures are in the outputs
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     for name in argv:
         execute(Path(name).resolve())
         print(f"executed {name}")

@@ -562,15 +562,9 @@ def scrub_paths(nb: Any, rules: Sequence[tuple[re.Pattern[str], str]]) -> Any:
     return nb
 
 
-def finalize_notebook(nb: Any, provenance_md: str, root: str | os.PathLike[str] | None = None) -> Any:
-    """Put the Härkomst cell first, strip volatile metadata (timestamps, papermill) and rewrite
-    absolute paths in outputs (with ``root``: see :func:`path_rewrites`)."""
-    import nbformat
-
-    cells = [c for c in nb.cells if provenance.PROVENANCE_TAG not in c.get("metadata", {}).get("tags", [])]
-    cell = nbformat.v4.new_markdown_cell(provenance_md)
-    cell.metadata["tags"] = [provenance.PROVENANCE_TAG]
-    nb.cells = [cell, *cells]
+def strip_volatile(nb: Any) -> Any:
+    """Remove papermill/widget metadata and execution timestamps, fix the kernelspec and give the
+    cells stable ids, in place, so the same run gives a byte-identical notebook. Returns ``nb``."""
     nb.metadata.pop("papermill", None)
     nb.metadata.pop("widgets", None)
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
@@ -580,6 +574,19 @@ def finalize_notebook(nb: Any, provenance_md: str, root: str | os.PathLike[str] 
         if "tags" in c.metadata and not c.metadata["tags"]:
             del c.metadata["tags"]
         c["id"] = f"cell-{i:02d}"
+    return nb
+
+
+def finalize_notebook(nb: Any, provenance_md: str, root: str | os.PathLike[str] | None = None) -> Any:
+    """Put the Härkomst cell first, strip volatile metadata (timestamps, papermill) and rewrite
+    absolute paths in outputs (with ``root``: see :func:`path_rewrites`)."""
+    import nbformat
+
+    cells = [c for c in nb.cells if provenance.PROVENANCE_TAG not in c.get("metadata", {}).get("tags", [])]
+    cell = nbformat.v4.new_markdown_cell(provenance_md)
+    cell.metadata["tags"] = [provenance.PROVENANCE_TAG]
+    nb.cells = [cell, *cells]
+    strip_volatile(nb)
     if root is not None:
         scrub_paths(nb, path_rewrites(root))
     return nb
