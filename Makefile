@@ -12,7 +12,7 @@ export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data processed run test lint bench notebooks clean-outputs
+.PHONY: help venv data processed run test lint bench bench-quick notebooks clean-outputs
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ lint: $(STAMP) ## ruff
 
 bench: data ## benchmarks: cleaning throughput and notebook run times (prints medians)
 	$(PY) scripts/bench.py
+
+bench-quick: data ## a shorter benchmark (fewer municipalities in the national run)
+	$(PY) scripts/bench.py --quick
 
 clean-outputs: ## remove generated data, processed data and reports (keeps .venv)
 	rm -rf data/processed/*/ reports/
