@@ -7,8 +7,10 @@ them; save them with ``genomlysning.report.save_figure`` (byte-reproducible PNG)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -25,6 +27,22 @@ STYLE: dict[str, object] = {
     "svg.hashsalt": "genomlysning", "path.simplify": True,
 }
 PALETTE = sns.color_palette("colorblind", 8)
+
+
+@contextmanager
+def _style() -> Iterator[None]:
+    """Apply :data:`STYLE` and restore exactly those settings afterwards.
+
+    ``plt.rc_context`` restores *every* rcParam on exit, the backend included, and that switches
+    the notebook's inline backend off: later figures were silently not displayed.
+    """
+    old = {key: mpl.rcParams[key] for key in STYLE}
+    mpl.rcParams.update(STYLE)
+    try:
+        yield
+    finally:
+        mpl.rcParams.update(old)
+
 HIDDEN_COLOUR = "0.45"
 
 
@@ -43,7 +61,7 @@ def funnel_chart(table: pd.DataFrame, lang: schema.Lang = "sv", *, k: int | None
                  title: str | None = None) -> Figure:
     """Horizontal bars of each stage in both units (a panel per unit), labelled "n (share of the
     first stage)"; hidden stages get no bar and a ".." label."""
-    with plt.rc_context(STYLE):
+    with _style():
         fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True)
         labels = [report.column_label(s, lang) for s in STAGES]
         y = np.arange(len(STAGES))[::-1]
@@ -91,7 +109,7 @@ def rate_plot(table: pd.DataFrame, value: str, *, title: str, lang: schema.Lang 
     est = np.array([_num(v) for v in t[value]])
     lo = np.array([_num(v) for v in t[f"{value}_lo"]])
     hi = np.array([_num(v) for v in t[f"{value}_hi"]])
-    with plt.rc_context(STYLE):
+    with _style():
         if ax is None:
             fig, ax = plt.subplots(figsize=(8, 0.9 + 0.32 * max(len(t), 1)))
         else:
@@ -122,7 +140,7 @@ def stage_rates(breakdown: pd.DataFrame, variable: str, stages: Sequence[str], *
     reaching the stage, for one breakdown variable of a masked ``funnel.breakdown`` table."""
     t = breakdown[breakdown["variabel"] == variable].reset_index(drop=True)
     unit = str(t["enhet"].iloc[0]) if "enhet" in t.columns and len(t) else "aktualiseringar"
-    with plt.rc_context(STYLE):
+    with _style():
         fig, axes = plt.subplots(1, len(stages), figsize=(4.2 * len(stages), 0.9 + 0.32 * max(len(t), 1)),
                                  sharey=True, squeeze=False)
         for ax, stage in zip(axes[0], stages, strict=True):
@@ -152,7 +170,7 @@ def time_curves(d: Durations, curves: pd.DataFrame, kind: str, *, k: int, horizo
     legal deadline marked, and the (masked) number still open at the table's days below."""
     deadline = schema.FB_FRIST_DAGAR if kind == "fb" else schema.UTREDNING_FRIST_DAGAR
     names = [TOTAL, *(groups if groups is not None else sorted(set(d.group.tolist())))]
-    with plt.rc_context(STYLE):
+    with _style():
         fig, ax = plt.subplots(figsize=(8, 4.6))
         for i, name in enumerate(names):
             c = drawable_curve(d, name, k, horizon)
