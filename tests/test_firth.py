@@ -163,3 +163,27 @@ def test_singular_design_is_reported() -> None:
     X = np.column_stack([np.ones(6), np.zeros(6)])
     with pytest.raises(np.linalg.LinAlgError, match="singular"):
         firth.firth_logit(X, np.array([0, 1, 0, 1, 1, 0.0]))
+
+
+def test_aliased_columns_finds_zero_duplicate_and_complement_columns() -> None:
+    a = np.array([1.0, 1.0, 0.0, 0.0, 1.0, 0.0])
+    b = np.array([0.0, 1.0, 1.0, 0.0, 0.0, 1.0])
+    one = np.ones(6)
+    X = np.column_stack([one, a, 1.0 - a, np.zeros(6), b, a + 2.0 * b, 3.0 * b])
+    # 1 - a is in span(1, a); the zero column always; a + 2b and 3b once b is in
+    np.testing.assert_array_equal(firth.aliased_columns(X), [2, 3, 5, 6])
+    assert firth.aliased_columns(np.column_stack([one, a, b])).size == 0
+    # more columns than rows: the surplus ones are aliased
+    np.testing.assert_array_equal(firth.aliased_columns(np.eye(2, 3)), [2])
+
+
+def test_singular_design_raises_a_named_error_and_the_reduced_design_fits() -> None:
+    X, y = two_by_two(6, 4, 3, 7)
+    Xs = np.column_stack([X, 1.0 - X[:, 1]])
+    with pytest.raises(firth.SingularDesignError) as err:
+        firth.firth_logit(Xs, y)
+    assert err.value.columns == (2,) and isinstance(err.value, np.linalg.LinAlgError)
+    keep = np.setdiff1d(np.arange(3), firth.aliased_columns(Xs))
+    # 2x2 table: Firth = ML on the table with 1/2 added to every cell (closed form)
+    fit = firth.firth_logit(Xs[:, keep], y)
+    assert fit.params[1] == pytest.approx(np.log((6.5 * 7.5) / (4.5 * 3.5)), abs=1e-7)

@@ -12,7 +12,7 @@ import pytest
 import statsmodels.api as sm
 from scipy import special, stats
 
-from genomlysning import disclose, models, paths, schema
+from genomlysning import disclose, firth, models, paths, schema
 
 ANMALARE = ("polisen", "skola", "forskola", "halso_sjukvard", "socialtjansten", "foralder", "anhorig",
             "privatperson", "barnet_sjalv", "aklagare_domstol", "annan_kommun", "ovrigt")
@@ -472,3 +472,133 @@ def test_known_effects_of_the_synthetic_generator_are_recovered(outcome: str) ->
     d = est - truth_v
     chi2 = float(d @ np.linalg.solve(fit.cov[np.ix_(idx, idx)], d))
     assert stats.chi2.sf(chi2, len(idx)) > 0.001
+
+
+# ---------------------------------------------------------------------------------------------
+# Regressions from the national benchmark (small municipalities)
+# ---------------------------------------------------------------------------------------------
+
+def test_empty_population_is_reported_not_an_index_error() -> None:
+    # kommun_225: no insats offered, so the "accepterad" population is empty; pooling a term over
+    # no rows raised IndexError
+    assert models.pool_term("anmalare", np.array([], dtype=object), np.array([]), order=ANMALARE,
+                            min_n=20, min_events=5) == (None, [])
+    df = simulate(n=300, seed=5)
+    df["insats_erbjuden"] = pd.Series(False, index=df.index, dtype="boolean")
+    df["insats_accepterad"] = pd.Series(False, index=df.index, dtype="boolean")
+    prep = models.prepare(df, "accepterad", ar=2025)
+    assert len(prep.y) == 0 and prep.terms == ()
+    run = models.run_models(df, ar=2025, outcomes=("insats", "accepterad"))
+    assert run.skipped["accepterad"].endswith("n = 0, varav med utfallet = 0")
+    assert run.skipped["insats"].endswith("varav med utfallet = 0")
+
+
+def _partitioned_reasons(n: int = 300, seed: int = 2) -> pd.DataFrame:
+    """Every row has exactly one reason: omsorgssvikt (270 rows) or one of two rare reasons (15 each),
+    so the pooled "other reasons" flag is exactly 1 - omsorgssvikt (aliased with the intercept)."""
+    rng = np.random.default_rng(seed)
+    which = np.array(["orsak_omsorgssvikt"] * 270 + ["orsak_skolfranvaro"] * 15
+                     + ["orsak_eget_missbruk"] * 15)
+    kon = rng.choice(["flicka", "pojke"], n)
+    y = rng.random(n) < special.expit(-0.3 + 0.6 * (kon == "flicka") - 0.8 * (which != "orsak_omsorgssvikt"))
+    cols: dict[str, object] = {"barn_id": [f"b{i}" for i in range(n)], "ar": np.full(n, 2025), "kon": kon,
+                               "fb_beslutad": np.ones(n, dtype=bool), "utredning_inledd": y,
+                               **{c: which == c for c in ("orsak_omsorgssvikt", "orsak_skolfranvaro",
+                                                          "orsak_eget_missbruk")}}
+    return clean_frame(cols, n)
+
+
+@pytest.mark.parametrize("method", ["firth", "ml"])
+def test_aliased_reason_indicator_is_dropped_and_reported_not_estimable(method: str) -> None:
+    # kommun_118: the pooled reasons flag equalled "not orsak_ovrigt": singular Fisher information
+    df = _partitioned_reasons()
+    fit = models.fit_model(df, "utredning", ar=2025, formula="orsaker + kon", method=method)
+    assert fit.names == ("intercept", "orsak_omsorgssvikt", "kon[flicka]")
+    assert firth.aliased_columns(fit.X).size == 0
+    rec = fit.prep.pooling.set_index("kod")
+    assert rec.loc[["orsak_skolfranvaro", "orsak_eget_missbruk"], "skal"].eq("skal_ej_skattbar").all()
+    assert rec.loc[["orsak_skolfranvaro", "orsak_eget_missbruk"], "till"].eq("").all()
+    labels = models.pooling_table(fit, "sv")["skal"]
+    assert labels.str.startswith("inte skattbar").sum() == 2
+    # the same estimates as a fit on the full-rank design by hand
+    X = np.column_stack([np.ones(len(df)), df["orsak_omsorgssvikt"].to_numpy(dtype=float),
+                         (df["kon"].astype(str) == "flicka").to_numpy(dtype=float)])
+    y = df["utredning_inledd"].to_numpy(dtype=float)
+    ref = firth.firth_logit(X, y).params if method == "firth" else sm.Logit(y, X).fit(disp=False).params
+    np.testing.assert_allclose(fit.params, ref, atol=1e-6)
+    table = models.coefficient_table(fit)
+    assert np.isfinite(table.loc[~table["referens"], ["or", "or_lag", "or_hog"]].to_numpy(float)).all()
+    calib = models.calibration(fit, folds=5, seed=1)  # folds: Firth on the reduced design too
+    assert calib.bins["n"].sum() == fit.n
+
+
+def test_aliased_category_is_merged_into_the_reference() -> None:
+    # ateraktualisering "ja" is exactly kon "flicka": its column is aliased with kon's column
+    # (the same, or intercept minus it, whichever sex is the reference)
+    df = _partitioned_reasons(seed=3)
+    df["ateraktualisering"] = (df["kon"].astype(str) == "flicka").astype("boolean")
+    fit = models.fit_model(df, "utredning", ar=2025, formula="kon + ateraktualisering")
+    assert len(fit.names) == 2 and fit.names[1].startswith("kon[")
+    assert fit.prep.data.columns.tolist() == ["kon"] and [t.name for t in fit.terms] == ["kon"]
+    rec = fit.prep.pooling.set_index(["variabel", "kod"])
+    assert rec.loc[("ateraktualisering", "ja"), "skal"] == "skal_ej_skattbar"
+    assert rec.loc[("ateraktualisering", "ja"), "till"] == "nej"
+
+
+def test_a_model_that_cannot_be_fitted_is_reported_and_the_run_goes_on(monkeypatch) -> None:
+    def singular(*args: object, **kwargs: object) -> None:
+        raise np.linalg.LinAlgError("Singular matrix")
+
+    monkeypatch.setattr(models, "_fit_ml", singular)
+    monkeypatch.setattr(models, "_fit_firth", singular)
+    run = models.run_models(simulate(n=400, seed=6), ar=2025, outcomes=("utredning",))
+    assert run.fits == {}
+    assert run.skipped["utredning"] == "Modellen kunde inte skattas (utredning: Singular matrix)"
+
+
+def test_wilson_bounds_hold_the_share_also_at_zero_and_all_events() -> None:
+    # kommun_130/317: at 0 events the closed form gave a lower bound of ~1e-18 > 0 = the share, a
+    # negative error bar in the calibration figure
+    z2 = stats.norm.ppf(0.975) ** 2
+    for n in (56, 130):
+        lo, hi = models.wilson_interval(0, n)
+        assert lo == 0.0 and hi == pytest.approx(z2 / (n + z2), rel=1e-12)
+        lo, hi = models.wilson_interval(n, n)
+        assert hi == 1.0 and lo == pytest.approx(n / (n + z2), rel=1e-12)
+    # an interior share: the closed form (p + z2/2n -+ z sqrt(p(1-p)/n + z2/4n2)) / (1 + z2/n)
+    p, n = 3 / 20, 20
+    half = np.sqrt(z2) * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    centre = p + z2 / (2 * n)
+    np.testing.assert_allclose(models.wilson_interval(3, 20), ((centre - half) / (1 + z2 / n),
+                                                              (centre + half) / (1 + z2 / n)), rtol=1e-12)
+
+
+def test_calibration_figure_tolerates_bounds_on_the_wrong_side_and_non_finite_bins() -> None:
+    bins = pd.DataFrame({"forutsagd": [0.05, 0.3, 0.6], "observerad": [0.0, 0.25, np.nan],
+                         "lag": [1e-18, 0.2, np.nan], "hog": [0.06, 0.24, np.nan], "n": [56, 60, 0]})
+    cal = models.Calibration(outcome="insats", bins=bins, smooth=np.array([[0.05, 0.01], [0.6, 0.5]]),
+                             intercept=(0.1, -0.2, 0.4), slope=(0.9, 0.5, 1.3), auc=(0.7, 0.6, 0.8),
+                             auc_cv=(0.65, 0.55, 0.75), folds=5, seed=1)
+    fig = models.calibration_figure([cal], "sv")
+    fig.savefig(__import__("io").BytesIO(), format="png")
+    assert len(fig.axes[0].containers[0].lines[0].get_xdata()) == 2  # the NaN bin is left out
+
+
+def test_intervals_are_ordered_and_the_effects_figure_skips_missing_ones(sim_fit: models.ModelFit) -> None:
+    assert models.ordered_interval(1.0, 1.2, 2.0) == (1.0, 2.0)
+    assert models.ordered_interval(0.5, 0.1, 0.4) == (0.1, 0.5)
+    lo, hi = models.ordered_interval(2.0, np.nan, np.inf)
+    assert np.isnan(lo) and hi == np.inf
+    assert all(np.isnan(v) for v in models.ordered_interval(np.nan, 0.1, 0.2))
+    table = models.coefficient_table(sim_fit)
+    for est, lo_c, hi_c in (("or", "or_lag", "or_hog"), ("ame", "ame_lag", "ame_hog"),
+                            ("sannolikhet", "sannolikhet_lag", "sannolikhet_hog")):
+        t = table.dropna(subset=[lo_c])
+        assert (t[lo_c] <= t[est]).all() and (t[est] <= t[hi_c]).all()
+    masked = models.mask_coefficients(table, 5)
+    rows = masked.index[~masked["referens"].astype(bool)]
+    masked.loc[rows[0], "or_hog"] = np.inf
+    masked.loc[rows[1], ["ame_lag", "ame_hog"]] = np.nan
+    fig = models.effects_figure(masked, sim_fit, "sv")
+    fig.savefig(__import__("io").BytesIO(), format="png")
+    assert schema.text("mod_ki_saknas", "sv") in fig.texts[-1].get_text().replace("\n", " ")

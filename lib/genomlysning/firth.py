@@ -47,6 +47,33 @@ class FirthResult:
         return np.sqrt(np.diag(self.cov))
 
 
+class SingularDesignError(np.linalg.LinAlgError):
+    """The design has aliased columns (all zero or linear combinations of earlier columns)."""
+
+    def __init__(self, columns: Sequence[int]) -> None:
+        self.columns = tuple(int(j) for j in columns)
+        super().__init__("Firth: the Fisher information is singular: design column(s) "
+                         f"{list(self.columns)} are constant zero or collinear with earlier columns "
+                         "(drop them first, see aliased_columns)")
+
+
+def aliased_columns(X: np.ndarray, rtol: float = 1e-8) -> np.ndarray:
+    """Indices of the columns of ``X`` that are (numerically) linear combinations of earlier columns.
+
+    Householder QR without pivoting: ``|R[j, j]|`` is the norm of column j's residual after projecting
+    on columns 0..j-1. A column is aliased when that residual is at most ``rtol`` times its own norm
+    (an all-zero column always is). Dropping every aliased column leaves a full-rank design with the
+    same column space, and keeps the earliest columns (the intercept, the first terms).
+    """
+    X = np.asarray(X, dtype=float)
+    if X.shape[1] == 0:
+        return np.zeros(0, dtype=int)
+    r = np.abs(np.diag(np.linalg.qr(X, mode="r"))) if X.shape[0] else np.zeros(X.shape[1])
+    r = np.concatenate([r, np.zeros(X.shape[1] - len(r))])
+    norms = np.linalg.norm(X, axis=0)
+    return np.flatnonzero(r <= rtol * norms)
+
+
 def collapse(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Aggregate identical rows of ``X``: return (patterns, events, trials, row -> pattern index)."""
     X = np.asarray(X, dtype=float)
@@ -109,8 +136,7 @@ def firth_logit(X: np.ndarray, y: np.ndarray, *, trials: np.ndarray | None = Non
         beta[j] = v
     st = _state(X, y, m, beta)
     if st.chol is None:
-        raise np.linalg.LinAlgError("Firth: the Fisher information is singular (a design column is "
-                                    "constant zero or columns are collinear)")
+        raise SingularDesignError(aliased_columns(X[m > 0]))
     converged = free.size == 0
     it = 0
     previous = np.zeros(p_cols)

@@ -252,6 +252,8 @@ def pool_term(name: str, values: np.ndarray, y: np.ndarray, *, order: Sequence[s
     n_of = {str(c): int(v) for c, v in per_code["size"].items()}
     e_of = {str(c): int(v) for c, v in per_code["sum"].items()}
     present = [c for c in order if c in n_of]
+    if not present:  # no rows (an empty population): nothing to pool, no term
+        return None, []
 
     def counts(members: Sequence[str]) -> tuple[int, int]:
         return sum(n_of[c] for c in members), sum(e_of[c] for c in members)
@@ -483,10 +485,71 @@ def prepare(df: pd.DataFrame, outcome: str | Outcome = "utredning", *, ar: int |
         code_of = {m: lev.code for lev in term.levels for m in lev.members}
         data[name] = np.array([code_of[v] for v in values], dtype=object)
         terms.append(term)
+    terms = drop_aliased(terms, data, records)
     pooling = pd.DataFrame.from_records(records, columns=["variabel", "kod", "till", "skal"])
     return Prepared(outcome=out, formula=" + ".join(names), terms=tuple(terms), data=data, y=y,
                     groups=groups, pooling=pooling, missing=missing, n_population=n_population,
                     min_n=min_n, min_events=min_events)
+
+
+def _record_not_estimable(records: list[dict], variabel: str, codes: Sequence[str], into: str) -> None:
+    """Mark ``codes`` of ``variabel`` as not estimable (merged into ``into``; "" = left out)."""
+    for c in codes:
+        rec = next((r for r in records if r["variabel"] == variabel and r["kod"] == c), None)
+        if rec is None:
+            records.append(rec := {"variabel": variabel, "kod": c})
+        rec.update(till=into, skal="skal_ej_skattbar")
+
+
+def drop_aliased(terms: Sequence[Term], data: pd.DataFrame, records: list[dict]) -> list[Term]:
+    """Remove design columns that are linear combinations of earlier ones (:func:`firth.aliased_columns`).
+
+    In a small population a category (or a reason indicator) can coincide with other variables, e.g.
+    the pooled "other reasons" flag is exactly "not orsak_ovrigt" when every row has one of them;
+    its coefficient is then not estimable and the information matrix is singular. An aliased
+    category of a categorical term is merged into the reference (its rows get the reference code in
+    ``data``, which is the same as dropping its column); an aliased indicator or numeric term is left
+    out. Each is recorded in ``records`` with reason ``skal_ej_skattbar``. Returns the new terms.
+    """
+    terms = list(terms)
+    if not terms or len(data) == 0:
+        return terms
+    owner = [(None, None)] + [(t, c) for t in terms for c in t.columns]
+    aliased = firth.aliased_columns(design_matrix(terms, data))
+    drop: dict[str, set[str]] = {}
+    for j in aliased:
+        t, col = owner[j]
+        if t is None:
+            continue  # the intercept is never aliased unless there are no rows
+        drop.setdefault(t.name, set()).add(col)
+    out: list[Term] = []
+    for t in terms:
+        cols = drop.get(t.name)
+        if not cols:
+            out.append(t)
+            continue
+        if t.kind == "categorical":
+            gone = [lev for lev in t.levels[1:] if f"{t.name}[{lev.code}]" in cols]
+            ref = t.levels[0]
+            members = ref.members + tuple(m for lev in gone for m in lev.members)
+            merged = Level(code=ref.code, members=members, n=ref.n + sum(lev.n for lev in gone),
+                           events=ref.events + sum(lev.events for lev in gone), pooled=ref.pooled)
+            codes = {lev.code for lev in gone}
+            v = data[t.name].to_numpy(dtype=object)
+            data[t.name] = np.where(np.isin(v, list(codes)), ref.code, v).astype(object)
+            _record_not_estimable(records, t.name, [m for lev in gone for m in lev.members], ref.code)
+            levels = (merged,) + tuple(lev for lev in t.levels[1:] if lev.code not in codes)
+            if len(levels) > 1:
+                out.append(Term(t.name, t.kind, levels, t.group))
+            else:
+                del data[t.name]
+            continue
+        del data[t.name]
+        if t.group == ORSAKER:
+            _record_not_estimable(records, ORSAKER, list(t.levels[1].members), "")
+        else:
+            _record_not_estimable(records, t.name, [t.name if t.kind == "numeric" else "ja"], "")
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -618,6 +681,10 @@ class TooFewEventsError(ValueError):
     """The outcome has too few events or non-events (or no predictor is left) to fit a model."""
 
 
+class ModelFitError(RuntimeError):
+    """The model could not be fitted (a numerical failure); the message says why."""
+
+
 def _fit_ml(X: np.ndarray, y: np.ndarray, groups: np.ndarray, alpha: float
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
     import statsmodels.api as sm
@@ -656,14 +723,21 @@ def fit_prepared(prep: Prepared, *, method: Method = "auto", alpha: float = 0.05
                            f"least {MIN_OUTCOME_EVENTS} with and without are needed and one predictor")
     X = design_matrix(prep.terms, prep.data)
     names = column_names(prep.terms)
-    sep = detect_separation(prep)
+    try:
+        sep = detect_separation(prep)
+    except RuntimeError as err:
+        raise ModelFitError(f"{prep.outcome.key}: {err}") from err
     use_firth = method == "firth" or (method == "auto" and sep.separated)
     firth_fit = None
-    if use_firth:
-        params, cov, ci, pvals, conv, firth_fit = _fit_firth(X, prep.y, prep.groups, alpha)
-    else:
-        params, cov, ci, pvals, conv = _fit_ml(X, prep.y, prep.groups, alpha)
-        se = np.sqrt(np.diag(cov))
+    try:
+        if use_firth:
+            params, cov, ci, pvals, conv, firth_fit = _fit_firth(X, prep.y, prep.groups, alpha)
+        else:
+            params, cov, ci, pvals, conv = _fit_ml(X, prep.y, prep.groups, alpha)
+    except np.linalg.LinAlgError as err:
+        raise ModelFitError(f"{prep.outcome.key}: {err}") from err
+    if not use_firth:
+        se = np.sqrt(np.maximum(np.diag(cov), 0.0))
         large = tuple(n for n, b, s in zip(names, params, se, strict=True) if abs(b) > 10 or s > 20)
         sep = Separation(sep.separated, sep.rows, sep.levels, large)
     return ModelFit(prep=prep, names=names, X=X, params=params, cov=cov, ci=ci, pvalues=pvals,
@@ -712,7 +786,28 @@ def delta_se(fit: ModelFit, grad: np.ndarray) -> float:
     var = float(grad @ fit.cov @ grad)
     if fit.firth_fit is not None:
         var = max(var, float(grad @ fit.firth_fit.cov @ grad))
-    return float(np.sqrt(var))
+    return float(np.sqrt(max(var, 0.0))) if np.isfinite(var) else np.nan
+
+
+def ordered_interval(est: float, lo: float, hi: float) -> tuple[float, float]:
+    """Interval bounds that hold the estimate: (min(lo, est), max(hi, est)); NaN stays NaN (not
+    computable), +-inf stays (no limit). Guards against rounding in root finding and the like."""
+    if not np.isfinite(est):
+        return np.nan, np.nan
+    lo = float(lo) if np.isnan(lo) else min(float(lo), est)
+    hi = float(hi) if np.isnan(hi) else max(float(hi), est)
+    return lo, hi
+
+
+def _probability_interval(pr: float, se: float, z: float) -> tuple[float, float]:
+    """Interval of a probability from the delta-method SE on the logit scale (NaN if not finite)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se_logit = se / (pr * (1.0 - pr))
+        lp = special.logit(pr)
+        lo, hi = special.expit(lp - z * se_logit), special.expit(lp + z * se_logit)
+    if not (np.isfinite(se_logit) and np.isfinite(lp)):
+        return np.nan, np.nan
+    return ordered_interval(pr, float(lo), float(hi))
 
 
 def _mean_prob(fit: ModelFit, X: np.ndarray) -> tuple[float, np.ndarray]:
@@ -772,10 +867,12 @@ def coefficient_table(fit: ModelFit) -> pd.DataFrame:
             j = fit.names.index(term.name)
             ame, grad = average_marginal_effect(fit, term)
             se = delta_se(fit, grad)
+            or_lo, or_hi = ordered_interval(np.exp(fit.params[j]), np.exp(fit.ci[j, 0]), np.exp(fit.ci[j, 1]))
+            ame_lo, ame_hi = ordered_interval(ame, ame - z * se, ame + z * se)
             recs.append({"variabel": term.name, "kod": "", "referens": False, "n": fit.n,
-                         "handelser": fit.events, "or": np.exp(fit.params[j]),
-                         "or_lag": np.exp(fit.ci[j, 0]), "or_hog": np.exp(fit.ci[j, 1]),
-                         "p": fit.pvalues[j], "ame": ame, "ame_lag": ame - z * se, "ame_hog": ame + z * se})
+                         "handelser": fit.events, "or": np.exp(fit.params[j]), "or_lag": or_lo,
+                         "or_hog": or_hi, "p": fit.pvalues[j], "ame": ame, "ame_lag": ame_lo,
+                         "ame_hog": ame_hi})
             continue
         ref_code = term.levels[0].code
         for lev, mask in _level_masks(fit, term):
@@ -784,17 +881,17 @@ def coefficient_table(fit: ModelFit) -> pd.DataFrame:
                                    "n": int(mask.sum()), "handelser": int(fit.prep.y[mask].sum())}
             value = lev.code if term.kind == "categorical" else float(lev.code == "ja")
             pr, gr = _mean_prob(fit, _with_level(fit, term, value))
-            se_logit = delta_se(fit, gr) / (pr * (1.0 - pr))
-            lp = special.logit(pr)
-            rec.update(sannolikhet=pr, sannolikhet_lag=special.expit(lp - z * se_logit),
-                       sannolikhet_hog=special.expit(lp + z * se_logit))
+            pr_lo, pr_hi = _probability_interval(pr, delta_se(fit, gr), z)
+            rec.update(sannolikhet=pr, sannolikhet_lag=pr_lo, sannolikhet_hog=pr_hi)
             if not rec["referens"]:
                 j = fit.names.index(f"{term.name}[{lev.code}]" if term.kind == "categorical" else term.name)
                 ame, grad = average_marginal_effect(fit, term, lev.code)
                 se = delta_se(fit, grad)
-                rec.update({"or": np.exp(fit.params[j]), "or_lag": np.exp(fit.ci[j, 0]),
-                            "or_hog": np.exp(fit.ci[j, 1]), "p": fit.pvalues[j], "ame": ame,
-                            "ame_lag": ame - z * se, "ame_hog": ame + z * se})
+                or_ = np.exp(fit.params[j])
+                or_lo, or_hi = ordered_interval(or_, np.exp(fit.ci[j, 0]), np.exp(fit.ci[j, 1]))
+                ame_lo, ame_hi = ordered_interval(ame, ame - z * se, ame + z * se)
+                rec.update({"or": or_, "or_lag": or_lo, "or_hog": or_hi, "p": fit.pvalues[j], "ame": ame,
+                            "ame_lag": ame_lo, "ame_hog": ame_hi})
             else:
                 rec.update({"or": 1.0})
             rec["alla_lika"] = same.get((term.name, lev.code), "") if not rec["referens"] or \
@@ -877,7 +974,8 @@ def fold_of(groups: np.ndarray, folds: int, seed: int) -> np.ndarray:
 
 def cross_validated_predictions(fit: ModelFit, *, folds: int = 5, seed: int = 0) -> np.ndarray:
     """Out-of-fold predicted probabilities, folds by child; Firth in every fold (finite estimates
-    in small folds; for large n it equals ML closely). Columns absent in a training fold get 0."""
+    in small folds; for large n it equals ML closely). Columns absent from or aliased in a training
+    fold (:func:`firth.aliased_columns`) get 0."""
     fold = fold_of(fit.prep.groups, folds, seed)
     out = np.empty(fit.n)
     for f in range(folds):
@@ -886,7 +984,7 @@ def cross_validated_predictions(fit: ModelFit, *, folds: int = 5, seed: int = 0)
         if not test.any():
             continue
         Xt, yt = fit.X[train], fit.prep.y[train]
-        keep = np.flatnonzero(np.any(Xt != 0, axis=0))
+        keep = np.setdiff1d(np.arange(Xt.shape[1]), firth.aliased_columns(Xt))
         pats, events, trials, _ = firth.collapse(Xt[:, keep], yt)
         r = firth.firth_logit(pats, events, trials=trials)
         beta = np.zeros(fit.X.shape[1])
@@ -935,6 +1033,19 @@ def calibration_intercept_slope(y: np.ndarray, p: np.ndarray, groups: np.ndarray
     return intercept, slope
 
 
+def wilson_interval(events: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
+    """Wilson score interval of ``events / n`` that always holds the share: exactly 0 (1) as the lower
+    (upper) bound at 0 (n) events. The closed form computes the bound at 0 events as a difference
+    of two equal terms, which rounding leaves at about +1e-18 - above the share 0."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    lo, hi = proportion_confint(events, n, alpha=alpha, method="wilson")
+    share = events / n
+    lo = 0.0 if events == 0 else min(float(lo), share)
+    hi = 1.0 if events == n else max(float(hi), share)
+    return lo, hi
+
+
 def calibration(fit: ModelFit, *, folds: int = 5, seed: int = 0, n_bins: int | None = None) -> Calibration:
     """Calibration from cross-validated predictions (in-sample ML calibration is perfect by
     construction): intercept with logit(p) as offset (calibration in the large, ideal 0), slope of
@@ -942,7 +1053,6 @@ def calibration(fit: ModelFit, *, folds: int = 5, seed: int = 0, n_bins: int | N
     by predicted probability with Wilson intervals; a lowess curve; apparent and cross-validated AUC
     (DeLong). ``n_bins`` default: one bin per 50 rows, between 3 and 10."""
     from statsmodels.nonparametric.smoothers_lowess import lowess
-    from statsmodels.stats.proportion import proportion_confint
 
     y = fit.prep.y
     p_cv = np.clip(cross_validated_predictions(fit, folds=folds, seed=seed), 1e-9, 1 - 1e-9)
@@ -952,9 +1062,9 @@ def calibration(fit: ModelFit, *, folds: int = 5, seed: int = 0, n_bins: int | N
     recs = []
     for idx in np.array_split(order, bins):
         ev, n = int(y[idx].sum()), len(idx)
-        lo, hi = proportion_confint(ev, n, alpha=fit.alpha, method="wilson")
-        recs.append({"forutsagd": float(p_cv[idx].mean()), "observerad": ev / n, "lag": float(lo),
-                     "hog": float(hi), "n": n})
+        lo, hi = wilson_interval(ev, n, fit.alpha)
+        recs.append({"forutsagd": float(p_cv[idx].mean()), "observerad": ev / n, "lag": lo, "hog": hi,
+                     "n": n})
     smooth = lowess(y, p_cv, frac=0.75, it=0, return_sorted=True)
     auc = auc_delong(y, fit.predict(), fit.alpha)[:3]
     auc_cv = auc_delong(y, p_cv, fit.alpha)[:3]
@@ -1102,7 +1212,8 @@ def pooling_table(fit_or_prep: ModelFit | Prepared, lang: Lang = "sv") -> pd.Dat
             var, cat = text("orsaker", lang), schema.label(r.kod, lang)
             into = text("orsak_ovriga", lang) if r.till else "–"
         else:
-            var, cat = schema.label(r.variabel, lang), _code_label(r.variabel, r.kod, lang)
+            var = schema.label(r.variabel, lang)
+            cat = var if schema.column(r.variabel).dtype == "int" else _code_label(r.variabel, r.kod, lang)
             t = terms.get(r.variabel)
             lev = next((lv for lv in t.levels if lv.code == r.till), None) if t else None
             into = level_label(t, lev, lang) if (t and lev) else "–"
@@ -1191,6 +1302,11 @@ def effects_figure(masked: pd.DataFrame, fit: ModelFit, lang: Lang = "sv") -> Fi
     ax_or, ax_me = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [1.15, 1]})
     ys = np.arange(n)[::-1]
     colour = _COLOURS[0]
+    shown = [r for r in rows if not r["header"] and not r["ref"] and not r["hidden"]]
+    finite = [v for r in shown for v in (r["or"], r["or_lag"], r["or_hog"]) if np.isfinite(v) and v > 0]
+    lo, hi = (min(finite + [1.0]), max(finite + [1.0])) if finite else (0.5, 2.0)
+    lo, hi = max(lo / 1.5, 1e-3), min(hi * 1.5, 1e4)
+    missing_ci = False
     for y, r in zip(ys, rows, strict=True):
         if r["header"]:
             continue
@@ -1198,26 +1314,28 @@ def effects_figure(masked: pd.DataFrame, fit: ModelFit, lang: Lang = "sv") -> Fi
             ax_or.plot([1.0], [y], "s", mfc="white", mec="0.3", ms=6)
             ax_me.plot([0.0], [y], "s", mfc="white", mec="0.3", ms=6)
             continue
-        if r["hidden"]:
+        if r["hidden"] or not (np.isfinite(r["or"]) and np.isfinite(r["ame"])):
             ax_or.text(1.0, y, "..", ha="center", va="center", color="0.4")
             continue
-        ax_or.plot([r["or_lag"], r["or_hog"]], [y, y], "-", color=colour, lw=1.6)
-        ax_or.plot([r["or"]], [y], "o", color=colour, ms=5)
-        ax_me.plot([100 * r["ame_lag"], 100 * r["ame_hog"]], [y, y], "-", color=colour, lw=1.6)
+        # an interval is drawn only when both bounds are known (NaN = not computable); +-inf and
+        # bounds beyond the axis are clipped to it and end in an arrow head
+        if np.isnan(r["or_lag"]) or np.isnan(r["or_hog"]):
+            missing_ci = True
+        else:
+            ax_or.plot([min(max(r["or_lag"], lo), hi), max(min(r["or_hog"], hi), lo)], [y, y], "-",
+                       color=colour, lw=1.6)
+            if r["or_hog"] > hi:
+                ax_or.plot([hi], [y], ">", color=colour, ms=5, clip_on=False)
+            if r["or_lag"] < lo:
+                ax_or.plot([lo], [y], "<", color=colour, ms=5, clip_on=False)
+        ax_or.plot([min(max(r["or"], lo), hi)], [y], "o", color=colour, ms=5)
+        if np.isfinite(r["ame_lag"]) and np.isfinite(r["ame_hog"]):
+            ax_me.plot([100 * r["ame_lag"], 100 * r["ame_hog"]], [y, y], "-", color=colour, lw=1.6)
+        else:
+            missing_ci = True
         ax_me.plot([100 * r["ame"]], [y], "o", color=colour, ms=5)
     ax_or.set_xscale("log")
-    finite = [v for r in rows if not r["header"] and not r.get("ref")
-              for v in (r.get("or_lag"), r.get("or_hog")) if v is not None and np.isfinite(v) and v > 0]
-    lo, hi = (min(finite + [1.0]), max(finite + [1.0])) if finite else (0.5, 2.0)
-    lo, hi = max(lo / 1.5, 1e-3), min(hi * 1.5, 1e4)
     ax_or.set_xlim(lo, hi)
-    for y, r in zip(ys, rows, strict=True):  # intervals running off the axis end in an arrow head
-        if r["header"] or r.get("ref") or r.get("hidden"):
-            continue
-        if r["or_hog"] > hi:
-            ax_or.plot([hi], [y], ">", color=colour, ms=5, clip_on=False)
-        if r["or_lag"] < lo:
-            ax_or.plot([lo], [y], "<", color=colour, ms=5, clip_on=False)
     subs = (1.0, 2.0, 5.0) if hi / lo <= 300 else (1.0, 3.0) if hi / lo <= 1e4 else (1.0,)
     ax_or.xaxis.set_major_locator(LogLocator(base=10, subs=subs))
     dec = "," if lang == "sv" else "."
@@ -1244,6 +1362,8 @@ def effects_figure(masked: pd.DataFrame, fit: ModelFit, lang: Lang = "sv") -> Fi
     note = text(fit.method, lang).split(";")[0] + ". " + reference_note(fit, lang)
     if (masked["alla_lika"] != "").any():
         note += " " + text("separation_mark", lang)
+    if missing_ci:
+        note += " " + text("ki_saknas", lang)
     fig.text(0.01, 0.0, _wrap(note, 140), fontsize=7.5, color="0.3", va="top")
     return fig
 
@@ -1285,7 +1405,8 @@ def probability_figure(tables: Mapping[str, pd.DataFrame], fits: Mapping[str, Mo
                 ax.text(1.0, y, "..", va="center", color=colour)
                 continue
             p, lo, hi, obs = (100 * float(v) for v in vals)
-            ax.plot([lo, hi], [y, y], "-", color=colour, lw=1.6)
+            if np.isfinite(lo) and np.isfinite(hi):  # NaN bounds: point without interval
+                ax.plot([min(lo, p), max(hi, p)], [y, y], "-", color=colour, lw=1.6)
             ax.plot([p], [y], "o", color=colour, ms=5,
                     label=OUTCOMES[k].label(lang) if k not in labelled else None)
             labelled.add(k)
@@ -1316,10 +1437,11 @@ def calibration_figure(cals: Sequence[Calibration], lang: Lang = "sv") -> Figure
     axes = np.atleast_1d(fig.subplots(rws, cols, squeeze=False)).ravel()
     dec = "," if lang == "sv" else "."
     for ax, c in zip(axes, cals, strict=False):
-        b = c.bins
+        b = c.bins[np.isfinite(c.bins[["forutsagd", "observerad", "lag", "hog"]]).all(axis=1)]
         ax.plot([0, 100], [0, 100], ":", color="0.5", lw=1, label=text("perfect", lang))
-        ax.errorbar(100 * b["forutsagd"], 100 * b["observerad"],
-                    yerr=[100 * (b["observerad"] - b["lag"]), 100 * (b["hog"] - b["observerad"])],
+        obs = b["observerad"].to_numpy(dtype=float)
+        err = np.clip([obs - b["lag"].to_numpy(dtype=float), b["hog"].to_numpy(dtype=float) - obs], 0.0, None)
+        ax.errorbar(100 * b["forutsagd"], 100 * obs, yerr=100 * err,
                     fmt="o", color=_COLOURS[0], ms=4, lw=1, capsize=2, label=text("observed", lang))
         ax.plot(100 * c.smooth[:, 0], 100 * c.smooth[:, 1], "-", color=_COLOURS[1], lw=1.4,
                 label=text("smoothed", lang))
@@ -1365,6 +1487,7 @@ class ModelRun:
     orsak_tables: dict[str, pd.DataFrame]
     calibrations: dict[str, Calibration]
     missing: dict[str, pd.DataFrame]
+    orsak_skipped: dict[str, str] = field(default_factory=dict)
 
 
 def orsak_formula_of(formula: str | None) -> str | None:
@@ -1416,6 +1539,9 @@ def run_models(df: pd.DataFrame, *, ar: int | None, formula: str | None = None, 
             run.skipped[key] = text("ingen_modell" if few else "ingen_variabel", lang, m=MIN_OUTCOME_EVENTS) \
                 + f": n = {n}, {text('handelser', lang).lower()} = {events}"
             continue
+        except ModelFitError as err:
+            run.skipped[key] = text("modell_fel", lang, fel=str(err))
+            continue
         run.fits[key] = fit
         run.tables[key] = mask_coefficients(coefficient_table(fit), k)
         run.calibrations[key] = calibration(fit, folds=folds, seed=seed)
@@ -1424,6 +1550,9 @@ def run_models(df: pd.DataFrame, *, ar: int | None, formula: str | None = None, 
                 afit = fit_model(df, key, ar=ar, formula=alt, reference=refs, k=k, min_n=min_n, method=method,
                                  lang=lang)
             except TooFewEventsError:
+                continue
+            except ModelFitError as err:
+                run.orsak_skipped[key] = text("modell_fel", lang, fel=str(err))
                 continue
             run.orsak_fits[key] = afit
             run.orsak_tables[key] = mask_coefficients(coefficient_table(afit), k)
@@ -1564,7 +1693,8 @@ def headline(run: ModelRun) -> dict[str, Any]:
     """Headline figures for results.json: per outcome the method, separation, AUC and, per
     ärendetyp, the standardised probability, odds ratio and AME (hidden values stay "..")."""
     out: dict[str, Any] = {"ar": run.ar, "formel": run.formula, "k": run.k,
-                           "ej_modellerade": dict(run.skipped)}
+                           "ej_modellerade": dict(run.skipped),
+                           "ej_modellerade_orsaker": dict(run.orsak_skipped)}
     per: dict[str, Any] = {}
     for key, f in run.fits.items():
         t = run.tables[key]

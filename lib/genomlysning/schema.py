@@ -982,6 +982,14 @@ TEXTS.update({
                                  "en": "too small even when pooled: not in the model"},
     "mod_skal_utesluten": {"sv": "variabeln utesluten (bara en kategori kvar)",
                            "en": "variable dropped (only one category left)"},
+    "mod_skal_ej_skattbar": {"sv": "inte skattbar: bestäms helt av de andra variablerna i modellen "
+                                   "(kolinjär)",
+                             "en": "not estimable: fully determined by the other variables in the model "
+                                   "(collinear)"},
+    "mod_modell_fel": {"sv": "Modellen kunde inte skattas ({fel})",
+                       "en": "The model could not be fitted ({fel})"},
+    "mod_ki_saknas": {"sv": "Intervall som inte kunde beräknas är utelämnade.",
+                      "en": "Intervals that could not be computed are left out."},
     "mod_alla_1": {"sv": "alla med utfallet", "en": "all with the outcome"},
     "mod_alla_0": {"sv": "ingen med utfallet", "en": "none with the outcome"},
     "mod_separerade_rader": {"sv": "Rader som kan förutsägas perfekt", "en": "Rows predicted perfectly"},
