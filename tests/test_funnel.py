@@ -324,3 +324,17 @@ def test_prepared_demo_data_recover_truth() -> None:
         pytest.skip("no prepared demo data (run `make processed`)")
     for kommun in kommuner:
         assert _check_truth(clean.load_clean(kommun), synth.load_truth(kommun)) >= 9
+
+
+def test_wilson_bounds_are_exact_at_zero_and_n() -> None:
+    """x = 0 gives a lower bound of exactly 0 and x = n an upper bound of exactly 1 (closed form:
+    the other bound is z²/(n + z²) away), so error bars never get a negative length."""
+    z = 1.959963984540054
+    for n in (1, 7, 40, 1000):
+        lo, hi = funnel.wilson([0, n], [n, n])
+        assert lo[0] == 0.0 and hi[1] == 1.0
+        assert hi[0] == pytest.approx(z**2 / (n + z**2))
+        assert lo[1] == pytest.approx(n / (n + z**2))
+    x = np.arange(0, 51)
+    lo, hi = funnel.wilson(x, np.full(51, 50))
+    assert (lo <= x / 50).all() and (x / 50 <= hi).all()

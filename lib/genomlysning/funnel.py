@@ -54,7 +54,12 @@ MISSING = "saknas"
 # ---------------------------------------------------------------------------------------------
 
 def wilson(x: object, n: object, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for x successes out of n (vectorised; NaN where n = 0)."""
+    """Wilson score interval for x successes out of n (vectorised; NaN where n = 0).
+
+    The bounds are exactly 0 at x = 0 and exactly 1 at x = n (the closed form; floating-point
+    cancellation would otherwise leave a lower bound of about 1e-18 above the share 0), and always
+    contain the share x/n.
+    """
     x_arr = np.asarray(x, dtype=float)
     n_arr = np.asarray(n, dtype=float)
     z = stats.norm.ppf(0.5 + level / 2)
@@ -63,8 +68,10 @@ def wilson(x: object, n: object, level: float = 0.95) -> tuple[np.ndarray, np.nd
         denom = 1 + z**2 / n_arr
         centre = (p + z**2 / (2 * n_arr)) / denom
         half = z * np.sqrt(p * (1 - p) / n_arr + z**2 / (4 * n_arr**2)) / denom
-        lo = np.where(n_arr > 0, np.clip(centre - half, 0, 1), np.nan)
-        hi = np.where(n_arr > 0, np.clip(centre + half, 0, 1), np.nan)
+        lo = np.where(x_arr <= 0, 0.0, np.minimum(np.clip(centre - half, 0, 1), p))
+        hi = np.where(x_arr >= n_arr, 1.0, np.maximum(np.clip(centre + half, 0, 1), p))
+        lo = np.where(n_arr > 0, lo, np.nan)
+        hi = np.where(n_arr > 0, hi, np.nan)
     return lo, hi
 
 
