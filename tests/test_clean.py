@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from clean_support import BASE, CHILD, KEY, MINIMAL, PARAMS, found, output_texts, pnr, raw_table, row, run
 
-from genomlysning import clean, cli, ingest, paths, personnummer, schema
+from genomlysning import clean, cli, ingest, personnummer, schema
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -568,14 +568,9 @@ def test_format_report_limits_examples() -> None:
 # ---------------------------------------------------------------------------------------------
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def project(tmp_project: Path) -> Path:
     """A throw-away project: data/raw, data/processed and params under tmp_path."""
-    monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)
-    monkeypatch.setattr(paths, "DATA_RAW", tmp_path / "data" / "raw")
-    monkeypatch.setattr(paths, "DATA_PROCESSED", tmp_path / "data" / "processed")
-    monkeypatch.setattr(paths, "PARAMS_DIR", tmp_path / "params")
-    (tmp_path / "params").mkdir()
-    return tmp_path
+    return tmp_project
 
 
 def _write_kommun(project: Path, kommun: str, source: Path, period_slut: str = "2024-12-31") -> Path:

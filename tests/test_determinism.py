@@ -16,13 +16,9 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def project(tmp_project: Path) -> Path:
     """A throw-away project with a dirty synthetic municipality and the hand-made file."""
-    monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)
-    monkeypatch.setattr(paths, "DATA_RAW", tmp_path / "data" / "raw")
-    monkeypatch.setattr(paths, "DATA_PROCESSED", tmp_path / "data" / "processed")
-    monkeypatch.setattr(paths, "PARAMS_DIR", tmp_path / "params")
-    (tmp_path / "params").mkdir()
+    tmp_path = tmp_project
     spec = replace(synth.demo_spec("norrvik"), volym=400)
     synth.write_kommun(spec, 11, 0.1, raw_root=tmp_path / "data" / "raw", params_root=tmp_path / "params")
     hand = tmp_path / "data" / "raw" / "hand"

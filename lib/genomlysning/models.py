@@ -923,9 +923,11 @@ def term_tests(fit: ModelFit) -> pd.DataFrame:
     for t in fit.terms:
         key = t.group or t.name
         by_var.setdefault(key, []).extend(fit.names.index(c) for c in t.columns)
+    use_firth = fit.method == "firth" and fit.firth_fit is not None
+    if use_firth:  # the covariate patterns are the same for every variable: collapse once
+        pats, events, trials, _ = firth.collapse(fit.X, fit.prep.y)
     for var, idx in by_var.items():
-        if fit.method == "firth" and fit.firth_fit is not None:
-            pats, events, trials, _ = firth.collapse(fit.X, fit.prep.y)
+        if use_firth:
             chi2, df_, p = firth.penalised_lr_test(pats, events, fit.firth_fit, idx, trials=trials)
         else:
             b = fit.params[idx]
