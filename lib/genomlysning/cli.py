@@ -64,6 +64,16 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(_module="genomlysning.runner", _func="cli_run")
 
 
+def _add_audit(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("audit", help="attack the published reports: feasible range of every hidden "
+                       "cell from the published tables and the ledger's definitions (exit 1 if a "
+                       "small count is disclosed)")
+    p.add_argument("--kommun", action="append", help="publication unit under reports/ (repeatable; "
+                   "default: all)")
+    p.add_argument("--verbose", action="store_true", help="print every hidden cell, not only disclosures")
+    p.set_defaults(_module="genomlysning.audit", _func="cli_audit")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``genomlysning`` command."""
     parser = argparse.ArgumentParser(
@@ -71,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Reproducible genomlysning of social services for children and young people.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_template, _add_validate, _add_clean, _add_prepare, _add_demo, _add_run):
+    for add in (_add_template, _add_validate, _add_clean, _add_prepare, _add_demo, _add_run, _add_audit):
         add(sub)
     return parser
 

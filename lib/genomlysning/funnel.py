@@ -506,16 +506,22 @@ def drawable_curve(d: Durations, group: str, k: int, horizon: int) -> pd.DataFra
 
 @dataclass
 class FunnelReport:
-    """Every table of 02_funnel, raw (unsuppressed, for tests) and masked (for display/export)."""
+    """Every table of 02_funnel, raw (unsuppressed, for tests) and masked (for display/export),
+    and the disclosure ledger that protected them together."""
 
     raw: dict[str, pd.DataFrame]
     masked: dict[str, pd.DataFrame]
     durations: dict[str, Durations]
     k: int
+    ledger: object = None
 
 
-def analyse(df: pd.DataFrame, ar: int | None, k: int, period_slut: str | pd.Timestamp) -> FunnelReport:
-    """Compute and suppress every table of the funnel notebook for the year ``ar``."""
+def analyse(df: pd.DataFrame, ar: int | None, k: int, period_slut: str | pd.Timestamp, *,
+            cache: object = None) -> FunnelReport:
+    """Compute every table of the funnel notebook for the year ``ar`` and protect them together
+    through the disclosure ledger (:mod:`genomlysning.funnel_ledger`); ``cache`` is a local folder
+    for the ledger's solution (see :meth:`genomlysning.ledger.Ledger.protect`)."""
+    from genomlysning import funnel_ledger
     y = in_year(df, ar)
     raw = {
         "tratt": funnel(y),
@@ -533,14 +539,12 @@ def analyse(df: pd.DataFrame, ar: int | None, k: int, period_slut: str | pd.Time
     dur = {"fb": durations(y, "fb", period_slut), "utredning": durations(y, "utredning", period_slut)}
     raw["tid_fb"] = time_curves(dur["fb"], FB_DAYS)
     raw["tid_utredning"] = time_curves(dur["utredning"], UTREDNING_DAYS)
-    maskers = {"tratt": mask_funnel, "utfall": mask_outcomes, "fordelning_aktualiseringar": mask_breakdown,
-               "fordelning_barn": mask_breakdown, "barn_antal_aktualiseringar": mask_children_per_count,
-               "barnsamtal": mask_shares, "samverkan": mask_shares, "tidsfrister": mask_shares,
-               "avbojda": mask_shares, "insatser": mask_mix, "tid_fb": mask_curves,
-               "tid_utredning": mask_curves,
-               "hoppade_steg": lambda t, k: disclose.mask_table(t, ["n"], k, margins=False)}
-    masked = {name: maskers[name](t, k) for name, t in raw.items()}
-    return FunnelReport(raw=raw, masked=masked, durations=dur, k=k)
+    led = funnel_ledger.build(raw, y, k, pd.Timestamp(period_slut))
+    led.protect(cache)  # type: ignore[arg-type]
+    masked = {name: led.masked(name) for name in raw}
+    for name in ("tid_fb", "tid_utredning"):  # derivable from the other three counts
+        masked[name] = masked[name].drop(columns=["n_censurerade"])
+    return FunnelReport(raw=raw, masked=masked, durations=dur, k=k, ledger=led)
 
 
 def _value(table: pd.DataFrame, col: str, **where: str) -> object:
@@ -635,6 +639,10 @@ def save_tables(rep: FunnelReport, kommun: str, ar: int, *, namn: str | None = N
     from genomlysning import paths, report
 
     written = []
+    if rep.ledger is not None:
+        names = {key: spec[0] for key, spec in EXPORTS.items()}
+        path = report.save_ledger(rep.ledger.definitions_json(names), kommun, "02")  # type: ignore[attr-defined]
+        written.append(paths.relative(path))
     source = schema.text("kalla_data", lang, namn=namn or kommun, ar=ar)
     for key, (name, title, unit, notes) in EXPORTS.items():
         path = report.save_table(rep.masked[key], kommun, name, title=schema.text(title, lang, ar=ar),

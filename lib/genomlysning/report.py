@@ -290,6 +290,19 @@ def save_table(df: pd.DataFrame, kommun: str, name: str, *, title: str, unit: st
     return csv_path
 
 
+def ledger_dir(kommun: str) -> Path:
+    """reports/<kommun>/ledger/: the disclosure ledger's cell definitions (no data)."""
+    return paths.report_dir(kommun) / "ledger"
+
+
+def save_ledger(text: str, kommun: str, part: str) -> Path:
+    """Write one notebook's ledger definitions (``Ledger.definitions_json``) for the audit."""
+    _check_name(part)
+    path = ledger_dir(kommun) / f"{part}.json"
+    _atomic_write(path, text.encode("utf-8"))
+    return path
+
+
 def save_figure(fig: Any, kommun: str, name: str) -> Path:
     """Write ``fig`` to ``reports/<kommun>/figures/<name>.png`` (fixed dpi, no software/date
     metadata: byte-reproducible) and return the path. The figure stays open for display."""

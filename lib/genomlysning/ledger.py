@@ -1,0 +1,897 @@
+"""The disclosure ledger: every published count with its definition, protected across all tables.
+
+Why a ledger. Protecting each table on its own (``disclose.mask_table``) leaves three channels
+open: the same quantity published in two tables (a hidden cell in one is visible in another),
+relations *between* tables (a Kaplan-Meier table's "still open at day 14" is the timeliness
+table's "late"; a breakdown's categories add up to the funnel's stage count) and differences of
+visible counts (reached utredning 10, reached insats 8: "2 not offered"). The ledger closes them
+by knowing what every published count *means*.
+
+Design (after the linked-table protection of tau-ARGUS and sdcTable, adapted to cell
+definitions instead of a cover table):
+
+* **Dimensions** (:class:`Dim`) are data-free: a name and its codes, e.g. ``steg`` (the furthest
+  funnel stage an aktualisering reached), ``arendetyp``, ``fb_tid`` (days to the
+  förhandsbedömning decision, in bins, decided or still open). A dimension may be defined only
+  inside a population of a *parent* dimension (``barnsamtal`` exists only for closed own
+  utredningar): the attacker knows such structural zeros, so the model does too.
+* **Cells** (:class:`Cell`) are data-free definitions: a unit (``akt`` = aktualiseringar,
+  ``barn`` = children) and, per dimension, the set of codes counted (a conjunction). "Reached
+  utredning" is ``steg`` in the stages from utredning on; "n_bas" of a share is ``barnsamtal`` in
+  {ja, nej}. Two cells with the same definition are the same quantity: published in two tables,
+  it is hidden in both or in neither.
+* **Records**: during a run the ledger holds, per unit, each record's code on every dimension
+  (never written). Every registered count is recomputed from its definition and must equal the
+  table's value, so a wrong definition fails loudly instead of protecting the wrong thing.
+* **The attacker's model.** Dimensions used together in a cell are linked; the graph is
+  triangulated and every maximal clique becomes a cross-classified table of unknown non-negative
+  integer counts, glued to its neighbours in a junction tree by equal margins (for a
+  triangulated graph this is exactly the full cross-classification: integer tables with equal
+  margins on a separator can always be joined). Every visible published cell is an equation,
+  logical relations between units (a child is counted at most as often as its aktualiseringar)
+  are inequalities, and everything a reader cannot see is free.
+* **What is protected.** Every primary cell (1..k-1, ``..``) and every *atom* of every table -
+  the disjoint cells of its cross-classification, such as "reached förhandsbedömning but not
+  utredning" for each category of a funnel - whose true count is 1..k-1: its feasible range
+  given everything published must cover the whole [1, k-1] (a zero is shown; a range that
+  includes 0 is fine). Ranges come from linear programs solved with HiGHS; the LP bound is
+  confirmed by an integer program whenever its optimum is fractional.
+* **Secondary suppression.** Targets are taken in a fixed order; while a target's range is too
+  narrow, the visible cell whose equation the optimum leans on (non-zero dual) and that costs
+  least is hidden: a non-zero count before a zero, the smallest first, a unit's grand total last,
+  ties by registration order. Hiding more only widens ranges, so one pass suffices; the result
+  is deterministic. Rates, intervals and figure points computed from a hidden count are hidden
+  with it (``linked`` columns).
+* **The audit** (:func:`audit_ranges`) rebuilds the same model from the published values and
+  the cell definitions alone (``ledger.json``, which holds no data) and reports the feasible
+  range of every hidden cell and atom; a range inside [1, k-1] that is narrower than it means
+  that a small count is disclosed.
+
+Not modelled (documented in the README): relations that are not linear in counts (a Kaplan-Meier
+share is treated through the counts published beside it), and the "none of the reasons" link
+between the fourteen reason indicators (only inequalities follow from it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
+
+import numpy as np
+import pandas as pd
+
+from genomlysning import disclose
+
+#: Counting units of the ledger (aktualiseringar, children).
+UNITS: tuple[str, ...] = ("akt", "barn")
+#: Largest cross-classified clique the model accepts (variables).
+MAX_CLIQUE = 250_000
+#: Format version of ledger.json.
+VERSION = 1
+
+
+#: Solutions of this process by digest of definitions and counts (the same unit is not solved twice).
+_SOLVED: dict[str, Protection] = {}
+
+
+class LedgerError(ValueError):
+    """A registered count does not match its definition, or the model cannot be built."""
+
+
+@dataclass(frozen=True)
+class Dim:
+    """A data-free dimension of one unit: its codes and, optionally, the parent population it
+    lives in (``allowed`` maps a code to the parent codes it can occur with)."""
+
+    unit: str
+    name: str
+    codes: tuple[str, ...]
+    parent: str | None = None
+    allowed: Mapping[str, frozenset[str]] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain-JSON form (for ledger.json)."""
+        out: dict[str, Any] = {"unit": self.unit, "name": self.name, "codes": list(self.codes)}
+        if self.parent is not None and self.allowed is not None:
+            out["parent"] = self.parent
+            out["allowed"] = {c: sorted(v) for c, v in sorted(self.allowed.items())}
+        return out
+
+    @staticmethod
+    def from_json(obj: Mapping[str, Any]) -> Dim:
+        """Inverse of :meth:`to_json`."""
+        allowed = obj.get("allowed")
+        return Dim(obj["unit"], obj["name"], tuple(obj["codes"]), obj.get("parent"),
+                   {c: frozenset(v) for c, v in allowed.items()} if allowed is not None else None)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A count: records of ``unit`` whose code on each named dimension is in the given set."""
+
+    unit: str
+    where: tuple[tuple[str, frozenset[str]], ...]
+
+    @staticmethod
+    def of(unit: str, **conditions: str | Iterable[str]) -> Cell:
+        """Build a cell: ``Cell.of("akt", steg=[...], kon="flicka")``."""
+        where = []
+        for dim, codes in conditions.items():
+            where.append((dim, frozenset([codes] if isinstance(codes, str) else codes)))
+        return Cell(unit, tuple(sorted(where, key=lambda w: w[0])))
+
+    def also(self, **conditions: str | Iterable[str]) -> Cell:
+        """This cell further restricted (a condition on a dimension already used intersects)."""
+        current = dict(self.where)
+        for dim, codes in conditions.items():
+            new = frozenset([codes] if isinstance(codes, str) else codes)
+            current[dim] = current[dim] & new if dim in current else new
+        return Cell(self.unit, tuple(sorted(current.items(), key=lambda w: w[0])))
+
+    def dims(self) -> tuple[str, ...]:
+        """The dimensions the cell conditions on."""
+        return tuple(d for d, _ in self.where)
+
+    def key(self) -> str:
+        """Canonical text form, e.g. ``akt|kon=flicka|steg=s2e,s2p``."""
+        parts = [_q(self.unit)] + [f"{_q(d)}={','.join(_q(x) for x in sorted(c))}" for d, c in self.where]
+        return "|".join(parts)
+
+    @staticmethod
+    def from_key(key: str) -> Cell:
+        """Inverse of :meth:`key`."""
+        unit, *parts = key.split("|")
+        where = []
+        for p in parts:
+            d, _, codes = p.partition("=")
+            values = frozenset(unquote(x) for x in codes.split(",")) if codes else frozenset()
+            where.append((unquote(d), values))
+        return Cell(unquote(unit), tuple(where))
+
+
+def _q(text: str) -> str:
+    return quote(text, safe="")
+
+
+@dataclass
+class Table:
+    """One published table: the frame, the cell behind each count and the columns derived."""
+
+    name: str
+    frame: pd.DataFrame
+    cells: dict[str, list[Cell | None]]
+    linked: dict[str, list[str]]
+    protect: list[Cell] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A logical inequality between counts: sum(coef * cell) <= 0."""
+
+    terms: tuple[tuple[float, Cell], ...]
+
+
+@dataclass
+class Protection:
+    """The outcome of :meth:`Ledger.protect`: the hidden cell keys and per-target ranges."""
+
+    hidden: frozenset[str]
+    primary: frozenset[str]
+    ranges: dict[str, tuple[float, float]]
+    targets: int
+    solves: int
+
+
+# ---------------------------------------------------------------------------------------------
+# The attacker's model
+# ---------------------------------------------------------------------------------------------
+
+def _triangulate(nodes: Sequence[str], edges: set[frozenset[str]],
+                 size: Mapping[str, int]) -> list[tuple[str, ...]]:
+    """Maximal cliques of a min-fill triangulation (ties: smallest state space, then name)."""
+    adj = {n: {m for e in edges if n in e for m in e if m != n} for n in nodes}
+    left = set(nodes)
+    cliques: list[set[str]] = []
+    while left:
+        def fill(n: str) -> int:
+            nb = adj[n] & left
+            return sum(1 for a, b in itertools.combinations(sorted(nb), 2) if b not in adj[a])
+
+        def weight(n: str) -> int:
+            return int(np.prod([size[m] for m in (adj[n] & left) | {n}], dtype=float))
+
+        v = min(sorted(left), key=lambda n: (fill(n), weight(n)))
+        nb = adj[v] & left
+        for a, b in itertools.combinations(sorted(nb), 2):
+            adj[a].add(b)
+            adj[b].add(a)
+        cliques.append(nb | {v})
+        left.remove(v)
+    maximal = [c for c in cliques if not any(c < o for o in cliques)]
+    out: list[tuple[str, ...]] = []
+    for c in maximal:
+        t = tuple(sorted(c))
+        if t not in out:
+            out.append(t)
+    return out
+
+
+@dataclass
+class _Clique:
+    unit: str
+    dims: tuple[str, ...]
+    codes: np.ndarray  # (n_vars, n_dims) of code indices
+    offset: int
+
+
+class Model:
+    """The attacker's linear model over the cross-classified cliques of both units."""
+
+    def __init__(self, dims: Mapping[str, Mapping[str, Dim]], cells: Iterable[Cell]) -> None:
+        self.dims = dims
+        self.cliques: list[_Clique] = []
+        self.n = 0
+        cells = list(cells)
+        for unit in sorted({c.unit for c in cells}):
+            self._build_unit(unit, [c for c in cells if c.unit == unit])
+        self._consistency()
+
+    def _build_unit(self, unit: str, cells: list[Cell]) -> None:
+        dims = self.dims[unit]
+        used: set[str] = set()
+        edges: set[frozenset[str]] = set()
+        for c in cells:
+            ds = c.dims()
+            for d in ds:
+                if d not in dims:
+                    raise LedgerError(f"cell {c.key()}: unknown dimension {d!r} of unit {unit!r}")
+            used.update(ds)
+            edges.update(frozenset(p) for p in itertools.combinations(ds, 2))
+        for d in sorted(used):
+            parent = dims[d].parent
+            if parent is not None:
+                used.add(parent)
+                edges.add(frozenset((d, parent)))
+        if not used:
+            used = {"__alle__"}
+        size = {d: len(dims[d].codes) if d in dims else 1 for d in used}
+        for clique in _triangulate(sorted(used), edges, size):
+            self._add_clique(unit, clique)
+
+    def _add_clique(self, unit: str, clique: tuple[str, ...]) -> None:
+        dims = self.dims[unit]
+        real = [d for d in clique if d in dims]
+        total = int(np.prod([len(dims[d].codes) for d in real], dtype=float)) if real else 1
+        if total > MAX_CLIQUE:
+            raise LedgerError(f"disclosure model: the cross-classification of {real} has {total} cells "
+                              f"(more than {MAX_CLIQUE}); publish fewer dimensions together")
+        grids = np.array(list(itertools.product(*[range(len(dims[d].codes)) for d in real])),
+                         dtype=np.int32).reshape(-1, len(real))
+        keep = np.ones(len(grids), dtype=bool)
+        for j, d in enumerate(real):
+            dim = dims[d]
+            if dim.parent is None or dim.allowed is None or dim.parent not in real:
+                continue
+            p = real.index(dim.parent)
+            pcodes = dims[dim.parent].codes
+            ok = np.array([[pcodes[q] in dim.allowed.get(code, frozenset(pcodes)) for q in range(len(pcodes))]
+                           for code in dim.codes])
+            keep &= ok[grids[:, j], grids[:, p]]
+        grids = grids[keep]
+        self.cliques.append(_Clique(unit, tuple(real), grids, self.n))
+        self.n += len(grids)
+
+    def _consistency(self) -> None:
+        """Junction-tree margins (per unit) as equations A_con x = 0."""
+        rows: list[tuple[np.ndarray, np.ndarray]] = []
+        for unit in sorted({c.unit for c in self.cliques}):
+            idx = [i for i, c in enumerate(self.cliques) if c.unit == unit]
+            pairs = sorted(((len(set(self.cliques[a].dims) & set(self.cliques[b].dims)), a, b)
+                            for a, b in itertools.combinations(idx, 2)), key=lambda t: (-t[0], t[1], t[2]))
+            comp = {i: i for i in idx}
+
+            for _, a, b in pairs:
+                ra, rb = _find(comp, a), _find(comp, b)
+                if ra == rb:
+                    continue
+                comp[rb] = ra
+                rows.extend(self._margin_rows(a, b))
+        self.consistency = _stack(rows, self.n)
+
+    def _margin_rows(self, a: int, b: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """One equation per code combination of the separator: (variable indices, coefficients)."""
+        ca, cb = self.cliques[a], self.cliques[b]
+        sep = [d for d in ca.dims if d in cb.dims]
+        ka = _row_keys(ca.codes[:, [ca.dims.index(d) for d in sep]])
+        kb = _row_keys(cb.codes[:, [cb.dims.index(d) for d in sep]])
+        out = []
+        for s in np.union1d(ka, kb):
+            ia, ib = ca.offset + np.flatnonzero(ka == s), cb.offset + np.flatnonzero(kb == s)
+            out.append((np.concatenate([ia, ib]), np.concatenate([np.ones(len(ia)), -np.ones(len(ib))])))
+        return out
+
+    def expression(self, cell: Cell) -> np.ndarray:
+        """The model variables the cell adds up (first clique holding its dimensions)."""
+        ds = set(cell.dims())
+        for c in self.cliques:
+            if c.unit == cell.unit and ds <= set(c.dims):
+                match = np.ones(len(c.codes), dtype=bool)
+                for d, allowed in cell.where:
+                    j = c.dims.index(d)
+                    codes = self.dims[cell.unit][d].codes
+                    ok = np.array([code in allowed for code in codes])
+                    match &= ok[c.codes[:, j]]
+                return c.offset + np.flatnonzero(match)
+        raise LedgerError(f"cell {cell.key()}: no clique of the model holds its dimensions")
+
+    def truth(self, records: Mapping[str, pd.DataFrame]) -> np.ndarray:
+        """The records' own cross-classification (a feasible point: used to check the model)."""
+        x = np.zeros(self.n)
+        for c in self.cliques:
+            frame = records[c.unit]
+            if not c.dims:
+                x[c.offset] = len(frame)
+                continue
+            idx = np.column_stack([_code_index(frame[d], self.dims[c.unit][d]) for d in c.dims])
+            lookup = {tuple(r): i for i, r in enumerate(c.codes.tolist())}
+            for row, n in pd.Series(map(tuple, idx.tolist())).value_counts().items():
+                if row not in lookup:
+                    combo = dict(zip(c.dims, row, strict=True))
+                    raise LedgerError(f"records of unit {c.unit!r} hold {combo}, which the dimensions "
+                                      "declare impossible")
+                x[c.offset + lookup[row]] = n
+        return x
+
+
+def _find(parent: dict[int, int], i: int) -> int:
+    """Union-find root."""
+    while parent[i] != i:
+        i = parent[i]
+    return i
+
+
+def _code_index(values: pd.Series, dim: Dim) -> np.ndarray:
+    pos = {c: i for i, c in enumerate(dim.codes)}
+    out = values.map(pos)
+    if out.isna().any():
+        bad = sorted(set(values[out.isna()].astype(str)))[:5]
+        raise LedgerError(f"dimension {dim.name!r}: values {bad} are not among its codes {list(dim.codes)}")
+    return out.to_numpy(dtype=np.int64)
+
+
+def _row_keys(codes: np.ndarray) -> np.ndarray:
+    """One integer per row of a code matrix (equal rows, equal keys)."""
+    if codes.shape[1] == 0:
+        return np.zeros(len(codes), dtype=np.int64)
+    _, inv = np.unique(codes, axis=0, return_inverse=True)
+    return inv.reshape(-1).astype(np.int64)
+
+
+def _stack(rows: Sequence[tuple[np.ndarray, np.ndarray]], n: int) -> Any:
+    """Sparse matrix of equations given as (indices, coefficients)."""
+    from scipy import sparse
+
+    if not rows:
+        return sparse.csr_matrix((0, n))
+    r = np.concatenate([np.full(len(i), j) for j, (i, _) in enumerate(rows)])
+    c = np.concatenate([i for i, _ in rows])
+    v = np.concatenate([w for _, w in rows])
+    return sparse.csr_matrix((v, (r, c)), shape=(len(rows), n))
+
+
+def _sparse_rows(exprs: Sequence[np.ndarray], n: int) -> Any:
+    """0/1 rows of variable-index expressions."""
+    return _stack([(e, np.ones(len(e))) for e in exprs], n)
+
+
+
+
+# ---------------------------------------------------------------------------------------------
+# Bounds
+# ---------------------------------------------------------------------------------------------
+
+class Bounds:
+    """Feasible ranges of cell expressions: one HiGHS model kept warm between solves.
+
+    Rows: the junction-tree margins (= 0), every published cell (= its value while visible,
+    free once hidden) and the logical relations (<= 0). A range is an LP optimum, confirmed by
+    the integer optimum (HiGHS branch and bound) whenever the LP solution is fractional.
+    """
+
+    def __init__(self, model: Model, cells: Any, values: np.ndarray, known: np.ndarray,
+                 relations: Any) -> None:
+        import highspy
+        from scipy import sparse
+
+        self.model = model
+        self.n_con = model.consistency.shape[0]
+        self.n_cells = cells.shape[0]
+        rel = relations if relations is not None else sparse.csr_matrix((0, model.n))
+        a = sparse.vstack([model.consistency, cells, rel]).tocsc()
+        inf = highspy.kHighsInf
+        self.values = np.asarray(values, dtype=float)
+        n_rel = rel.shape[0]
+        lower = np.concatenate([np.zeros(self.n_con), np.where(known, self.values, -inf), np.full(n_rel, -inf)])
+        upper = np.concatenate([np.zeros(self.n_con), np.where(known, self.values, inf), np.zeros(n_rel)])
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = model.n, a.shape[0]
+        lp.col_cost_ = np.zeros(model.n)
+        lp.col_lower_ = np.zeros(model.n)
+        lp.col_upper_ = np.full(model.n, inf)
+        lp.row_lower_, lp.row_upper_ = lower, upper
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = a.indices.astype(np.int32)
+        lp.a_matrix_.value_ = a.data.astype(float)
+        self.h = highspy.Highs()
+        self.h.silent()
+        self.h.setOptionValue("random_seed", 0)
+        self.h.setOptionValue("threads", 1)
+        self.h.setOptionValue("simplex_strategy", 4)  # primal: the basis stays feasible between objectives
+        self.h.passModel(lp)
+        self._lp = lp
+        self._mip: Any = None
+        self._hs = highspy
+        self._cost_idx = np.zeros(0, dtype=np.int32)
+        self.solves = 0
+
+    def hide(self, row: int) -> None:
+        """Free the equation of published cell ``row`` (it is hidden from now on)."""
+        inf = self._hs.kHighsInf
+        self.h.changeRowBounds(self.n_con + int(row), -inf, inf)
+        if self._mip is not None:
+            self._mip.changeRowBounds(self.n_con + int(row), -inf, inf)
+
+    def _objective(self, expr: np.ndarray, sense: int) -> None:
+        if len(self._cost_idx):
+            self.h.changeColsCost(len(self._cost_idx), self._cost_idx, np.zeros(len(self._cost_idx)))
+        idx = np.asarray(expr, dtype=np.int32)
+        self.h.changeColsCost(len(idx), idx, np.full(len(idx), float(sense)))
+        self._cost_idx = idx
+
+    def bound(self, expr: np.ndarray, sense: int) -> tuple[float, np.ndarray | None, bool]:
+        """min (sense=+1) or max (sense=-1) of the sum of the variables ``expr`` over the LP
+        relaxation: (value, duals of the published cells' equations, solution integral)."""
+        hs = self._hs
+        self._objective(expr, sense)
+        self.solves += 1
+        self.h.run()
+        status = self.h.getModelStatus()
+        if status == hs.HighsModelStatus.kUnbounded:
+            return (np.inf if sense < 0 else -np.inf), None, True
+        if status != hs.HighsModelStatus.kOptimal:
+            raise LedgerError(f"disclosure model: no solution ({self.h.modelStatusToString(status)}): "
+                              "the published values are inconsistent")
+        sol = self.h.getSolution()
+        x = np.asarray(sol.col_value)
+        value = sense * self.h.getInfo().objective_function_value
+        duals = np.asarray(sol.row_dual)[self.n_con:self.n_con + self.n_cells]
+        return float(np.round(value, 6)), duals, bool(np.allclose(x, np.round(x), atol=1e-7))
+
+    def integer_feasible(self, expr: np.ndarray, lower: float, upper: float) -> bool:
+        """Is there a non-negative *integer* solution with lower <= sum(expr) <= upper? (HiGHS
+        branch and bound on the same rows, with that bound added and no objective.)"""
+        hs = self._hs
+        if self._mip is None:
+            self._mip = hs.Highs()
+            self._mip.silent()
+            self._mip.setOptionValue("random_seed", 0)
+            self._mip.setOptionValue("threads", 1)
+            self._mip.passModel(self._lp)
+            lower_now = np.asarray(self.h.getLp().row_lower_)
+            upper_now = np.asarray(self.h.getLp().row_upper_)
+            rows = np.arange(len(lower_now), dtype=np.int32)
+            self._mip.changeRowsBounds(len(rows), rows, lower_now, upper_now)
+            n = self.model.n
+            self._mip.changeColsIntegrality(n, np.arange(n, dtype=np.int32),
+                                            np.full(n, hs.HighsVarType.kInteger))
+        idx = np.asarray(expr, dtype=np.int32)
+        inf = hs.kHighsInf
+        self._mip.addRow(-inf if not np.isfinite(lower) else lower, inf if not np.isfinite(upper) else upper,
+                         len(idx), idx, np.ones(len(idx)))
+        self.solves += 1
+        self._mip.run()
+        status = self._mip.getModelStatus()
+        self._mip.deleteRows(1, np.array([self._mip.getNumRow() - 1], dtype=np.int32))
+        return status == hs.HighsModelStatus.kOptimal
+
+
+def _relation_matrix(model: Model, relations: Sequence[Relation]) -> Any:
+    rows = []
+    for r in relations:
+        idx = [model.expression(c) for _, c in r.terms]
+        rows.append((np.concatenate(idx), np.concatenate([np.full(len(i), coef) for (coef, _), i
+                                                           in zip(r.terms, idx, strict=True)])))
+    return _stack(rows, model.n)
+
+
+def protected_enough(lo: float, hi: float, k: int) -> bool:
+    """A range of a count 1..k-1 is wide enough when it covers the whole [1, k-1]."""
+    return lo <= 1 + 1e-9 and hi >= k - 1 - 1e-9
+
+
+def discloses(lo: float, hi: float, k: int) -> bool:
+    """The audit's test, blind to true values: a range inside [1, k-1] that is narrower than it
+    tells a reader that a small count is, or is at least/at most, some value."""
+    return lo >= 1 - 1e-9 and hi <= k - 1 + 1e-9 and not protected_enough(lo, hi, k)
+
+
+# ---------------------------------------------------------------------------------------------
+# The ledger
+# ---------------------------------------------------------------------------------------------
+
+class Ledger:
+    """Every count a publication unit publishes, with its definition; see the module docstring."""
+
+    def __init__(self, k: int) -> None:
+        self.k = int(k)
+        self.dims: dict[str, dict[str, Dim]] = {u: {} for u in UNITS}
+        self.records: dict[str, pd.DataFrame] = {}
+        self.tables: list[Table] = []
+        self.relations: list[Relation] = []
+        self.result: Protection | None = None
+
+    # -- declarations ------------------------------------------------------------------------
+
+    def dimension(self, unit: str, name: str, values: pd.Series, codes: Sequence[str], *,
+                  parent: str | None = None, allowed: Mapping[str, Iterable[str]] | None = None) -> None:
+        """Declare a dimension and give each record of ``unit`` its code (``values``)."""
+        dim = Dim(unit, name, tuple(codes), parent,
+                  {c: frozenset(v) for c, v in allowed.items()} if allowed is not None else None)
+        frame = self.records.get(unit)
+        if frame is not None and len(frame) != len(values):
+            raise LedgerError(f"dimension {name!r}: {len(values)} values for {len(frame)} records")
+        _code_index(pd.Series(values, dtype=object).reset_index(drop=True), dim)
+        self.dims[unit][name] = dim
+        col = pd.Series(values, dtype=object).reset_index(drop=True)
+        self.records[unit] = (pd.DataFrame({name: col}) if frame is None
+                              else frame.assign(**{name: col.to_numpy()}))
+
+    def canonical(self, cell: Cell) -> Cell:
+        """The cell without conditions that admit every code of their dimension."""
+        dims = self.dims[cell.unit]
+        where = []
+        for d, codes in cell.where:
+            if d not in dims:
+                raise LedgerError(f"cell {cell.key()}: unknown dimension {d!r}")
+            unknown = codes - set(dims[d].codes)
+            if unknown:
+                raise LedgerError(f"cell {cell.key()}: codes {sorted(unknown)} are not codes of {d!r}")
+            if codes != set(dims[d].codes):
+                where.append((d, codes))
+        return Cell(cell.unit, tuple(where))
+
+    def value(self, cell: Cell) -> int:
+        """The count of ``cell`` in the records."""
+        frame = self.records[cell.unit]
+        m = np.ones(len(frame), dtype=bool)
+        for d, codes in cell.where:
+            m &= frame[d].isin(codes).to_numpy()
+        return int(m.sum())
+
+    def add(self, name: str, frame: pd.DataFrame, cells: Mapping[str, Sequence[Cell | None]], *,
+            linked: Mapping[str, Sequence[str]] | None = None, protect: Sequence[Cell] = ()) -> None:
+        """Register a table: ``cells`` gives the definition of each row of each count column
+        (None: not a count of this ledger, e.g. a "totalt" placeholder); ``linked`` maps derived
+        columns (rates, bounds) to the count columns they were computed from; ``protect`` adds
+        quantities a reader could compute without their being published (e.g. a difference)."""
+        frame = frame.reset_index(drop=True)
+        cells = {col: [None if c is None else self.canonical(c) for c in defs] for col, defs in cells.items()}
+        protect = [self.canonical(c) for c in protect]
+        for col, defs in cells.items():
+            if len(defs) != len(frame):
+                raise LedgerError(f"table {name}: {len(defs)} definitions for {len(frame)} rows of {col!r}")
+            for i, cell in enumerate(defs):
+                if cell is None:
+                    continue
+                got, want = self.value(cell), frame[col].iloc[i]
+                if pd.isna(want) or int(want) != got:
+                    raise LedgerError(f"table {name}, row {i}, column {col!r}: published {want}, but the "
+                                      f"definition {cell.key()} counts {got}")
+        self.tables.append(Table(name, frame, {c: list(v) for c, v in cells.items()},
+                                 {c: list(v) for c, v in (linked or {}).items()}, list(protect)))
+
+    def at_most(self, smaller: Cell, larger: Cell, factor: float = 1.0) -> None:
+        """Record the logical relation ``smaller <= factor * larger`` (e.g. children <= rows)."""
+        self.relations.append(Relation(((1.0, self.canonical(smaller)), (-factor, self.canonical(larger)))))
+
+    def at_most_sum(self, total: Cell, parts: Sequence[tuple[float, Cell]]) -> None:
+        """Record ``total <= sum(coef * part)``."""
+        self.relations.append(Relation(((1.0, self.canonical(total)),
+                                        *((-c, self.canonical(p)) for c, p in parts))))
+
+    def at_least_sum(self, total: Cell, parts: Sequence[tuple[float, Cell]]) -> None:
+        """Record ``total >= sum(coef * part)``."""
+        self.relations.append(Relation(((-1.0, self.canonical(total)),
+                                        *((c, self.canonical(p)) for c, p in parts))))
+
+    # -- protection --------------------------------------------------------------------------
+
+    def published_cells(self) -> dict[str, Cell]:
+        """Every published cell by key, in registration order."""
+        out: dict[str, Cell] = {}
+        for t in self.tables:
+            for defs in t.cells.values():
+                for cell in defs:
+                    if cell is not None:
+                        out.setdefault(cell.key(), cell)
+        return out
+
+    def atoms(self) -> dict[str, Cell]:
+        """The disjoint cells of every table (see :func:`table_atoms`) and declared extras."""
+        out: dict[str, Cell] = {}
+        for t in self.tables:
+            for cell in table_atoms(t.cells, self.dims) + list(t.protect):
+                out.setdefault(cell.key(), cell)
+        return out
+
+    def protect(self, cache: Path | None = None) -> Protection:
+        """Primary and secondary suppression across every registered table (module docstring).
+
+        ``cache``: a local folder (never published) where the result is kept under a hash of
+        the definitions and counts, so an unchanged unit is not solved twice."""
+        cells = self.published_cells()
+        atoms = self.atoms()
+        values = np.array([self.value(c) for c in cells.values()], dtype=float)
+        atom_values = {key: self.value(c) for key, c in atoms.items()}
+        digest = hashlib.sha256("\n".join([
+            self.definitions_json(), json.dumps(values.tolist()), json.dumps(list(atom_values.values())),
+        ]).encode()).hexdigest()[:24]
+        path = cache / f"skydd-{digest}.json" if cache is not None else None
+        if digest in _SOLVED:
+            self.result = _SOLVED[digest]
+            return self.result
+        if path is not None and path.is_file():
+            obj = json.loads(path.read_text(encoding="utf-8"))
+            self.result = Protection(frozenset(obj["hidden"]), frozenset(obj["primary"]),
+                                     {kk: (lo, hi) for kk, lo, hi in obj["ranges"]}, obj["targets"], 0)
+            return self.result
+        self.result = self._solve(cells, atoms, values, atom_values)
+        _SOLVED[digest] = self.result
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            obj = {"hidden": sorted(self.result.hidden), "primary": sorted(self.result.primary),
+                   "ranges": [[kk, lo, hi] for kk, (lo, hi) in sorted(self.result.ranges.items())],
+                   "targets": self.result.targets}
+            path.write_text(json.dumps(obj, sort_keys=True) + "\n", encoding="utf-8")
+        return self.result
+
+    def _solve(self, cells: dict[str, Cell], atoms: dict[str, Cell], values: np.ndarray,
+               atom_values: dict[str, int]) -> Protection:
+        k = self.k
+        order = list(cells)
+        model = Model(self.dims, [*cells.values(), *atoms.values(),
+                                  *(c for r in self.relations for _, c in r.terms)])
+        truth = model.truth(self.records)
+        expr = {key: model.expression(c) for key, c in {**atoms, **cells}.items()}
+        matrix = _sparse_rows([expr[kk] for kk in order], model.n)
+        if np.abs(matrix @ truth - values).max(initial=0) > 1e-6:
+            raise LedgerError("disclosure model disagrees with the records on a published cell")
+        if model.consistency.shape[0] and np.abs(model.consistency @ truth).max() > 1e-6:
+            raise LedgerError("disclosure model: junction-tree margins disagree with the records")
+        relations = _relation_matrix(model, self.relations)
+        if relations.shape[0] and (relations @ truth).max() > 1e-6:
+            raise LedgerError("disclosure model: a logical relation does not hold in the records")
+        pos = {kk: i for i, kk in enumerate(order)}
+        primary = {kk for kk, v in zip(order, values, strict=True) if 1 <= v < k}
+        known = np.array([kk not in primary for kk in order], dtype=bool)
+        totals = _unit_totals(cells)
+        targets = [kk for kk in order if kk in primary]
+        targets += [kk for kk, v in atom_values.items() if 1 <= v < k and kk not in primary]
+        ranges: dict[str, tuple[float, float]] = {}
+        solves = 0
+        b = Bounds(model, matrix, values, known, relations)
+
+        def hide(pick: str | None, key: str) -> None:
+            if pick is None:
+                raise LedgerError(f"cannot protect {key}: no published cell left to hide")
+            known[pos[pick]] = False
+            b.hide(pos[pick])
+
+        exact: dict[str, bool] = {}
+        for key in targets:  # pass 1: LP ranges, suppressions chosen by the duals
+            while True:
+                lo, duals, int_lo = b.bound(expr[key], +1)
+                hi, int_hi = np.inf, True
+                if protected_enough(lo, np.inf, k):
+                    hi, duals, int_hi = b.bound(expr[key], -1)
+                if protected_enough(lo, hi, k):
+                    ranges[key] = (lo, hi)
+                    exact[key] = int_lo and int_hi
+                    break
+                hide(_cheapest(order, known, duals, values, totals, matrix, expr[key]), key)
+        for key in targets:  # pass 2: the integer program where the LP optimum was fractional
+            if exact[key]:
+                continue
+            while not (b.integer_feasible(expr[key], -np.inf, 1)
+                       and b.integer_feasible(expr[key], k - 1, np.inf)):
+                hide(_cheapest(order, known, None, values, totals, matrix, expr[key]), key)
+        solves = b.solves
+        hidden = frozenset(kk for kk, vis in zip(order, known, strict=True) if not vis)
+        return Protection(hidden, frozenset(primary), ranges, len(targets), solves)
+
+    def masked(self, name: str) -> pd.DataFrame:
+        """The registered table ``name`` with hidden counts and their linked columns as ``..``."""
+        if self.result is None:
+            self.protect()
+        assert self.result is not None
+        table = next(t for t in self.tables if t.name == name)
+        out = table.frame.copy()
+        hide: dict[str, np.ndarray] = {}
+        for col, defs in table.cells.items():
+            hide[col] = np.array([c is not None and c.key() in self.result.hidden for c in defs], dtype=bool)
+        for col, srcs in table.linked.items():
+            m = np.zeros(len(out), dtype=bool)
+            for s in srcs:
+                m |= hide.get(s, np.zeros(len(out), dtype=bool))
+            hide[col] = m | hide.get(col, np.zeros(len(out), dtype=bool))
+        for col, m in hide.items():
+            if m.any():
+                values = out[col].astype(object).to_numpy(copy=True)
+                values[m] = disclose.SUPPRESSED
+                out[col] = pd.Series(values, index=out.index, dtype=object)
+        return out
+
+    def definitions(self, names: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """ledger.json: k, the dimensions, and per table (renamed by ``names``, e.g. to the
+        published file names) the cell definition of every count column and row - no values,
+        no records."""
+        dims = [d.to_json() for u in UNITS for d in self.dims[u].values()]
+        tables = []
+        for t in self.tables:
+            tables.append({
+                "name": (names or {}).get(t.name, t.name),
+                "cells": {col: [c.key() if c is not None else None for c in defs]
+                          for col, defs in t.cells.items()},
+                "linked": t.linked,
+                "protect": [c.key() for c in t.protect],
+            })
+        relations = [[[coef, c.key()] for coef, c in r.terms] for r in self.relations]
+        return {"version": VERSION, "k": self.k, "dimensions": dims, "tables": tables, "relations": relations}
+
+    def definitions_json(self, names: Mapping[str, str] | None = None) -> str:
+        """:meth:`definitions` as deterministic JSON text."""
+        return json.dumps(self.definitions(names), ensure_ascii=False, sort_keys=True, indent=1) + "\n"
+
+
+def _unit_totals(cells: Mapping[str, Cell]) -> set[str]:
+    """Cells that condition on nothing but a whole unit (grand totals: hidden last)."""
+    return {key for key, c in cells.items() if all(len(codes) == 0 for _, codes in c.where) or not c.where}
+
+
+def _cheapest(order: Sequence[str], known: np.ndarray, duals: np.ndarray | None, values: np.ndarray,
+              totals: set[str], matrix: Any, target: np.ndarray) -> str | None:
+    """The visible cell to hide next: among those whose equation the bound leans on (non-zero
+    dual), else those overlapping the target, the cheapest (non-zero before zero, grand totals
+    last, smallest, first registered)."""
+    vis = np.flatnonzero(known)
+    lean: list[int] = []
+    if duals is not None:
+        lean = [int(i) for i in vis if abs(duals[i]) > 1e-9]
+    if not lean:
+        overlap = np.asarray(matrix[:, target].sum(axis=1)).ravel() > 0
+        lean = [int(i) for i in vis if overlap[i]]
+    if not lean:
+        return None
+    best = min(lean, key=lambda i: (order[i] in totals, values[i] == 0, values[i], i))
+    return order[best]
+
+
+def table_atoms(cells: Mapping[str, Sequence[Cell | None]],
+                dims: Mapping[str, Mapping[str, Dim]]) -> list[Cell]:
+    """The disjoint cells of a table: per group of its cells on the same dimensions, the product
+    of the blocks each dimension's code sets cut its codes into, kept where the block lies inside
+    one of the group's cells (e.g. "category c, reached stage s but not s+1")."""
+    groups: dict[tuple[str, tuple[str, ...]], list[Cell]] = {}
+    for defs in cells.values():
+        for c in defs:
+            if c is not None:
+                groups.setdefault((c.unit, c.dims()), []).append(c)
+    out: list[Cell] = []
+    for (unit, ds), members in groups.items():
+        blocks = []
+        for j, d in enumerate(ds):
+            codes = dims[unit][d].codes
+            sig = {code: tuple(code in m.where[j][1] for m in members) for code in codes}
+            parts: dict[tuple[bool, ...], list[str]] = {}
+            for code in codes:
+                parts.setdefault(sig[code], []).append(code)
+            blocks.append([frozenset(p) for s, p in parts.items() if any(s)])
+        for combo in itertools.product(*blocks):
+            if not any(all(combo[j] <= m.where[j][1] for j in range(len(ds))) for m in members):
+                continue
+            out.append(Cell(unit, tuple(zip(ds, combo, strict=True))))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The audit: from published values and definitions only
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One hidden cell or atom and its feasible range given everything published."""
+
+    table: str
+    cell: str
+    kind: str  # "dold" (a published ..) or "atom" (a disjoint cell a reader could derive)
+    lo: float
+    hi: float
+    disclosed: bool
+
+
+def audit_ranges(definitions: Mapping[str, Any], published: Mapping[str, pd.DataFrame]) -> list[AuditRow]:
+    """Rebuild the attacker's model from ``ledger.json`` (``definitions``) and the published
+    tables (``published``: name -> the table as read back, ``..`` kept as text) and return the
+    feasible range of every hidden cell and of every table atom that is not visible."""
+    k = int(definitions["k"])
+    dims: dict[str, dict[str, Dim]] = {u: {} for u in UNITS}
+    for obj in definitions["dimensions"]:
+        d = Dim.from_json(obj)
+        dims[d.unit][d.name] = d
+    known: dict[str, float] = {}
+    hidden: dict[str, str] = {}
+    cell_tables: dict[str, Cell] = {}
+    atoms: dict[str, tuple[str, Cell]] = {}
+    for t in definitions["tables"]:
+        frame = published.get(t["name"])
+        if frame is None:
+            raise LedgerError(f"audit: table {t['name']} is in ledger.json but was not published")
+        defs: dict[str, list[Cell | None]] = {}
+        for col, keys in t["cells"].items():
+            if col not in frame.columns:
+                raise LedgerError(f"audit: column {col} of {t['name']} is missing in the published table")
+            defs[col] = [Cell.from_key(kk) if kk else None for kk in keys]
+            for i, kk in enumerate(keys):
+                if kk is None:
+                    continue
+                cell_tables.setdefault(kk, Cell.from_key(kk))
+                v = frame[col].iloc[i]
+                if disclose.is_suppressed(v):
+                    hidden.setdefault(kk, t["name"])
+                elif v is not None and not (isinstance(v, float) and np.isnan(v)):
+                    if kk in known and known[kk] != float(v):
+                        raise LedgerError(f"audit: {kk} is published as {known[kk]} and {v}")
+                    known[kk] = float(v)
+        for a in table_atoms(defs, dims) + [Cell.from_key(kk) for kk in t.get("protect", [])]:
+            atoms.setdefault(a.key(), (t["name"], a))
+    hidden = {kk: v for kk, v in hidden.items() if kk not in known}
+    relations_def = [Relation(tuple((float(coef), Cell.from_key(kk)) for coef, kk in r))
+                     for r in definitions.get("relations", [])]
+    model = Model(dims, [*cell_tables.values(), *(a for _, a in atoms.values()),
+                         *(c for r in relations_def for _, c in r.terms)])
+    order = list(known)
+    matrix = _sparse_rows([model.expression(cell_tables[kk]) for kk in order], model.n)
+    b = Bounds(model, matrix, np.array([known[kk] for kk in order], dtype=float),
+               np.ones(len(order), dtype=bool), _relation_matrix(model, relations_def))
+    rows: list[AuditRow] = []
+
+    def feasible_range(e: np.ndarray) -> tuple[float, float] | None:
+        lo, _, int_lo = b.bound(e, +1)
+        if lo > k - 1 + 1e-9:
+            return None  # certainly not small
+        hi, _, int_hi = b.bound(e, -1)
+        if not (int_lo and int_hi) and lo >= -1e-9 and hi <= k - 1 + 1e-9:
+            # the LP range lies inside [0, k-1]: tighten it to the integer range
+            vals = [v for v in range(int(np.ceil(lo - 1e-9)), int(np.floor(hi + 1e-9)) + 1)
+                    if b.integer_feasible(e, v, v)]
+            lo, hi = (float(min(vals)), float(max(vals))) if vals else (lo, hi)
+        return lo, hi
+
+    for kk, table in hidden.items():
+        r = feasible_range(model.expression(cell_tables[kk]))
+        if r is not None:
+            rows.append(AuditRow(table, kk, "dold", r[0], r[1], discloses(r[0], r[1], k)))
+    for kk, (table, a) in atoms.items():
+        if kk in known or kk in hidden:
+            continue
+        r = feasible_range(model.expression(a))
+        if r is not None:
+            rows.append(AuditRow(table, kk, "atom", r[0], r[1], discloses(r[0], r[1], k)))
+    return rows
