@@ -365,7 +365,8 @@ def build(raw: dict[str, pd.DataFrame], y: pd.DataFrame, k: int, period_slut: pd
     _register_breakdown(led, "fordelning_barn", raw["fordelning_barn"])
     per = raw["barn_antal_aktualiseringar"]
     led.add("barn_antal_aktualiseringar", per,
-            {"n": [Cell.of(B, antal=str(a)) for a in per["antal_aktualiseringar"]]}, linked={c: ["n"] for c in per.columns if c.startswith("andel")})
+            {"n": [Cell.of(B, antal=str(a)) for a in per["antal_aktualiseringar"]]},
+            linked={c: ["n"] for c in per.columns if c.startswith("andel")})
     closed_own = {"steg": akt_at_least("utredning_avslutad", "egen")}
     yn = (["ja"], ["nej"], ["saknas"])
     _register_shares(led, "barnsamtal", raw["barnsamtal"],

@@ -417,7 +417,8 @@ class Bounds:
         inf = highspy.kHighsInf
         self.values = np.asarray(values, dtype=float)
         n_rel = rel.shape[0]
-        lower = np.concatenate([np.zeros(self.n_con), np.where(known, self.values, -inf), np.full(n_rel, -inf)])
+        lower = np.concatenate([np.zeros(self.n_con), np.where(known, self.values, -inf),
+                                np.full(n_rel, -inf)])
         upper = np.concatenate([np.zeros(self.n_con), np.where(known, self.values, inf), np.zeros(n_rel)])
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = model.n, a.shape[0]
