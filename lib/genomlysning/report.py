@@ -14,8 +14,9 @@ prefix them with the notebook number (``02_tratt``, ``03_modell_...``).
 
 Nothing in an output can run or render as code: every CSV cell that a spreadsheet would read as a
 formula (text starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return) is written with a
-leading ``'`` (:func:`neutralise_cell`; :func:`read_table` removes it again) and every text cell
-of the workbook is a string cell, never a formula.
+leading ``'`` (:func:`neutralise_cell`; :func:`read_table` removes it again), every text cell of the
+workbook is a string cell, never a formula, and every text drawn in a saved figure is free of
+personnummer-like content (:func:`safe_label`, enforced by :func:`save_figure`).
 
 Column labels are looked up, in order: the ``labels`` argument, ``schema.TEXTS[name]``, a schema
 column, then composed names - ``n_<x>`` ("Antal: <x>"), ``andel_<x>`` ("Andel: <x>"), ``<x>_lo`` /
@@ -215,6 +216,20 @@ def csv_line(fields: Sequence[str]) -> str:
     return ",".join(_csv_field(f) for f in fields) + "\n"
 
 
+def safe_label(text: object) -> str:
+    """``text`` as it may be drawn in a figure: personnummer-like content masked
+    (``clean.mask_text``); if the detector (``clean.contains_personnummer``) still finds some, the
+    whole text is replaced by ``personnummer.MASK``. Every data-derived label and the
+    municipality's display name pass through here before they are drawn."""
+    from genomlysning import clean, personnummer
+
+    s = str(text)
+    if not clean.contains_personnummer(s):
+        return s
+    masked = clean.mask_text(s)
+    return personnummer.MASK if clean.contains_personnummer(masked) else masked
+
+
 def jsonable(value: Any) -> Any:
     """Plain-JSON version of ``value``: numpy scalars unwrapped, floats rounded, NaN -> None."""
     if isinstance(value, Mapping):
@@ -341,15 +356,77 @@ def save_table(df: pd.DataFrame, kommun: str, name: str, *, title: str, unit: st
     return csv_path
 
 
-def save_figure(fig: Any, kommun: str, name: str) -> Path:
-    """Write ``fig`` to ``reports/<kommun>/figures/<name>.png`` (fixed dpi, no software/date
-    metadata: byte-reproducible) and return the path. The figure stays open for display."""
-    _check_name(name)
-    path = figures_dir(kommun) / f"{name}.png"
+#: PNG chunks a saved figure never carries: text (tEXt, zTXt, iTXt), a timestamp, Exif.
+_PNG_DROPPED: frozenset[bytes] = frozenset({b"tEXt", b"zTXt", b"iTXt", b"tIME", b"eXIf"})
+
+
+def _png_bytes(fig: Any) -> bytes:
+    """``fig`` as PNG (fixed dpi, white background) without text, time or Exif chunks."""
+    from genomlysning import leakscan
+
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None}, bbox_inches="tight",
                 facecolor="white")
-    _atomic_write(path, buf.getvalue())
+    chunks = leakscan.png_chunks(buf.getvalue())
+    return leakscan.PNG_SIGNATURE + b"".join(c.raw for c in chunks if c.type not in _PNG_DROPPED)
+
+
+def _unsafe_texts(fig: Any) -> list[Any]:
+    """The texts of a drawn figure that hold personnummer-like content."""
+    from matplotlib.text import Text
+
+    from genomlysning import clean
+
+    return [t for t in fig.findobj(Text) if clean.contains_personnummer(t.get_text())]
+
+
+def _mask_ticks(axis: Any) -> None:
+    """Fix the drawn ticks of an axis whose tick labels hold personnummer-like content, with the
+    labels through :func:`safe_label` (a formatter would draw them afresh on the next draw)."""
+    from genomlysning import clean
+
+    lo, hi = sorted(axis.get_view_interval())
+    for minor in (False, True):
+        locs = [x for x in axis.get_ticklocs(minor=minor) if lo <= x <= hi]
+        formatter = axis.get_minor_formatter() if minor else axis.get_major_formatter()
+        labels = formatter.format_ticks(locs)
+        if any(clean.contains_personnummer(s) for s in labels):
+            axis.set_ticks(locs, [safe_label(s) for s in labels], minor=minor)
+
+
+def _mask_figure(fig: Any) -> bool:
+    """Mask personnummer-like content in the texts and tick labels of a drawn figure, in place
+    (:func:`safe_label`); True if there was any."""
+    if not _unsafe_texts(fig):
+        return False
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            _mask_ticks(axis)
+    for text in _unsafe_texts(fig):
+        text.set_text(safe_label(text.get_text()))
+    return True
+
+
+def save_figure(fig: Any, kommun: str, name: str) -> Path:
+    """Write ``fig`` to ``reports/<kommun>/figures/<name>.png`` (fixed dpi, no text chunks: no
+    software/date metadata, byte-reproducible) and return the path. The figure stays open for display.
+
+    Every text of the drawn figure is checked: personnummer-like content is masked in the figure
+    itself (:func:`safe_label`; so the notebook shows the masked figure too). A figure whose text
+    cannot be masked so is closed and refused with ValueError: nothing is written.
+    """
+    _check_name(name)
+    path = figures_dir(kommun) / f"{name}.png"
+    data = _png_bytes(fig)
+    if _mask_figure(fig):
+        data = _png_bytes(fig)
+        if _unsafe_texts(fig):
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)
+            raise ValueError(f"figure {name!r} shows personnummer-like text that could not be masked; "
+                             "it was not saved")
+    _atomic_write(path, data)
     return path
 
 
