@@ -243,3 +243,10 @@ def test_workbook_text_cells_are_strings_never_formulas(reports: Path) -> None:
         for name in sheets:
             xml = z.read(name).decode("utf-8")
             assert "<f>" not in xml and "<f " not in xml, name
+
+
+def test_workbook_replaces_characters_xml_cannot_hold(reports: Path) -> None:
+    report.save_table(pd.DataFrame({"kategori": ["a\x01b", "c\td"], "n": [10, 11]}), "a", "02_ctrl",
+                      title="T", unit="U", source="S")
+    ws = load_workbook(report.write_workbook("a"))["02_ctrl"]
+    assert [ws["A6"].value, ws["A7"].value] == ["a\ufffdb", "c\td"]
