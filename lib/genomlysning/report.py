@@ -216,18 +216,26 @@ def csv_line(fields: Sequence[str]) -> str:
     return ",".join(_csv_field(f) for f in fields) + "\n"
 
 
+def has_personnummer(text: str) -> bool:
+    """True when ``text`` holds personnummer-like content: the project's one detector
+    (``clean.contains_personnummer``), called here and nowhere else in this module."""
+    from genomlysning import clean
+
+    return clean.contains_personnummer(text)
+
+
 def safe_label(text: object) -> str:
     """``text`` as it may be drawn in a figure: personnummer-like content masked
-    (``clean.mask_text``); if the detector (``clean.contains_personnummer``) still finds some, the
-    whole text is replaced by ``personnummer.MASK``. Every data-derived label and the
-    municipality's display name pass through here before they are drawn."""
+    (``clean.mask_text``); if :func:`has_personnummer` still finds some, the whole text is replaced
+    by ``personnummer.MASK``. Every data-derived label and the municipality's display name pass
+    through here before they are drawn."""
     from genomlysning import clean, personnummer
 
     s = str(text)
-    if not clean.contains_personnummer(s):
+    if not has_personnummer(s):
         return s
     masked = clean.mask_text(s)
-    return personnummer.MASK if clean.contains_personnummer(masked) else masked
+    return personnummer.MASK if has_personnummer(masked) else masked
 
 
 def jsonable(value: Any) -> Any:
@@ -375,22 +383,18 @@ def _unsafe_texts(fig: Any) -> list[Any]:
     """The texts of a drawn figure that hold personnummer-like content."""
     from matplotlib.text import Text
 
-    from genomlysning import clean
-
-    return [t for t in fig.findobj(Text) if clean.contains_personnummer(t.get_text())]
+    return [t for t in fig.findobj(Text) if has_personnummer(t.get_text())]
 
 
 def _mask_ticks(axis: Any) -> None:
     """Fix the drawn ticks of an axis whose tick labels hold personnummer-like content, with the
     labels through :func:`safe_label` (a formatter would draw them afresh on the next draw)."""
-    from genomlysning import clean
-
     lo, hi = sorted(axis.get_view_interval())
     for minor in (False, True):
         locs = [x for x in axis.get_ticklocs(minor=minor) if lo <= x <= hi]
         formatter = axis.get_minor_formatter() if minor else axis.get_major_formatter()
         labels = formatter.format_ticks(locs)
-        if any(clean.contains_personnummer(s) for s in labels):
+        if any(has_personnummer(s) for s in labels):
             axis.set_ticks(locs, [safe_label(s) for s in labels], minor=minor)
 
 
