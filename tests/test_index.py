@@ -180,3 +180,44 @@ def test_index_renders_in_headless_chromium(reports: Path) -> None:
                              env={**os.environ, "HOME": profile}).stdout
     assert shot.stat().st_size > 10_000  # a rendered page, not an empty image
     assert dom.count('<tr id="') == 4 and "Norrvik" in dom
+
+
+class _Tags(HTMLParser):
+    """Every start tag and every href of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: set[str] = set()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        self.hrefs += [str(v) for k, v in attrs if k == "href"]
+
+
+def test_every_text_from_a_run_is_escaped_and_every_link_relative(tmp_path: Path) -> None:
+    import re
+    from urllib.parse import unquote
+
+    script, img = "<script>alert(1)</script>", "<img src=x onerror=alert(2)>"
+    _kommun(tmp_path, "norrvik", script, {f"<b>{script}</b>": {"andel_x": img, "n": 5, "t": '"><i>'}},
+            {"01_cleaning": "ok", f"02_<u>{img}": "failed"})
+    (tmp_path / "reports" / "norrvik" / "figures" / "<svg onload=alert(3)>.png").write_bytes(b"png")
+    (tmp_path / "reports" / "norrvik" / "a&b.xlsx").write_bytes(b"xlsx")
+    _kommun(tmp_path, "javascript:alert(4)", "x", {"s": {"n": 1}}, {"01_cleaning": "ok"})
+    (tmp_path / "params" / "javascript:alert(4).yaml").unlink()  # a report folder without params
+    html = index.write_index(tmp_path).read_text(encoding="utf-8")
+    page = _Tags()
+    page.feed(html)
+    assert page.tags <= {"html", "head", "meta", "title", "style", "body", "header", "h1", "p", "em", "code",
+                         "main", "h2", "div", "table", "thead", "tbody", "tr", "th", "td", "span", "ul",
+                         "li", "a", "details", "summary", "dl", "dt", "dd", "br", "footer"}
+    for raw in (script, img, "<svg", "<u>", "<b>", "<i>"):
+        assert raw not in html, raw
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&quot;&gt;&lt;i&gt;" in html
+    assert "&lt;img src=x onerror=alert(2)&gt;" in html
+    for href in page.hrefs:
+        assert not re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", href), href  # no scheme: javascript: etc.
+        assert (tmp_path / "reports" / unquote(href)).is_file(), href
+    assert "javascript%3Aalert%284%29/01_cleaning_utan_kod.html" in page.hrefs
+    assert index.href("a b", "figures/c&d.png") == "a%20b/figures/c%26d.png"

@@ -14,7 +14,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from test_funnel import fixture  # noqa: E402
 
-from genomlysning import disclose, funnel, paths, plots, report, schema  # noqa: E402
+from genomlysning import disclose, funnel, paths, personnummer, plots, report, schema  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +109,109 @@ def test_a_year_without_rows_still_draws() -> None:
                 plots.time_curves(empty.durations["fb"], empty.masked["tid_fb"], "fb", k=3, horizon=60)):
         assert fig.axes
         plt.close(fig)
+
+
+# -- no personnummer in a figure, no text chunks in a PNG ---------------------------------------
+
+PNR = "19121212-1212"
+
+
+def _all_texts(fig: plt.Figure) -> list[str]:
+    from matplotlib.text import Text
+
+    return [t.get_text() for t in fig.findobj(Text)]
+
+
+def _rates(kategorier: list[str]) -> pd.DataFrame:
+    n = len(kategorier)
+    return pd.DataFrame({"variabel": ["omrade"] * n, "kategori": kategorier, "n": [40] * n,
+                         "andel": [0.5] * n, "andel_lo": [0.4] * n, "andel_hi": [0.6] * n})
+
+
+def test_safe_label_masks_personnummer_like_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    from genomlysning import clean
+
+    assert report.safe_label("Norrvik") == "Norrvik"
+    assert report.safe_label(f"Område {PNR}") == f"Område {personnummer.MASK}"
+    assert PNR.replace("-", "") not in report.safe_label(f"x{PNR.replace('-', '')}y")
+    monkeypatch.setattr(clean, "mask_text", lambda text: text)  # a masker that misses what is detected
+    assert report.safe_label(f"Område {PNR}") == personnummer.MASK
+
+
+def test_data_labels_and_titles_are_masked_before_drawing() -> None:
+    fig = plots.rate_plot(_rates(["Nord", f"Syd {PNR}"]), "andel", title=f"Norrvik {PNR}", n_col="n")
+    texts = _all_texts(fig)
+    assert not any(PNR in t for t in texts)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == [
+        "Nord (n = 40)", f"Syd {personnummer.MASK} (n = 40)"]
+    plt.close(fig)
+    tratt = funnel.analyse(fixture(), 2025, k=3, period_slut="2025-12-31").masked["tratt"]
+    fig = plots.funnel_chart(tratt, title=f"Flödet i {PNR}")
+    assert fig._suptitle is not None and PNR not in fig._suptitle.get_text()
+    plt.close(fig)
+
+
+def test_save_figure_masks_every_text_of_the_figure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(paths, "REPORTS_DIR", tmp_path)
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot([0, 1], [0, 1], label=f"linje {PNR}")
+    ax.set_yticks([0, 1], ["noll", PNR])
+    ax.xaxis.set_major_formatter(lambda x, pos: f"{x:.1f} {PNR}")
+    ax.set_title(f"titel {PNR}")
+    ax.text(0.5, 0.5, f"text {PNR}")
+    ax.legend()
+    fig.suptitle(PNR)
+    path = report.save_figure(fig, "x", "02_fig")
+    assert path.is_file()
+    texts = _all_texts(fig)
+    assert texts and not any("1212-1212" in t or "121212121212" in t for t in texts)
+    assert f"titel {personnummer.MASK}" in texts
+    fig.canvas.draw()  # tick labels are drawn again from the formatters
+    ticks = [t.get_text() for t in ax.get_yticklabels() + ax.get_xticklabels()]
+    assert ticks[:2] == ["noll", personnummer.MASK] and f"0.4 {personnummer.MASK}" in ticks
+    assert not any(PNR in t for t in ticks)
+    plt.close(fig)
+
+
+def test_save_figure_refuses_text_it_cannot_mask(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from matplotlib.text import Text
+
+    class Regenerating(Text):
+        """A text that writes itself afresh whenever it is drawn (as no mask can stop)."""
+
+        def draw(self, renderer: object) -> None:
+            self.set_text(PNR)
+            super().draw(renderer)
+
+    monkeypatch.setattr(paths, "REPORTS_DIR", tmp_path)
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.xaxis.set_major_formatter(lambda x, pos: PNR)  # tick labels from a formatter: masked
+    fig.add_artist(Regenerating(0.5, 0.5, ""))
+    with pytest.raises(ValueError, match="could not be masked") as err:
+        report.save_figure(fig, "x", "02_fig")
+    assert PNR not in str(err.value)
+    assert not (tmp_path / "x" / "figures" / "02_fig.png").exists()
+    assert not plt.fignum_exists(fig.number)  # closed: not shown in the notebook either
+
+
+def test_saved_png_holds_no_text_chunks(rep: funnel.FunnelReport, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from matplotlib.figure import Figure
+
+    from genomlysning import leakscan
+
+    monkeypatch.setattr(paths, "REPORTS_DIR", tmp_path)
+    savefig = Figure.savefig
+
+    def with_metadata(self: Figure, *args: object, **kwargs: object) -> None:
+        kwargs["metadata"] = {"Title": PNR, "Author": "x", "Software": "y"}  # a backend adding text
+        savefig(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", with_metadata)
+    fig = plots.funnel_chart(rep.masked["tratt"], k=3)
+    path = report.save_figure(fig, "x", "02_tratt")
+    plt.close(fig)
+    types = [c.type for c in leakscan.png_chunks(path.read_bytes())]
+    assert types[0] == b"IHDR" and types[-1] == b"IEND" and b"IDAT" in types
+    assert not set(types) & (leakscan.PNG_TEXT_CHUNKS | {b"tIME", b"eXIf"})
+    assert leakscan.scan(path, [PNR, "Software"]) == []

@@ -14,6 +14,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from hypothesis import example, given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 from openpyxl import load_workbook  # noqa: E402
 
 from genomlysning import disclose, paths, report, schema  # noqa: E402
@@ -164,3 +166,87 @@ def test_labels_and_display() -> None:
                                   "Andel: Utredning inledd"]
     assert view.iloc[0].tolist() == ["Anmälare", "Polisen", "40", "12", "30,0\u00a0% (20,0–40,0)"]
     assert view.iloc[2, 2] == ".." and view.iloc[2, 4] == ".."
+
+
+# -- formula injection: CSV cells neutralised, workbook cells strings --------------------------
+
+#: Category labels a spreadsheet would run as formulas (or read as an error code).
+INJECTIONS = ["=cmd|' /C calc'!A0", '=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)",
+              "\tflik", "'=redan citerad", "#N/A"]
+
+
+def _injected() -> pd.DataFrame:
+    n = len(INJECTIONS)
+    return pd.DataFrame({"variabel": ["omrade"] * n, "kategori": INJECTIONS, "n": [10 + i for i in range(n)],
+                         "diff": [-0.5, -3, 0.25, -1e-5, 2, -7, 0, 1.5]})
+
+
+def _csv_rows(path: Path) -> list[list[str]]:
+    import csv
+
+    with open(path, encoding="utf-8", newline="") as fh:
+        return list(csv.reader(fh))
+
+
+def test_csv_cells_that_start_like_formulas_are_neutralised(reports: Path) -> None:
+    path = report.save_table(_injected(), "a", "02_injektion", title="T", unit="U", source="S")
+    rows = _csv_rows(path)
+    assert [r[1] for r in rows[1:]] == ["'=cmd|' /C calc'!A0", "'=HYPERLINK(\"http://x\",\"y\")", "'+1+1",
+                                        "'-2+3", "'@SUM(A1)", "'\tflik", "''=redan citerad", "#N/A"]
+    assert [r[3] for r in rows[1:]] == ["-0.5", "-3", "0.25", "-0.00001", "2", "-7", "0", "1.5"]  # numbers
+    df, _ = report.read_table("a", "02_injektion")
+    assert df["kategori"].tolist() == INJECTIONS
+    assert df["diff"].tolist() == [-0.5, -3, 0.25, -1e-5, 2, -7, 0, 1.5]
+
+
+def test_csv_neutralisation_covers_headers_and_carriage_returns(reports: Path) -> None:
+    df = pd.DataFrame({"=SUM(A1)": ["\r=1+1", "rad\rbrytning", "vanlig"], "n": [-1, 5, 6]})
+    path = report.save_table(df, "a", "02_cr", title="T", unit="U", source="S")
+    rows = _csv_rows(path)
+    assert rows[0] == ["'=SUM(A1)", "n"]
+    assert rows[1] == ["'\r=1+1", "-1"] and rows[2] == ["rad\rbrytning", "5"]
+    back, _ = report.read_table("a", "02_cr")
+    assert list(back.columns) == ["=SUM(A1)", "n"]
+    assert back.to_dict("list") == {"=SUM(A1)": ["\r=1+1", "rad\rbrytning", "vanlig"], "n": [-1, 5, 6]}
+
+
+@given(st.text(alphabet=st.sampled_from("'=+-@\t\r.e1a ,\"")) | st.text())
+@example("-1.5e3")
+@example("''=a")
+def test_neutralise_and_restore_are_inverse(text: str) -> None:
+    out = report.neutralise_cell(text)
+    assert report.restore_cell(out) == text
+    assert not out.startswith(report.FORMULA_START) or report.is_number_text(out)
+    assert out == text or out == "'" + text
+
+
+def test_workbook_text_cells_are_strings_never_formulas(reports: Path) -> None:
+    report.save_table(_injected(), "a", "02_injektion", title="=1+2 titel", unit="@enhet", source="S",
+                      note="+not")
+    path = report.write_workbook("a", namn="=HYPERLINK(\"http://x\",\"y\")")
+    wb = load_workbook(path)
+    ws = wb["02_injektion"]
+    assert ws["A1"].value == "=1+2 titel" and ws["A1"].data_type == "s"
+    assert [c.value for c in ws[6]][:2] == ["Variabel", "Kategori"]  # title, unit, source, note, blank
+    labels = [ws.cell(row=r, column=2) for r in range(7, 7 + len(INJECTIONS))]
+    assert [c.value for c in labels] == INJECTIONS
+    assert {c.data_type for c in labels} == {"s"}
+    numbers = [ws.cell(row=r, column=4) for r in range(7, 7 + len(INJECTIONS))]
+    assert [c.value for c in numbers] == [-0.5, -3, 0.25, -1e-5, 2, -7, 0, 1.5]
+    assert {c.data_type for c in numbers} == {"n"}
+    toc = wb["Innehåll"]
+    assert toc["A1"].value == 'Tabeller – =HYPERLINK("http://x","y")'
+    assert toc["B4"].value == "=1+2 titel" and toc["C4"].value == "@enhet" and toc["C4"].data_type == "s"
+    with zipfile.ZipFile(path) as z:
+        sheets = [n for n in z.namelist() if n.startswith("xl/worksheets/")]
+        assert sheets
+        for name in sheets:
+            xml = z.read(name).decode("utf-8")
+            assert "<f>" not in xml and "<f " not in xml, name
+
+
+def test_workbook_replaces_characters_xml_cannot_hold(reports: Path) -> None:
+    report.save_table(pd.DataFrame({"kategori": ["a\x01b", "c\td"], "n": [10, 11]}), "a", "02_ctrl",
+                      title="T", unit="U", source="S")
+    ws = load_workbook(report.write_workbook("a"))["02_ctrl"]
+    assert [ws["A6"].value, ws["A7"].value] == ["a\ufffdb", "c\td"]

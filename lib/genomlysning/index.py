@@ -6,7 +6,8 @@ defensively: whatever sections and scalar values are there are shown), the statu
 XLSX workbook, the figures), then the cross-municipality reports of ``reports/jamforelse/``.
 
 The page is deterministic (sorted, no timestamps, relative links) so that it is byte-identical for
-the same reports.
+the same reports. Every text on it that comes from a run (names, keys, values, statuses, file names)
+is HTML-escaped, and every link is a relative path with percent-encoded segments (:func:`href`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from genomlysning import provenance
 
@@ -280,6 +282,13 @@ def format_value(key: str, value: Any, lang: str = "sv") -> str:
 # HTML
 
 
+def href(*parts: str) -> str:
+    """A relative link (to ``reports/<parts...>``) for an ``href`` attribute: every path segment
+    percent-encoded, so that no folder or file name can make it absolute or a ``javascript:`` URL."""
+    segments = [s for part in parts for s in part.split("/")]
+    return escape("/".join(quote(s, safe="") for s in segments))
+
+
 def _th(key: str, text: str) -> str:
     return f'<th title="{escape(key)}">{escape(text)}</th>'
 
@@ -301,12 +310,11 @@ def _badge(status: str, lang: str) -> str:
 def _report_links(e: Entry, lang: str) -> str:
     items = []
     for nb in e.notebooks:
-        base = f"{e.label}/{nb}"
         status = e.status.get(nb, "saknas")
         badge = "" if status == "ok" else f" {_badge(status, lang)}"
         items.append(f"<li>{_nb_title(nb, lang)}: "
-                     f'<a href="{escape(base)}{NO_CODE_SUFFIX}.html">{_t("utan_kod", lang)}</a> · '
-                     f'<a href="{escape(base)}.html">{_t("med_kod", lang)}</a>{badge}</li>')
+                     f'<a href="{href(e.label, f"{nb}{NO_CODE_SUFFIX}.html")}">{_t("utan_kod", lang)}</a> · '
+                     f'<a href="{href(e.label, f"{nb}.html")}">{_t("med_kod", lang)}</a>{badge}</li>')
     for nb, status in e.status.items():
         if nb not in e.notebooks:
             items.append(f"<li>{_nb_title(nb, lang)} {_badge(status, lang)}</li>")
@@ -316,9 +324,9 @@ def _report_links(e: Entry, lang: str) -> str:
 def _files(e: Entry, lang: str) -> str:
     parts = []
     for wb in e.workbooks:
-        parts.append(f'<a href="{escape(e.label)}/{escape(wb)}">{_t("xlsx", lang)}</a>')
+        parts.append(f'<a href="{href(e.label, wb)}">{_t("xlsx", lang)}</a>')
     if e.figures:
-        links = "".join(f'<li><a href="{escape(e.label)}/{escape(f)}">{escape(Path(f).stem)}</a></li>'
+        links = "".join(f'<li><a href="{href(e.label, f)}">{escape(Path(f).stem)}</a></li>'
                         for f in e.figures)
         parts.append(f'<details><summary>{_t("figurer", lang)} ({len(e.figures)})</summary><ul>{links}</ul>'
                      f"</details>")

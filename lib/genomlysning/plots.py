@@ -1,8 +1,11 @@
 """Figures of the funnel notebook, with Swedish (default) or English labels from the schema.
 
 Every function takes *suppressed* tables (``genomlysning.funnel.mask_*``) and draws no hidden value:
-a hidden bar or point is left out and marked ``..``. Figures are returned open so a notebook shows
-them; save them with ``genomlysning.report.save_figure`` (byte-reproducible PNG).
+a hidden bar or point is left out and marked ``..``. Labels that come from the data (categories,
+titles passed in, which may hold the municipality's name) are drawn through
+``genomlysning.report.safe_label``, which masks personnummer-like content. Figures are returned
+open so a notebook shows them; save them with ``genomlysning.report.save_figure``
+(byte-reproducible PNG).
 """
 
 from __future__ import annotations
@@ -83,7 +86,8 @@ def funnel_chart(table: pd.DataFrame, lang: schema.Lang = "sv", *, k: int | None
             ax.set_title(schema.text(unit, lang))
             ax.set_xlabel(schema.text("antal", lang))
             ax.set_yticks(y, labels)
-        fig.suptitle(title or schema.text("titel_tratt", lang, ar="").strip(), fontweight="bold")
+        fig.suptitle(report.safe_label(title or schema.text("titel_tratt", lang, ar="").strip()),
+                     fontweight="bold")
         if k is not None:
             fig.text(0.01, 0.01, schema.text("dolt", lang, k=k), fontsize=7, color=HIDDEN_COLOUR)
         fig.tight_layout()
@@ -105,7 +109,7 @@ def rate_plot(table: pd.DataFrame, value: str, *, title: str, lang: schema.Lang 
         if n_col is not None:
             n = row[n_col]
             label += f" (n = {n if disclose.is_suppressed(n) else report.format_number(n, lang)})"
-        labels.append(label)
+        labels.append(report.safe_label(label))
     est = np.array([_num(v) for v in t[value]])
     lo = np.array([_num(v) for v in t[f"{value}_lo"]])
     hi = np.array([_num(v) for v in t[f"{value}_hi"]])
@@ -125,7 +129,7 @@ def rate_plot(table: pd.DataFrame, value: str, *, title: str, lang: schema.Lang 
         ax.set_ylim(-0.7, len(t) - 0.3)
         ax.set_xlim(0, 100)
         ax.set_xlabel(xlabel or schema.text("andel_procent", lang))
-        ax.set_title(title, loc="left")
+        ax.set_title(report.safe_label(title), loc="left")
         ax.grid(axis="x", color="0.9")
         ax.set_axisbelow(True)
         fig.tight_layout()
@@ -177,7 +181,7 @@ def time_curves(d: Durations, curves: pd.DataFrame, kind: str, *, k: int, horizo
             if c is None or c.empty:
                 continue
             c = c.set_index("dag").reindex(range(horizon + 1)).reset_index()  # hidden days: a gap
-            label = report.value_label(d.variable, name, lang)
+            label = report.safe_label(report.value_label(d.variable, name, lang))
             colour = "black" if i == 0 else PALETTE[i - 1]
             ax.step(c["dag"], 100 * c["andel_klara"], where="post", color=colour,
                     linewidth=2.0 if i == 0 else 1.2, label=label)

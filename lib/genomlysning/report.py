@@ -12,6 +12,12 @@ notebooks)::
 Every output is byte-identical for identical inputs. Table names sort the workbook's sheets, so
 prefix them with the notebook number (``02_tratt``, ``03_modell_...``).
 
+Nothing in an output can run or render as code: every CSV cell that a spreadsheet would read as a
+formula (text starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return) is written with a
+leading ``'`` (:func:`neutralise_cell`; :func:`read_table` removes it again), every text cell of the
+workbook is a string cell, never a formula, and every text drawn in a saved figure is free of
+personnummer-like content (:func:`safe_label`, enforced by :func:`save_figure`).
+
 Column labels are looked up, in order: the ``labels`` argument, ``schema.TEXTS[name]``, a schema
 column, then composed names - ``n_<x>`` ("Antal: <x>"), ``andel_<x>`` ("Andel: <x>"), ``<x>_lo`` /
 ``<x>_hi`` (confidence bounds) - and finally the name itself. Columns whose name starts with
@@ -46,6 +52,14 @@ FIXED_TIME = dt.datetime(2000, 1, 1, 0, 0, 0)
 FORBIDDEN_COLUMNS: frozenset[str] = frozenset({*schema.IDENTIFIER_COLUMNS, "barn_id", "rad_id", "rad_excel"})
 #: Significant digits kept for floats in CSV and results.json.
 SIGNIFICANT = 6
+
+#: First characters that make a spreadsheet read a CSV cell as a formula (OWASP "CSV injection").
+FORMULA_START: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+#: Characters that may not appear in an xlsx cell (XML 1.0 control characters; openpyxl's rule).
+_XLSX_ILLEGAL = re.compile(r"[\000-\010\013\014\016-\037]")
+_CSV_QUOTE = re.compile(r'[",\n\r]')
+_INT_TEXT = re.compile(r"-?\d+")
+_FLOAT_TEXT = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 #: Columns whose values are column names / TEXTS keys (translated with column_label).
 _VALUE_LABELLED: frozenset[str] = frozenset({"variabel", "steg", "utfall", "enhet"})
@@ -164,6 +178,66 @@ def format_cell(value: object) -> str:
     return str(value)
 
 
+def is_number_text(text: str) -> bool:
+    """True when ``text`` is a plain number as :func:`format_cell` writes it (and
+    :func:`read_table` reads it back as a number)."""
+    return bool(_INT_TEXT.fullmatch(text) or _FLOAT_TEXT.fullmatch(text))
+
+
+def neutralise_cell(text: str) -> str:
+    """CSV text of one cell that no spreadsheet evaluates: text starting (after any leading ``'``)
+    with ``= + - @``, tab or carriage return gets a leading ``'`` (OWASP); numbers stay as they are.
+
+    Lossless: :func:`restore_cell` gives ``text`` back.
+    """
+    if text.lstrip("'").startswith(FORMULA_START) and not is_number_text(text):
+        return "'" + text
+    return text
+
+
+def restore_cell(text: str) -> str:
+    """The original text of a cell written by :func:`neutralise_cell`."""
+    if text.startswith("'") and neutralise_cell(text[1:]) == text:
+        return text[1:]
+    return text
+
+
+def _csv_field(text: str) -> str:
+    """One CSV field, quoted (``"`` doubled) when it holds ``,``, ``"``, a newline or a carriage return."""
+    return '"' + text.replace('"', '""') + '"' if _CSV_QUOTE.search(text) else text
+
+
+def csv_line(fields: Sequence[str]) -> str:
+    """One CSV record ended by ``\\n``: the csv module's minimal quoting, except that a field with a
+    carriage return is quoted too (the csv module leaves it bare when records end in ``\\n``, and
+    the table then no longer reads back)."""
+    if len(fields) == 1 and fields[0] == "":
+        return '""\n'  # a lone empty field, not a blank line
+    return ",".join(_csv_field(f) for f in fields) + "\n"
+
+
+def has_personnummer(text: str) -> bool:
+    """True when ``text`` holds personnummer-like content: the project's one detector
+    (``clean.contains_personnummer``), called here and nowhere else in this module."""
+    from genomlysning import clean
+
+    return clean.contains_personnummer(text)
+
+
+def safe_label(text: object) -> str:
+    """``text`` as it may be drawn in a figure: personnummer-like content masked
+    (``clean.mask_text``); if :func:`has_personnummer` still finds some, the whole text is replaced
+    by ``personnummer.MASK``. Every data-derived label and the municipality's display name pass
+    through here before they are drawn."""
+    from genomlysning import clean, personnummer
+
+    s = str(text)
+    if not has_personnummer(s):
+        return s
+    masked = clean.mask_text(s)
+    return personnummer.MASK if has_personnummer(masked) else masked
+
+
 def jsonable(value: Any) -> Any:
     """Plain-JSON version of ``value``: numpy scalars unwrapped, floats rounded, NaN -> None."""
     if isinstance(value, Mapping):
@@ -270,9 +344,9 @@ def save_table(df: pd.DataFrame, kommun: str, name: str, *, title: str, unit: st
     check_publishable(df, k)
     out = df.reset_index(drop=True)
     text = pd.DataFrame({c: [format_cell(v) for v in out[c]] for c in out.columns}, columns=out.columns)
-    buf = io.StringIO()
-    text.to_csv(buf, index=False, lineterminator="\n")
     has_hidden = bool((text == disclose.SUPPRESSED).to_numpy().any())
+    rows = [[str(c) for c in text.columns], *text.itertuples(index=False, name=None)]
+    csv = "".join(csv_line([neutralise_cell(cell) for cell in row]) for row in rows)
     if k is not None:
         suppression = disclose.note(k, lang)
     else:
@@ -285,7 +359,7 @@ def save_table(df: pd.DataFrame, kommun: str, name: str, *, title: str, unit: st
     }
     folder = tables_dir(kommun)
     csv_path = folder / f"{name}.csv"
-    _atomic_write(csv_path, buf.getvalue().encode("utf-8"))
+    _atomic_write(csv_path, csv.encode("utf-8"))
     _atomic_write(folder / f"{name}.json", _dump_json(meta).encode("utf-8"))
     return csv_path
 
@@ -303,15 +377,73 @@ def save_ledger(text: str, kommun: str, part: str) -> Path:
     return path
 
 
-def save_figure(fig: Any, kommun: str, name: str) -> Path:
-    """Write ``fig`` to ``reports/<kommun>/figures/<name>.png`` (fixed dpi, no software/date
-    metadata: byte-reproducible) and return the path. The figure stays open for display."""
-    _check_name(name)
-    path = figures_dir(kommun) / f"{name}.png"
+#: PNG chunks a saved figure never carries: text (tEXt, zTXt, iTXt), a timestamp, Exif.
+_PNG_DROPPED: frozenset[bytes] = frozenset({b"tEXt", b"zTXt", b"iTXt", b"tIME", b"eXIf"})
+
+
+def _png_bytes(fig: Any) -> bytes:
+    """``fig`` as PNG (fixed dpi, white background) without text, time or Exif chunks."""
+    from genomlysning import leakscan
+
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None}, bbox_inches="tight",
                 facecolor="white")
-    _atomic_write(path, buf.getvalue())
+    chunks = leakscan.png_chunks(buf.getvalue())
+    return leakscan.PNG_SIGNATURE + b"".join(c.raw for c in chunks if c.type not in _PNG_DROPPED)
+
+
+def _unsafe_texts(fig: Any) -> list[Any]:
+    """The texts of a drawn figure that hold personnummer-like content."""
+    from matplotlib.text import Text
+
+    return [t for t in fig.findobj(Text) if has_personnummer(t.get_text())]
+
+
+def _mask_ticks(axis: Any) -> None:
+    """Fix the drawn ticks of an axis whose tick labels hold personnummer-like content, with the
+    labels through :func:`safe_label` (a formatter would draw them afresh on the next draw)."""
+    lo, hi = sorted(axis.get_view_interval())
+    for minor in (False, True):
+        locs = [x for x in axis.get_ticklocs(minor=minor) if lo <= x <= hi]
+        formatter = axis.get_minor_formatter() if minor else axis.get_major_formatter()
+        labels = formatter.format_ticks(locs)
+        if any(has_personnummer(s) for s in labels):
+            axis.set_ticks(locs, [safe_label(s) for s in labels], minor=minor)
+
+
+def _mask_figure(fig: Any) -> bool:
+    """Mask personnummer-like content in the texts and tick labels of a drawn figure, in place
+    (:func:`safe_label`); True if there was any."""
+    if not _unsafe_texts(fig):
+        return False
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            _mask_ticks(axis)
+    for text in _unsafe_texts(fig):
+        text.set_text(safe_label(text.get_text()))
+    return True
+
+
+def save_figure(fig: Any, kommun: str, name: str) -> Path:
+    """Write ``fig`` to ``reports/<kommun>/figures/<name>.png`` (fixed dpi, no text chunks: no
+    software/date metadata, byte-reproducible) and return the path. The figure stays open for display.
+
+    Every text of the drawn figure is checked: personnummer-like content is masked in the figure
+    itself (:func:`safe_label`; so the notebook shows the masked figure too). A figure whose text
+    cannot be masked so is closed and refused with ValueError: nothing is written.
+    """
+    _check_name(name)
+    path = figures_dir(kommun) / f"{name}.png"
+    data = _png_bytes(fig)
+    if _mask_figure(fig):
+        data = _png_bytes(fig)
+        if _unsafe_texts(fig):
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)
+            raise ValueError(f"figure {name!r} shows personnummer-like text that could not be masked; "
+                             "it was not saved")
+    _atomic_write(path, data)
     return path
 
 
@@ -343,21 +475,24 @@ def load_results(kommun: str) -> dict[str, Any]:
 
 
 def read_table(kommun: str, name: str) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Read a saved table back: values as numbers where they parse, ``..`` kept as text."""
+    """Read a saved table back: values as numbers where they parse, ``..`` kept as text, cells
+    neutralised against formula injection restored to their original text."""
     folder = tables_dir(kommun)
     raw = pd.read_csv(folder / f"{name}.csv", dtype=str, keep_default_na=False, encoding="utf-8")
     meta = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
+    raw.columns = [restore_cell(str(c)) for c in raw.columns]
     return raw.map(_parse_cell) if len(raw.columns) else raw, meta
 
 
 def _parse_cell(text: str) -> object:
+    """One CSV cell as written by :func:`save_table`: None, int, float or the original text."""
     if text == "":
         return None
-    if re.fullmatch(r"-?\d+", text):
+    if _INT_TEXT.fullmatch(text):
         return int(text)
-    if re.fullmatch(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", text):
+    if _FLOAT_TEXT.fullmatch(text):
         return float(text)
-    return text
+    return restore_cell(text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -459,12 +594,26 @@ def _table_names(kommun: str) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.json") if (folder / f"{p.stem}.csv").is_file())
 
 
+def _put(ws: Any, row: int, column: int, value: object) -> Any:
+    """Write one workbook cell and return it: text always as a string cell (never a formula or an
+    error code, whatever it starts with; XML-illegal control characters replaced), numbers as
+    numbers, NaN as an empty cell."""
+    if isinstance(value, float) and math.isnan(value):
+        value = None
+    if isinstance(value, str):
+        value = _XLSX_ILLEGAL.sub("\ufffd", value)
+    cell = ws.cell(row=row, column=column, value=value)
+    if isinstance(value, str):
+        cell.data_type = "s"
+    return cell
+
+
 def write_workbook(kommun: str, lang: schema.Lang = "sv", *, namn: str | None = None) -> Path:
     """Compile every saved table of ``kommun`` into one formatted, byte-reproducible XLSX.
 
     One sheet per table (title, unit, source, note and suppression note above it; bold header;
     column widths; ``..`` kept as text, numbers as numbers, shares as percentages) and a contents
-    sheet first. Returns the path.
+    sheet first. Every text is a string cell, never a formula (:func:`_put`). Returns the path.
     """
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
@@ -473,23 +622,21 @@ def write_workbook(kommun: str, lang: schema.Lang = "sv", *, namn: str | None = 
     wb = Workbook()
     toc = wb.active
     toc.title = _sheet_name(schema.text("innehall", lang), used := set())
-    toc["A1"] = schema.text("tabeller", lang, namn=namn or kommun)
-    toc["A1"].font = Font(bold=True, size=14)
+    _put(toc, 1, 1, schema.text("tabeller", lang, namn=namn or kommun)).font = Font(bold=True, size=14)
     header = [schema.text("blad", lang), schema.text("tabell", lang), schema.text("enhet", lang)]
     for j, h in enumerate(header, start=1):
-        cell = toc.cell(row=3, column=j, value=h)
-        cell.font = Font(bold=True)
+        _put(toc, 3, j, h).font = Font(bold=True)
     bold = Font(bold=True)
     fill = PatternFill("solid", fgColor="DDE5F0")
     for i, name in enumerate(_table_names(kommun)):
         df, meta = read_table(kommun, name)
         sheet = _sheet_name(name, used)
         ws = wb.create_sheet(sheet)
-        link = toc.cell(row=4 + i, column=1, value=sheet)
+        link = _put(toc, 4 + i, 1, sheet)
         link.hyperlink = f"#'{sheet}'!A1"
         link.font = Font(color="0563C1", underline="single")
-        toc.cell(row=4 + i, column=2, value=meta.get("title", name))
-        toc.cell(row=4 + i, column=3, value=meta.get("unit", ""))
+        _put(toc, 4 + i, 2, meta.get("title", name))
+        _put(toc, 4 + i, 3, meta.get("unit", ""))
         lines = [(meta.get("title", name), Font(bold=True, size=13))]
         lines.append((f"{schema.text('enhet', lang)}: {meta.get('unit', '')}", None))
         lines.append((f"{schema.text('kalla', lang)}: {meta.get('source', '')}", None))
@@ -498,7 +645,7 @@ def write_workbook(kommun: str, lang: schema.Lang = "sv", *, namn: str | None = 
         if meta.get("suppression_note"):
             lines.append((meta["suppression_note"], None))
         for r, (text, font) in enumerate(lines, start=1):
-            c = ws.cell(row=r, column=1, value=text)
+            c = _put(ws, r, 1, text)
             if font is not None:
                 c.font = font
         top = len(lines) + 2
@@ -506,15 +653,14 @@ def write_workbook(kommun: str, lang: schema.Lang = "sv", *, namn: str | None = 
         view = labelled(df, lang) if len(df) else df
         for j, col in enumerate(df.columns, start=1):
             label = colmeta.get(col, {}).get("label") or column_label(col, lang)
-            c = ws.cell(row=top, column=j, value=label)
+            c = _put(ws, top, j, label)
             c.font, c.fill = bold, fill
             c.alignment = Alignment(wrap_text=True, vertical="top")
             share = colmeta.get(col, {}).get("percent", is_share_column(col))
             width = max(10, min(45, len(label) * 0.6 + 2))
             for r, value in enumerate(view.iloc[:, j - 1].tolist(), start=top + 1):
-                if isinstance(value, float) and math.isnan(value):
-                    value = None
-                cell = ws.cell(row=r, column=j, value=value)
+                cell = _put(ws, r, j, value)
+                value = cell.value
                 if isinstance(value, int | float) and not isinstance(value, bool):
                     cell.number_format = "0.0%" if share else ("0" if float(value).is_integer() else "0.000")
                 elif value == disclose.SUPPRESSED:

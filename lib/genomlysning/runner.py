@@ -602,6 +602,12 @@ _HTML_TEMPLATE = r"""{%- extends 'lab/index.html.j2' -%}
 <style>.gl-nav{font-family:system-ui,sans-serif;font-size:14px;padding:8px 16px;border-bottom:1px solid #ddd}
 .gl-nav a{color:#1f4e79}</style>
 {%- endblock extra_css -%}
+{%- block data_markdown scoped %}
+<div class="jp-RenderedHTMLCommon jp-RenderedMarkdown jp-OutputArea-output {{ extra_class }}"{#
+#} data-mime-type="text/markdown">
+{{ output.data['text/markdown'] | markdown_output2html }}
+</div>
+{%- endblock data_markdown -%}
 {%- block body_header -%}{{ super() }}
 <nav class="gl-nav"><a href="../index.html">&larr; {{ resources.gl_back }}</a>
 &middot; {{ resources.gl_other }}</nav>
@@ -617,6 +623,10 @@ _FOCUSABLE = re.compile(r'<div class="(jp-Cell-inputWrapper|jp-OutputArea-output
 
 def _exporter() -> Any:
     """nbconvert's HTML exporter (lab template, our tweaks), without its BeautifulSoup pass.
+
+    Markdown *outputs* (text the code built, which may hold data such as the municipality's name)
+    are rendered with raw HTML escaped and harmful link schemes (``javascript:``) removed; the
+    notebook's own markdown cells are rendered as usual.
 
     ``HTMLExporter`` re-parses its own output with BeautifulSoup only to add ``alt`` text to images
     and ``tabindex`` to cells; that is two thirds of the rendering time, so it is done here with two
@@ -634,6 +644,7 @@ def _make_exporter() -> Any:
         from nbconvert import HTMLExporter
         from nbconvert.exporters.templateexporter import TemplateExporter
         from nbconvert.filters.highlight import Highlight2HTML
+        from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
         from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 
         class Exporter(HTMLExporter):  # type: ignore[misc]
@@ -651,6 +662,17 @@ def _make_exporter() -> Any:
                 html = _IMG_NO_ALT.sub(f'<img alt="{self.alt_text}"', html)
                 html = _FOCUSABLE.sub(r'<div tabindex="0" class="\1', html)
                 return html, resources
+
+            def default_filters(self) -> Any:
+                yield from super().default_filters()
+                yield ("markdown_output2html", self.markdown_output2html)
+
+            def markdown_output2html(self, source: str) -> str:
+                """A markdown output as HTML: raw HTML escaped, no harmful link schemes."""
+                renderer = IPythonRenderer(escape=True, allow_harmful_protocols=False,
+                                           anchor_link_text=self.anchor_link_text,
+                                           exclude_anchor_links=self.exclude_anchor_links)
+                return MarkdownWithMath(renderer=renderer).render(source)
 
         _EXPORTER = Exporter(template_name="lab", template_file="gl.html.j2",
                              extra_loaders=[DictLoader({"gl.html.j2": _HTML_TEMPLATE})])
