@@ -489,17 +489,6 @@ def mask_curves(table: pd.DataFrame, k: int) -> pd.DataFrame:
     return out.drop(columns=["n_klara", "n_censurerade"])
 
 
-def drawable_curve(d: Durations, group: str, k: int, horizon: int) -> pd.DataFrame | None:
-    """Daily Kaplan-Meier curve of one group for a figure, drawn only where at least ``k`` cases
-    are done and at least ``k`` still open (None when the group has fewer than k cases)."""
-    m = np.ones(len(d.days), dtype=bool) if group == TOTAL else d.group == group
-    if m.sum() < k:
-        return None
-    t = kaplan_meier(d.days[m], d.event[m], range(0, horizon + 1))
-    ok = (t["n_klara"] >= k) & (t["n_oppna"] >= k) | (t["n_klara"] == 0)
-    return t[ok].reset_index(drop=True)
-
-
 # ---------------------------------------------------------------------------------------------
 # All tables of the notebook, and the headline figures
 # ---------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from genomlysning import disclose, report, schema
-from genomlysning.funnel import STAGES, TOTAL, UNITS, Durations, drawable_curve
+from genomlysning.funnel import STAGES, TOTAL, UNITS, Durations
 
 #: Matplotlib settings used by every figure (applied in a context, never globally).
 STYLE: dict[str, object] = {
@@ -169,24 +169,24 @@ def share_plot(shares: pd.DataFrame, utfall: str, variable: str, *, lang: schema
 
 def time_curves(d: Durations, curves: pd.DataFrame, kind: str, *, k: int, horizon: int,
                 lang: schema.Lang = "sv", groups: Sequence[str] | None = None) -> Figure:
-    """Kaplan-Meier curves of the share completed by day, in total and per group, drawn only where
-    at least ``k`` cases are completed and ``k`` still open (see ``funnel.drawable_curve``), the
-    legal deadline marked, and the (masked) number still open at the table's days below."""
+    """Kaplan-Meier curves of the share completed, in total and per group, drawn through the
+    published table's days only (``curves``, masked by the ledger: a figure shows nothing the
+    tables do not, so a daily curve cannot reveal a hidden count), the legal deadline marked, and
+    the (masked) number still open at the table's days below. ``d`` names the groups."""
     deadline = schema.FB_FRIST_DAGAR if kind == "fb" else schema.UTREDNING_FRIST_DAGAR
     names = [TOTAL, *(groups if groups is not None else sorted(set(d.group.tolist())))]
     with _style():
         fig, ax = plt.subplots(figsize=(8, 4.6))
         for i, name in enumerate(names):
-            c = drawable_curve(d, name, k, horizon)
-            if c is None or c.empty:
+            c = published_curve(curves, d.variable, name, horizon)
+            if c is None:
                 continue
-            c = c.set_index("dag").reindex(range(horizon + 1)).reset_index()  # hidden days: a gap
             label = report.safe_label(report.value_label(d.variable, name, lang))
             colour = "black" if i == 0 else PALETTE[i - 1]
-            ax.step(c["dag"], 100 * c["andel_klara"], where="post", color=colour,
+            ax.plot(c["dag"], 100 * c["andel_klara"], color=colour, marker="o", markersize=3,
                     linewidth=2.0 if i == 0 else 1.2, label=label)
             if name == TOTAL:
-                ax.fill_between(c["dag"], 100 * c["andel_klara_lo"], 100 * c["andel_klara_hi"], step="post",
+                ax.fill_between(c["dag"], 100 * c["andel_klara_lo"], 100 * c["andel_klara_hi"],
                                 color="0.85", linewidth=0)
         ax.axvline(deadline, color="0.3", linestyle="--", linewidth=1)
         ax.text(deadline, 101, f"{schema.text('frist', lang)} {deadline}", ha="center", va="bottom",
@@ -209,6 +209,16 @@ def time_curves(d: Durations, curves: pd.DataFrame, kind: str, *, k: int, horizo
         fig.text(0.01, 0.01, schema.text("dolt", lang, k=k), fontsize=7, color=HIDDEN_COLOUR)
         fig.tight_layout()
     return fig
+
+
+def published_curve(curves: pd.DataFrame, variable: str, group: str, horizon: int) -> pd.DataFrame | None:
+    """The visible points (day, share done and its bounds) of one group of a masked Kaplan-Meier
+    table up to ``horizon``; hidden days are gaps (NaN); None if nothing is visible."""
+    rows = curves[(curves[variable] == group) & (curves["dag"] <= horizon)]
+    cols = ["andel_klara", "andel_klara_lo", "andel_klara_hi"]
+    shown = {c: disclose.visible(rows[c].astype(object)).to_numpy() for c in cols}
+    out = pd.DataFrame({"dag": rows["dag"].to_numpy(), **shown})
+    return None if out["andel_klara"].isna().all() else out
 
 
 def mix_plot(mix: pd.DataFrame, *, lang: schema.Lang = "sv", k: int | None = None) -> Figure:
