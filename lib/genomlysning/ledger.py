@@ -430,8 +430,7 @@ class Bounds:
         lp.a_matrix_.start_ = a.indptr.astype(np.int32)
         lp.a_matrix_.index_ = a.indices.astype(np.int32)
         lp.a_matrix_.value_ = a.data.astype(float)
-        self.h = highspy.Highs()
-        self.h.silent()
+        self.h = _quiet_highs(highspy)
         self.h.setOptionValue("random_seed", 0)
         self.h.setOptionValue("threads", 1)
         self.h.setOptionValue("simplex_strategy", 4)  # primal: the basis stays feasible between objectives
@@ -480,8 +479,7 @@ class Bounds:
         branch and bound on the same rows, with that bound added and no objective.)"""
         hs = self._hs
         if self._mip is None:
-            self._mip = hs.Highs()
-            self._mip.silent()
+            self._mip = _quiet_highs(hs)
             self._mip.setOptionValue("random_seed", 0)
             self._mip.setOptionValue("threads", 1)
             self._mip.passModel(self._lp)
@@ -501,6 +499,24 @@ class Bounds:
         status = self._mip.getModelStatus()
         self._mip.deleteRows(1, np.array([self._mip.getNumRow() - 1], dtype=np.int32))
         return status == hs.HighsModelStatus.kOptimal
+
+
+def _quiet_highs(highspy: Any) -> Any:
+    """A silent HiGHS instance (its banner goes to file descriptor 1, not to Python)."""
+    import os
+    import sys
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            h = highspy.Highs()
+            h.silent()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    return h
 
 
 def _relation_matrix(model: Model, relations: Sequence[Relation]) -> Any:
@@ -556,17 +572,7 @@ class Ledger:
 
     def canonical(self, cell: Cell) -> Cell:
         """The cell without conditions that admit every code of their dimension."""
-        dims = self.dims[cell.unit]
-        where = []
-        for d, codes in cell.where:
-            if d not in dims:
-                raise LedgerError(f"cell {cell.key()}: unknown dimension {d!r}")
-            unknown = codes - set(dims[d].codes)
-            if unknown:
-                raise LedgerError(f"cell {cell.key()}: codes {sorted(unknown)} are not codes of {d!r}")
-            if codes != set(dims[d].codes):
-                where.append((d, codes))
-        return Cell(cell.unit, tuple(where))
+        return canonical(cell, self.dims)
 
     def value(self, cell: Cell) -> int:
         """The count of ``cell`` in the records."""
@@ -583,8 +589,8 @@ class Ledger:
         columns (rates, bounds) to the count columns they were computed from; ``protect`` adds
         quantities a reader could compute without their being published (e.g. a difference)."""
         frame = frame.reset_index(drop=True)
-        cells = {col: [None if c is None else self.canonical(c) for c in defs] for col, defs in cells.items()}
-        protect = [self.canonical(c) for c in protect]
+        for c in [*(c for defs in cells.values() for c in defs if c is not None), *protect]:
+            self.canonical(c)  # unknown dimensions or codes fail here
         for col, defs in cells.items():
             if len(defs) != len(frame):
                 raise LedgerError(f"table {name}: {len(defs)} definitions for {len(frame)} rows of {col!r}")
@@ -621,7 +627,8 @@ class Ledger:
             for defs in t.cells.values():
                 for cell in defs:
                     if cell is not None:
-                        out.setdefault(cell.key(), cell)
+                        c = self.canonical(cell)
+                        out.setdefault(c.key(), c)
         return out
 
     def atoms(self) -> dict[str, Cell]:
@@ -629,7 +636,8 @@ class Ledger:
         out: dict[str, Cell] = {}
         for t in self.tables:
             for cell in table_atoms(t.cells, self.dims) + list(t.protect):
-                out.setdefault(cell.key(), cell)
+                c = self.canonical(cell)
+                out.setdefault(c.key(), c)
         return out
 
     def protect(self, cache: Path | None = None) -> Protection:
@@ -726,7 +734,8 @@ class Ledger:
         out = table.frame.copy()
         hide: dict[str, np.ndarray] = {}
         for col, defs in table.cells.items():
-            hide[col] = np.array([c is not None and c.key() in self.result.hidden for c in defs], dtype=bool)
+            hide[col] = np.array([c is not None and self.canonical(c).key() in self.result.hidden
+                                  for c in defs], dtype=bool)
         for col, srcs in table.linked.items():
             m = np.zeros(len(out), dtype=bool)
             for s in srcs:
@@ -759,6 +768,23 @@ class Ledger:
     def definitions_json(self, names: Mapping[str, str] | None = None) -> str:
         """:meth:`definitions` as deterministic JSON text."""
         return json.dumps(self.definitions(names), ensure_ascii=False, sort_keys=True, indent=1) + "\n"
+
+
+def canonical(cell: Cell, dims: Mapping[str, Mapping[str, Dim]]) -> Cell:
+    """``cell`` without conditions that admit every code of their dimension (one quantity, one
+    key). Tables keep their cells as written: a condition on every stage still marks the stage
+    dimension of the table, so its disjoint cells are found (:func:`table_atoms`)."""
+    known = dims.get(cell.unit, {})
+    where = []
+    for d, codes in cell.where:
+        if d not in known:
+            raise LedgerError(f"cell {cell.key()}: unknown dimension {d!r}")
+        unknown = codes - set(known[d].codes)
+        if unknown:
+            raise LedgerError(f"cell {cell.key()}: codes {sorted(unknown)} are not codes of {d!r}")
+        if codes != set(known[d].codes):
+            where.append((d, codes))
+    return Cell(cell.unit, tuple(where))
 
 
 def _unit_totals(cells: Mapping[str, Cell]) -> set[str]:
@@ -849,10 +875,12 @@ def audit_ranges(definitions: Mapping[str, Any], published: Mapping[str, pd.Data
             if col not in frame.columns:
                 raise LedgerError(f"audit: column {col} of {t['name']} is missing in the published table")
             defs[col] = [Cell.from_key(kk) if kk else None for kk in keys]
-            for i, kk in enumerate(keys):
-                if kk is None:
+            for i, raw in enumerate(keys):
+                if raw is None:
                     continue
-                cell_tables.setdefault(kk, Cell.from_key(kk))
+                cell = canonical(Cell.from_key(raw), dims)
+                kk = cell.key()
+                cell_tables.setdefault(kk, cell)
                 v = frame[col].iloc[i]
                 if disclose.is_suppressed(v):
                     hidden.setdefault(kk, t["name"])
@@ -861,9 +889,10 @@ def audit_ranges(definitions: Mapping[str, Any], published: Mapping[str, pd.Data
                         raise LedgerError(f"audit: {kk} is published as {known[kk]} and {v}")
                     known[kk] = float(v)
         for a in table_atoms(defs, dims) + [Cell.from_key(kk) for kk in t.get("protect", [])]:
+            a = canonical(a, dims)
             atoms.setdefault(a.key(), (t["name"], a))
     hidden = {kk: v for kk, v in hidden.items() if kk not in known}
-    relations_def = [Relation(tuple((float(coef), Cell.from_key(kk)) for coef, kk in r))
+    relations_def = [Relation(tuple((float(coef), canonical(Cell.from_key(kk), dims)) for coef, kk in r))
                      for r in definitions.get("relations", [])]
     model = Model(dims, [*cell_tables.values(), *(a for _, a in atoms.values()),
                          *(c for r in relations_def for _, c in r.terms)])
