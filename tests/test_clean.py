@@ -324,6 +324,59 @@ def test_pseudonymised_rows_without_personnummer_are_accepted() -> None:
     assert expected != "b0001" and expected.isalpha()
 
 
+#: (cells, column, rule, what the report shows as the value)
+SHOWN_CASES: list[tuple[dict, str, str, str]] = [
+    ({"anmalare": "Kalle Svensson"}, "anmalare", "okand_kod", "text, 14 tecken"),
+    ({"anmalare": "Skolaa"}, "anmalare", "stavning_tolkad", "text, 6 tecken"),
+    ({"aktualiseringstyp": "Ring Eva 070-1234567"}, "aktualiseringstyp", "okand_kod", "text, 20 tecken"),
+    ({"fb_datum": "igår kväll"}, "fb_datum", "ogiltigt_datum", "text, 10 tecken"),
+    ({"fb_datum": "2024-02-30"}, "fb_datum", "ogiltigt_datum", "2024-02-30"),  # date-shaped: shown
+    ({"fb_datum": "2024-03-04"}, "fb_datum", "datumordning", "2024-03-04"),
+    ({"barnsamtal_antal": "två med Eva"}, "barnsamtal_antal", "ogiltigt_tal", "text, 11 tecken"),
+    ({"barnsamtal_antal": "150"}, "barnsamtal_antal", "barnsamtal_antal_utanfor", "150"),
+    ({"alder": "25"}, "alder", "alder_motsagelse", "25"),
+    ({"personnummer": None, "barn_id": "b1", "alder": "112"}, "alder", "alder_utanfor", "112"),
+    ({"personnummer": pnr("20000101", "983")}, "alder", "alder_utanfor", "(från personnumret)"),
+    ({"insats_erbjuden": "Nej", "insats_startad": None, "insats_typ": None, "insats_lagrum": None},
+     "insats_svar", "svar_utan_insats", "Tackat ja"),  # a schema label is shown
+    ({"personnummer": "Kalle Anka"}, "personnummer", "personnummer_ogiltigt", "text, 10 tecken"),
+    ({"personnummer": CHILD[:-1] + "0"}, "personnummer", "personnummer_ogiltigt", "XXXXXXXX-XXXX"),
+    ({"omrade": "Lisa Nilsson"}, "omrade", "omrade_okant", "text, 12 tecken"),
+    ({"omrade": f"Lisa {CHILD}"}, "omrade", "personnummer_i_text",
+     "text med något som liknar ett personnummer, 18 tecken"),
+    ({"rad_id": CHILD}, "rad_id", "personnummer_i_text", "liknar ett personnummer, 13 tecken"),
+]
+
+
+@pytest.mark.parametrize(("cells", "col", "rule", "shown"), SHOWN_CASES,
+                         ids=[f"{c[2]}-{c[1]}-{i}" for i, c in enumerate(SHOWN_CASES)])
+def test_a_problem_shows_only_codes_numbers_and_dates(cells: dict, col: str, rule: str, shown: str) -> None:
+    result = run([row(**cells)])
+    p = result.problems
+    hit = p[(p["kolumn"] == col) & (p["regel"].str.split(":").str[0] == rule)]
+    assert hit["varde"].tolist() == [shown]
+    for text in cells.values():
+        if text and shown != text:
+            assert all(text not in t for t in output_texts(result)), text
+
+
+def test_duplicate_case_numbers_are_reported_by_shape() -> None:
+    result = run([row(rad_id="IFO-2024-17"), row(rad_id="IFO-2024-17", personnummer=pnr("20150304", "984"))])
+    assert result.problems["varde"].tolist() == ["text, 11 tecken"]
+    assert "IFO-2024-17" not in " ".join(output_texts(result))
+
+
+@pytest.mark.parametrize(("col", "text", "lang", "shown"), [
+    ("kon", "flicka", "sv", "flicka"), ("barnsamtal", "x", "sv", "x"), ("rad_id", "17", "sv", "17"),
+    ("rad_id", "A-17", "en", "text, 4 characters"), ("barn_id", "b1", "sv", "text, 2 tecken"),
+    ("fb_datum", "5 mars 2024", "sv", "5 mars 2024"), ("fb_datum", "45356", "sv", "45356"),
+    ("alder", "1234567", "sv", "tal, 7 siffror"), ("Handläggare", "Eva", "sv", "text, 3 tecken"),
+    ("fb_datum", "19811218-9876", "en", "looks like a personnummer, 13 characters"), ("kon", "", "sv", ""),
+])
+def test_display_value(col: str, text: str, lang: str, shown: str) -> None:
+    assert clean.display_value(col, text, lang) == shown
+
+
 def test_invalid_personnummer_is_masked_in_the_report() -> None:
     bad = CHILD[:-1] + "0"
     result = run([row(personnummer=bad)])
@@ -745,6 +798,19 @@ def test_validate_exit_codes_and_writes_nothing(project: Path, capsys: pytest.Ca
     assert "Rader i karantän:           0" in capsys.readouterr().out
     assert cli.main(["validate", str(project / "finns_inte.csv")]) == 2
     assert not (project / "data" / "processed").exists()
+
+
+def test_validate_refuses_synthetic_params_for_real_personnummer(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    params = project / "params" / "hand.yaml"
+    params.write_text("kommun: hand\nsynthetic: true\n", encoding="utf-8")
+    real = pnr("20150304", "123")
+    data = project / "riktig.csv"
+    data.write_text("Löpnummer;Personnummer;Aktualiseringsdatum;Aktualiseringstyp\n"
+                    f"1;{real};2024-03-05;Ansökan\n", encoding="utf-8")
+    assert cli.main(["validate", str(data), "--params", str(params)]) == 1
+    out = capsys.readouterr().out
+    assert "synthetic: true" in out and "980–999" in out and real not in out and real[2:] not in out
 
 
 def test_validate_without_params_needs_no_key(project: Path, capsys: pytest.CaptureFixture[str],

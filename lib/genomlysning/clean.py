@@ -1543,24 +1543,28 @@ def cli_validate(args: argparse.Namespace) -> int:
 
     from genomlysning import ingest
     from genomlysning import params as params_mod
+    from genomlysning import personnummer as pn
 
     path = Path(args.file)
     if not path.is_file():
-        print(f"genomlysning validate: {args.file}: filen finns inte")
+        print(f"genomlysning validate: {mask_text(str(args.file))}: filen finns inte")
         return 2
-    if args.params:
-        prm = params_mod.load(args.params)
-    else:
-        prm = {**params_mod.DEFAULTS, "kommun": path.stem, "namn": path.stem}
     try:
+        if args.params:
+            prm = params_mod.load(args.params)
+        else:
+            prm = {**params_mod.DEFAULTS, "kommun": path.stem, "namn": path.stem}
         raw = ingest.read_raw(path, prm)
+        # Nothing is written, so a throw-away key serves: barn_id is only compared within this run.
+        result = clean(raw, prm, key=secrets.token_bytes(32))
+    except (params_mod.ParamsError, pn.SyntheticDataError) as exc:
+        print(f"genomlysning validate: {exc}")
+        return 1
     except ingest.IngestError as exc:
         print(f"genomlysning validate: {exc}")
         for problem in exc.problems:
             print("  " + problem.message())
         return 1
-    # Nothing is written, so a throw-away key serves: barn_id is only compared within this run.
-    result = clean(raw, prm, key=secrets.token_bytes(32))
     print(format_report(result, examples_per_rule=50))
     return 1 if result.has_fatal else 0
 
