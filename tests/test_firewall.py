@@ -87,8 +87,9 @@ def planted(tmp_project: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
     raw_file = tmp_project / "data" / "raw" / KOMMUN / "aktualiseringar.csv"
     synth.write_template_csv(df, raw_file)
     params_file = tmp_project / "params" / f"{KOMMUN}.yaml"
-    params_file.write_text(f"kommun: {KOMMUN}\nnamn: Brandvägg\ninput: data/raw/{KOMMUN}/aktualiseringar.csv\n"
-                           f"period_slut: 2025-12-31\nomraden: [{', '.join(AREAS)}]\n", encoding="utf-8")
+    params_file.write_text(f"kommun: {KOMMUN}\nnamn: Brandvägg\n"
+                           f"input: data/raw/{KOMMUN}/aktualiseringar.csv\nperiod_slut: 2025-12-31\n"
+                           f"omraden: [{', '.join(AREAS)}]\n", encoding="utf-8")
     secrets = [t for _, _, t in plants if t != "Väster"] + [header, NOTE, "Eva Lind", "070-1234567",
                                                             *entered_ids]
     cores = {n[2:] for n in numbers} | {_digits(samordningsnummer(PLANTED_BIRTHS[1], "456"))}
@@ -203,8 +204,8 @@ def test_parquet_holds_no_raw_ids_and_re_referrals_are_still_found(planted: dict
 def test_a_personnummer_in_a_params_value_refuses_the_run(planted: dict,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     number = valid(PLANTED_BIRTHS[15], "321")
-    text = planted["params_file"].read_text(encoding="utf-8").replace("namn: Brandvägg",
-                                                                      f"namn: 'Barn {number[2:8]}\u2013{number[8:]}'")
+    named = f"namn: 'Barn {number[2:8]}\u2013{number[8:]}'"
+    text = planted["params_file"].read_text(encoding="utf-8").replace("namn: Brandvägg", named)
     planted["params_file"].write_text(text, encoding="utf-8")
     with pytest.raises(params.ParamsError, match="the value of namn looks like a personnummer") as exc:
         params.load(KOMMUN)
