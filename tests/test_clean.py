@@ -926,6 +926,7 @@ def test_notebook_tables_show_no_values_and_translate() -> None:
                   row(rad_id="3", anmalare="Kompis", personnummer=_child(3))])
     counts = clean.problem_counts(result, lang="en")
     assert list(counts.columns) == ["Rule", "Column", "Errors", "Warnings", "Rows in quarantine"]
+    assert counts.columns.name is None
     assert counts.values.tolist() == [["personnummer_ogiltigt", "personnummer", "1", "0", "1"],
                                       ["okand_kod", "aktualiseringstyp", "1", "0", "1"],
                                       ["okand_kod", "anmalare", "0", "1", "0"]]

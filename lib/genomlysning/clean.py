@@ -1623,7 +1623,6 @@ UI: dict[str, dict[str, str]] = {
     "frist": {"sv": "Tidsfrist (dagar)", "en": "Deadline (days)"},
     "inga_problem": {"sv": "Inga problem hittades i filen.", "en": "No problems were found in the file."},
     "inga_exempel": {"sv": "Inga problem att visa.", "en": "No problems to show."},
-    "ingen_karantan": {"sv": "Inga rader i karantän.", "en": "No rows in quarantine."},
     "alla_kolumner": {"sv": "Alla kolumner i filen lästes in.", "en": "Every column of the file was read."},
     "sev_fel": {"sv": "fel", "en": "error"},
     "sev_varning": {"sv": "varning", "en": "warning"},
@@ -1736,6 +1735,7 @@ def problem_counts(result: CleanResult, lang: schema.Lang = "sv") -> pd.DataFram
     for col in ("fel", "varning", "rader_i_karantan"):
         out[col] = [_number(v, lang) for v in out[col]]
     out = out[["regel", "kolumn", "fel", "varning", "rader_i_karantan"]].reset_index(drop=True)
+    out.columns.name = None
     return out.rename(columns={c: _ui(c, lang) for c in out.columns})
 
 
