@@ -67,6 +67,7 @@ def test_invalid_values_are_refused(tmp_path: Path, text: str, message: str) -> 
 def test_declared_areas_and_an_integer_k_load(tmp_path: Path) -> None:
     out = params.load(_write(tmp_path, "k: 3\nomraden: [Nord, Syd, Pilot]\npilot_omrade: pilot\n"))
     assert out["k"] == 3 and out["omraden"] == ["Nord", "Syd", "Pilot"]
+    assert out["pilot_omrade"] == "Pilot"  # spelt as declared, as the cleaned omrade column is
 
 
 @pytest.mark.parametrize(("text", "key"), [

@@ -114,6 +114,8 @@ def load(path_or_kommun: str | Path, extra_keys: frozenset[str] = frozenset()) -
     out.setdefault("kommun", p.stem)
     out.setdefault("namn", out["kommun"])
     check(out, paths.relative(p))
+    if out.get("pilot_omrade") is not None:  # the spelling of omraden, as the cleaned data have it
+        out["pilot_omrade"] = _declared_spelling(out["omraden"], out["pilot_omrade"])
     return out
 
 
@@ -177,11 +179,16 @@ def _check_omraden(params: dict[str, Any], where: str) -> None:
     pilot = params.get("pilot_omrade")
     if pilot is None:
         return
-    declared = {" ".join(str(a).casefold().split()): a for a in areas or []}
-    if " ".join(str(pilot).casefold().split()) not in declared:
+    if _declared_spelling(areas or [], pilot) is None:
         raise ParamsError(f"{where}: pilot_omrade {pilot!r} is not one of the areas declared under "
                           f"omraden ({', '.join(map(str, areas)) if areas else 'none declared'}); add it, "
                           "e.g. omraden: [Nord, Syd, " + f"{pilot}]")
+
+
+def _declared_spelling(areas: list[Any], name: Any) -> str | None:
+    """The entry of ``areas`` that ``name`` means (case and spacing ignored), or None."""
+    declared = {" ".join(str(a).casefold().split()): str(a).strip() for a in areas}
+    return declared.get(" ".join(str(name).casefold().split()))
 
 
 def check(params: dict[str, Any], where: str) -> None:
