@@ -244,3 +244,14 @@ def test_synthetic_params_for_a_file_with_real_personnummer_are_refused(planted:
     with pytest.raises(personnummer.SyntheticDataError, match="rad 5") as exc:
         clean.run_cleaning(KOMMUN)
     assert "777" not in str(exc.value) and "secrets.token_hex(32)" in str(exc.value)
+
+
+def test_the_cleaning_notebook_is_not_started_on_a_file_named_with_a_personnummer(
+        planted: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    number = valid(PLANTED_BIRTHS[15], "987")
+    target = planted["raw_file"].with_name(f"{number[:8]}-{number[8:]}.csv")
+    planted["raw_file"].rename(target)
+    assert cli.main(["clean", "--kommun", KOMMUN, "--input", str(target)]) == 2
+    out = capsys.readouterr().out
+    assert "personnummer" in out and number[8:] not in out
+    assert not (planted["root"] / "reports").exists()  # no notebook, no provenance cell with the name
