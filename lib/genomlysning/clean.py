@@ -624,23 +624,16 @@ def check_text_privacy(w: _Work) -> None:
             w.set_text(c.name, w.text[c.name].where(~hit, None))
 
 
-def _area_key(text: object) -> str:
-    return " ".join(unicodedata.normalize("NFC", str(text)).casefold().split())
-
-
-def declared_areas(params: Mapping[str, Any]) -> dict[str, str]:
-    """``{folded name: name}`` of the areas declared in params ``omraden`` (empty if none)."""
-    return {_area_key(a): str(a).strip() for a in params.get("omraden") or []}
-
-
 def check_omrade(w: _Work, params: Mapping[str, Any]) -> None:
     """omrade_okant: omrade holds one of the areas of params ``omraden`` (spelling as declared);
     any other value is reported (value masked) and the area becomes unknown."""
-    areas = declared_areas(params)
+    from genomlysning.params import area_key, declared_areas
+
+    areas = declared_areas(dict(params))
     codes, uniques = w.factorized("omrade")
     if not len(uniques):
         return
-    canonical = np.array([areas.get(_area_key(u)) for u in uniques] + [None], dtype=object)
+    canonical = np.array([areas.get(area_key(u)) for u in uniques] + [None], dtype=object)
     unknown = (codes >= 0) & pd.isna(canonical[codes])
     if areas:
         hint = f"ett av områdena i params omraden: {', '.join(areas.values())}; cellen behandlas som tom"

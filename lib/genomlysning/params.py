@@ -33,6 +33,7 @@ or any value (or mapping key) that looks like a personnummer - without repeating
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +116,7 @@ def load(path_or_kommun: str | Path, extra_keys: frozenset[str] = frozenset()) -
     out.setdefault("namn", out["kommun"])
     check(out, paths.relative(p))
     if out.get("pilot_omrade") is not None:  # the spelling of omraden, as the cleaned data have it
-        out["pilot_omrade"] = _declared_spelling(out["omraden"], out["pilot_omrade"])
+        out["pilot_omrade"] = declared_areas(out)[area_key(out["pilot_omrade"])]
     return out
 
 
@@ -171,7 +172,7 @@ def _check_omraden(params: dict[str, Any], where: str) -> None:
             if not isinstance(name, str) or not name.strip() or len(name.strip()) > OMRADE_MAX_LEN:
                 raise ParamsError(f"{where}: omraden[{i}] must be a name of 1-{OMRADE_MAX_LEN} "
                                   "characters (write it in quotes if it looks like a number or date)")
-            key = " ".join(name.casefold().split())
+            key = area_key(name)
             if key in seen:
                 raise ParamsError(f"{where}: omraden[{i}] repeats an earlier area (names are compared "
                                   "without regard to case); list each area once")
@@ -179,16 +180,20 @@ def _check_omraden(params: dict[str, Any], where: str) -> None:
     pilot = params.get("pilot_omrade")
     if pilot is None:
         return
-    if _declared_spelling(areas or [], pilot) is None:
+    if area_key(pilot) not in declared_areas(params):
         raise ParamsError(f"{where}: pilot_omrade {pilot!r} is not one of the areas declared under "
                           f"omraden ({', '.join(map(str, areas)) if areas else 'none declared'}); add it, "
                           "e.g. omraden: [Nord, Syd, " + f"{pilot}]")
 
 
-def _declared_spelling(areas: list[Any], name: Any) -> str | None:
-    """The entry of ``areas`` that ``name`` means (case and spacing ignored), or None."""
-    declared = {" ".join(str(a).casefold().split()): str(a).strip() for a in areas}
-    return declared.get(" ".join(str(name).casefold().split()))
+def area_key(name: object) -> str:
+    """An area name folded for matching: NFC, case-folded, whitespace collapsed."""
+    return " ".join(unicodedata.normalize("NFC", str(name)).casefold().split())
+
+
+def declared_areas(params: dict[str, Any]) -> dict[str, str]:
+    """``{area_key: name as declared}`` of params ``omraden`` (empty when none are declared)."""
+    return {area_key(a): str(a).strip() for a in params.get("omraden") or []}
 
 
 def check(params: dict[str, Any], where: str) -> None:
