@@ -10,9 +10,15 @@ import pandas as pd
 from genomlysning import clean, personnummer, schema
 from genomlysning.ingest import RawTable
 
-PARAMS: dict[str, Any] = {"kommun": "test", "synthetic": True, "period_slut": "2024-12-31",
-                          "ateraktualisering_manader": 12}
+#: The test params: real data (the tests pass their own KEY), the areas of BASE declared.
+PARAMS: dict[str, Any] = {"kommun": "test", "synthetic": False, "period_slut": "2024-12-31",
+                          "ateraktualisering_manader": 12, "omraden": ["Väst", "Pilot"]}
 KEY = b"test-key-for-the-cleaning-tests-only"
+
+
+def rid(value: str) -> str:
+    """The pseudonym the clean table holds for the entered rad_id ``value`` (with KEY)."""
+    return personnummer.pseudonymise_id("rad_id", value, KEY)
 
 
 def pnr(birth: str, serial: str = "982") -> str:

@@ -24,13 +24,11 @@ def _csv(tmp_path: Path, text: str, name: str = "export.csv", encoding: str = "u
     return p
 
 
-def _no_pnr_outside_the_pnr_column(raw: ingest.RawTable) -> None:
-    for name in raw.frame.columns:
-        if name != "personnummer":
-            for v in raw.frame[name].dropna():
-                assert pn.find_in_text(v) == [], (name, v)
+def _no_pnr_in_the_problems(raw: ingest.RawTable) -> None:
     for p in raw.problems:
         assert pn.find_in_text(p.message()) == []
+    for header, reason in raw.dropped_columns:
+        assert pn.find_in_text(header) == [] and pn.find_in_text(reason) == []
 
 
 @pytest.mark.parametrize(("sep", "encoding", "bom"), [(";", "utf-8", True), (",", "utf-8", False),
@@ -134,39 +132,59 @@ def test_unknown_column_is_dropped_and_reported(tmp_path: Path) -> None:
     text = "Löpnummer;Aktualiseringsdatum;Aktualiseringstyp;Handläggare;Anmälre;År\n" \
            "1;2025-01-01;Anmälan;Eva;Skola;2025\n"
     raw = ingest.read_raw(_csv(tmp_path, text))
-    reasons = dict(raw.dropped_columns)
-    assert reasons["Handläggare"] == ingest.DROP_UNKNOWN
-    assert reasons["Anmälre"].startswith(ingest.DROP_UNKNOWN) and "Anmälare" in reasons["Anmälre"]
+    reasons = dict(raw.dropped_columns)  # undeclared headers are shown by their column letter
+    assert reasons["(kolumn D)"] == ingest.DROP_UNKNOWN
+    assert reasons["(kolumn E)"].startswith(ingest.DROP_UNKNOWN) and "Anmälare" in reasons["(kolumn E)"]
     assert reasons["År"] == ingest.DROP_DERIVED
     noted = {p.kolumn for p in raw.problems}
-    assert noted == {"Handläggare", "Anmälre", "År"}
+    assert noted == {"(kolumn D)", "(kolumn E)", "År"}
     assert all(p.allvarlighet == "varning" and p.rad_excel == 0 for p in raw.problems)
     assert "Eva" not in raw.frame.to_numpy().ravel().tolist()
 
 
-def test_free_text_with_personnummer_is_dropped(tmp_path: Path) -> None:
+def test_free_text_with_personnummer_is_dropped_but_schema_columns_are_kept(tmp_path: Path) -> None:
     text = ("Löpnummer;Personnummer;Aktualiseringsdatum;Aktualiseringstyp;Anteckning;Område/team;Kön\n"
             "1;20121212-1212;2025-01-01;Anmälan;Ringde om 121212-1212 igår;Öst;Pojke\n"
             "2;199001010025;2025-01-02;Ansökan;ingen anteckning;Pilot 9001010025;121212-1212\n")
     raw = ingest.read_raw(_csv(tmp_path, text))
-    reasons = dict(raw.dropped_columns)
-    assert reasons == {"Anteckning": ingest.DROP_FREE_TEXT_PNR, "Område/team": ingest.DROP_FREE_TEXT_PNR}
+    assert dict(raw.dropped_columns) == {"(kolumn E)": ingest.DROP_FREE_TEXT_PNR}
     assert all("personnummer}" not in p.regel for p in raw.problems)
-    # the personnummer column itself is kept for cleaning; a typed column's cell is masked
+    _no_pnr_in_the_problems(raw)
+    # schema columns are kept as text: the cleaning stage finds the personnummer row by row
     assert raw.frame["personnummer"].tolist() == ["20121212-1212", "199001010025"]
-    assert raw.frame["kon"].tolist() == ["Pojke", pn.MASK]
-    assert raw.frame["omrade"].isna().all()
-    _no_pnr_outside_the_pnr_column(raw)
+    assert raw.frame["omrade"].tolist() == ["Öst", "Pilot 9001010025"]
+    assert raw.frame["kon"].tolist() == ["Pojke", "121212-1212"]
+
+
+@pytest.mark.parametrize("header", ["19811218-9876", "Barn 811218\u20139876", "pnr 19811218 9876"])
+def test_a_header_with_a_personnummer_is_dropped_and_never_echoed(tmp_path: Path, header: str) -> None:
+    raw = ingest.read_raw(_csv(tmp_path, MINIMAL.strip() + f";{header}\n1;2025-01-01;Anmälan;x\n"))
+    assert raw.dropped_columns == [("(kolumn D)", ingest.DROP_HEADER_PNR)]
+    texts = [str(x) for p in raw.problems for x in (p.kolumn, p.varde, p.regel, p.giltigt)]
+    assert not any("9876" in t or "811218" in t for t in texts)
+
+
+@pytest.mark.parametrize("name", ["barn_19811218-9876.csv", "811218 9876.csv", "lista_811218_9876.csv"])
+def test_a_file_name_with_a_personnummer_is_refused_without_echoing_it(tmp_path: Path, name: str) -> None:
+    p = _csv(tmp_path, MINIMAL + "1;2025-01-01;Anmälan\n", name=name)
+    with pytest.raises(ingest.IngestError, match="ser ut att innehålla ett personnummer") as exc:
+        ingest.read_raw(p)
+    assert "9876" not in str(exc.value) and "byt namn" in str(exc.value)
+
+
+def test_a_dated_file_name_is_accepted(tmp_path: Path) -> None:
+    p = _csv(tmp_path, MINIMAL + "1;2025-01-01;Anmälan\n", name="export_2025-01-01_2025-12-31.csv")
+    assert ingest.read_raw(p).fil == "export_2025-01-01_2025-12-31.csv"
 
 
 def test_an_unmapped_personnummer_column_gets_a_hint(tmp_path: Path) -> None:
     text = MINIMAL.strip() + ";Pnr\n1;2025-01-01;Anmälan;20121212-1212\n2;2025-01-02;Anmälan;811218-9876\n"
     raw = ingest.read_raw(_csv(tmp_path, text))
     [(header, reason)] = raw.dropped_columns
-    assert header == "Pnr" and reason.startswith(ingest.DROP_FREE_TEXT_PNR)
-    assert "mapping.columns: {'Pnr': personnummer}" in reason
+    assert header == "(kolumn D)" and reason.startswith(ingest.DROP_FREE_TEXT_PNR)
+    assert "mapping.columns: {<rubriken i (kolumn D)>: personnummer}" in reason
     assert raw.frame["personnummer"].isna().all()
-    _no_pnr_outside_the_pnr_column(raw)
+    _no_pnr_in_the_problems(raw)
 
 
 def test_missing_required_column_is_a_clear_error(tmp_path: Path) -> None:
@@ -176,12 +194,17 @@ def test_missing_required_column_is_a_clear_error(tmp_path: Path) -> None:
     msg = str(exc.value)
     assert msg.startswith("utan.csv: obligatorisk kolumn saknas: Aktualiseringsdatum (aktualiseringsdatum), "
                           "Aktualiseringstyp (aktualiseringstyp).")
-    assert "Filen har rubrikerna: 'Löpnummer', 'Datum', 'Typ'" in msg
+    assert "Filen har rubrikerna: 'Löpnummer', (kolumn B), (kolumn C)" in msg  # undeclared: by letter
     for name in schema.TEMPLATE_COLUMNS:
         assert f"{schema.column(name).sv} ({name})" in msg
     assert "mapping.columns" in msg
     assert {p.kolumn for p in exc.value.problems if p.allvarlighet == "fel"} == {"aktualiseringsdatum",
                                                                                  "aktualiseringstyp"}
+
+
+def test_column_letters() -> None:
+    assert [ingest.column_letter(i) for i in (0, 25, 26, 51, 52, 701, 702)] == \
+        ["A", "Z", "AA", "AZ", "BA", "ZZ", "AAA"]
 
 
 def test_file_name_is_never_absolute(tmp_path: Path) -> None:
@@ -216,7 +239,7 @@ def test_row_with_too_many_fields_is_kept_and_flagged(tmp_path: Path) -> None:
     assert raw.frame["rad_id"].tolist() == ["1", "2", "3"]
     assert raw.rad_excel.tolist() == [2, 3, 4]
     [problem] = raw.problems
-    assert (problem.rad_excel, problem.allvarlighet, problem.varde) == (3, "fel", "extra")
+    assert (problem.rad_excel, problem.allvarlighet, problem.varde) == (3, "fel", "text, 5 tecken")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -254,7 +277,7 @@ def test_mapping_rename_recode_reasons_and_drop(tmp_path: Path) -> None:
     assert raw.dropped_columns == [("Handläggare", ingest.DROP_MAPPING), ("Anteckning", ingest.DROP_MAPPING)]
     [problem] = raw.problems
     assert (problem.rad_excel, problem.kolumn, problem.varde, problem.allvarlighet) == \
-        (4, "Orsaker", "Mobbning", "varning")
+        (4, "Orsaker", "text, 8 tecken", "varning")  # the unknown text is shown by its shape only
     assert "Våld mot barnet" in problem.giltigt and "Övrigt" in problem.regel
     assert raw.columns_found[:3] == ["rad_id", "aktualiseringsdatum", "aktualiseringstyp"]
 
@@ -304,7 +327,8 @@ def test_expand_reasons_accepts_codes_labels_aliases_and_column_names() -> None:
 def test_unknown_reason_text_with_a_personnummer_is_masked_in_the_warning() -> None:
     s = pd.Series(["Oro för 121212-1212"], dtype=object)
     out, [problem] = ingest.expand_reasons(s, ";", {}, "f.csv", "Orsak", pd.Series([2]))
-    assert problem.varde == f"Oro för {pn.MASK}" and out.loc[0, "orsak_ovrigt"] == "Ja"
+    assert problem.varde == "text med något som liknar ett personnummer, 19 tecken"
+    assert out.loc[0, "orsak_ovrigt"] == "Ja"
 
 
 # ---------------------------------------------------------------------------------------------

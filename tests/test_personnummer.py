@@ -276,3 +276,81 @@ def test_missing_or_short_key_file_is_a_clear_error(no_key: Path, monkeypatch: p
     monkeypatch.setenv(pn.KEY_FILE_ENV, str(short))
     with pytest.raises(pn.KeyMissingError, match="för kort"):
         pn.load_key({})
+
+
+# ---------------------------------------------------------------------------------------------
+# Detection that survives separators, and leaves dates and ordinary numbers alone
+# ---------------------------------------------------------------------------------------------
+
+#: Skatteverket's example 19811218-9876 written with every separator people and systems use.
+WRITTEN = [
+    "19811218-9876", "198112189876", "811218-9876", "8112189876", "19811218\u00a09876", "811218\u202f9876",
+    "811218\u20139876", "811218\u20149876", "811218\u20119876", "811218\u22129876", "811218/9876",
+    "811218_9876", "81.12.18.9876", "81 12 18 9876", "811218 - 9876", "811218 \u2013 9876",
+    "1981-12-18-9876", "1981-12-18 9876", "19 81 12 18 9876", "811218+9876",
+    "".join(chr(0xFF10 + int(d)) for d in "8112189876"),  # full-width digits
+]
+
+
+@pytest.mark.parametrize("written", WRITTEN)
+def test_personnummer_is_found_whatever_the_separator(written: str) -> None:
+    text = f"Ring mamma om {written}, tack"
+    spans = pn.find_identifiers(text, strict=True)
+    assert [text[a:b] for a, b in spans] == [written]
+    assert pn.mask(text) == f"Ring mamma om {pn.MASK}, tack"
+    assert "9876" not in pn.mask(text)
+
+
+@pytest.mark.parametrize("text", [
+    "2025-03-14", "14.03.2025", "2025-03-14 10:30", "2025-03-14 10.30", "2024-03-05 14:30:15.25",
+    "2025-01-01_2025-12-31", "2025-01-01 - 2025-12-31", "export_20250314_103000.csv", "070-123 45 67",
+    "08-123 456 78", "1 234 567 890", "IFO-2024-000123", "2024001234", "45356", "12 år", "Pilot",
+    "0 0 1 0 0 4 1 1 4 0 2 1", "b3f2a1c4d5e6f708",
+])
+def test_dates_and_ordinary_numbers_are_not_identifiers(text: str) -> None:
+    assert pn.find_identifiers(text) == [] and pn.mask(text) == text
+
+
+def test_samordningsnummer_and_mistyped_control_digits() -> None:
+    assert pn.find_in_text("sam 701063-2391") == ["701063-2391"]  # day + 60
+    # a wrong control digit is personnummer-like (free text, headers, file names, params) ...
+    assert pn.find_in_text("pnr 811218 9877") == ["811218 9877"]
+    # ... but in strict mode (id columns, where case numbers may look like dates) only valid ones count
+    assert pn.find_identifiers("pnr 811218 9877", strict=True) == []
+    # glued to letters, only a valid number counts (ids such as ABC8112189877 are common)
+    assert pn.find_in_text("x8112189876") == ["8112189876"] and pn.find_in_text("x8112189877") == []
+    # a valid number inside a longer digit run is still found
+    assert pn.has_identifier("00198112189876", strict=True)
+
+
+@pytest.mark.parametrize(("text", "synthetic"), [
+    ("20150304-9825", True), ("150304-9825", True), ("20150304-9820", True),  # control digit not checked
+    ("19900101-0017", False), ("811218-1234", False), ("kalle", None), ("12345", None),
+])
+def test_synthetic_series(text: str, synthetic: bool | None) -> None:
+    assert pn.in_synthetic_series(text) is synthetic
+
+
+def test_id_pseudonyms_are_keyed_letters_and_kept_apart_by_column() -> None:
+    key = b"k" * 32
+    digest = hmac.new(key, b"rad_id:2024-00017", hashlib.sha256).hexdigest()[:16]
+    assert pn.pseudonymise_id("rad_id", "2024-00017", key) == "r" + digest.translate(
+        str.maketrans("0123456789", "ghijklmnop"))
+    assert pn.pseudonymise_ids("barn_id", ["x-1", "x-2", "x-1"], key) == [
+        pn.pseudonymise_id("barn_id", v, key) for v in ("x-1", "x-2", "x-1")]
+    a, b = pn.pseudonymise_id("rad_id", "17", key), pn.pseudonymise_id("barn_id", "17", key)
+    assert a != b and re.fullmatch(r"r[a-p]{16}", a) and re.fullmatch(r"b[a-p]{16}", b)
+    assert pn.pseudonymise_id("rad_id", "17", b"j" * 32) != a
+    canonical = "198112189876"
+    assert pn.pseudonymise_id("barn_id", canonical, key) != pn.pseudonymise(canonical, key)
+
+
+def test_keys_shorter_than_32_bytes_are_refused(no_key: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(pn.KEY_ENV, "x" * 31)
+    with pytest.raises(pn.KeyMissingError, match=r"för kort \(31 byte; minst 32\)") as exc:
+        pn.load_key({})
+    assert "secrets.token_hex(32)" in str(exc.value)
+    monkeypatch.setenv(pn.KEY_ENV, "å" * 16)  # 16 characters, 32 bytes in UTF-8
+    assert len(pn.load_key({})) == 32
+    with pytest.raises(pn.KeyMissingError):
+        pn.check_key(b"k" * 31, "test")

@@ -400,6 +400,18 @@ def test_committed_params_files_load_and_are_current(spec: synth.KommunSpec, tmp
         paths.params_file(spec.kommun).read_text(encoding="utf-8"), "run `make data` and commit params/"
 
 
+@pytest.mark.parametrize("spec", synth.DEMO_SPECS, ids=lambda s: s.kommun)
+def test_demo_areas_are_declared_and_the_pilot_area_is_one_of_them(spec: synth.KommunSpec) -> None:
+    conf = synth.params_dict(spec)
+    if not spec.omraden:
+        assert "omraden" not in conf and "pilot_omrade" not in conf
+        return
+    assert conf["omraden"] == list(spec.omraden)
+    assert spec.pilot_omrade is None or conf["pilot_omrade"] in conf["omraden"]
+    df, _ = synth.generate_kommun(replace(spec, volym=200), SEED)
+    assert set(df["omrade"]) <= set(conf["omraden"])
+
+
 def test_national_specs_sum_to_the_total_and_generate() -> None:
     specs = synth.national_specs(320, 420_000, seed=1)
     assert len(specs) == 320 and sum(s.volym for s in specs) == 420_000

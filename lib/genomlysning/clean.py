@@ -21,10 +21,14 @@ Rules (id - severity - what is checked):
 obligatoriskt_saknas           fel           rad_id, aktualiseringsdatum, aktualiseringstyp present
 barn_oidentifierbart           fel           personnummer or barn_id present
 personnummer_ogiltigt          fel           personnummer readable (date, control digit)
-personnummer_i_text            fel/varning   no personnummer-like text in rad_id/barn_id (fel) or
-                                             omrade (varning, cell cleared)
-omrade_fritext                 varning       omrade is a short code (<= 40 characters), not free
-                                             text (cell cleared)
+personnummer_i_text            fel/varning   no personnummer in rad_id/barn_id (fel); nothing
+                                             personnummer-like in omrade (varning) or in a coded,
+                                             date or number cell (fel where a blank cell would
+                                             change the row's place in the flow: dates, required
+                                             and stage columns; else varning). The cell is
+                                             cleared, its value never shown
+omrade_okant                   varning       omrade is one of the areas declared in params
+                                             ``omraden`` (cell cleared: area unknown)
 okand_kod                      fel/varning   coded and yes/no cells match the code list. fel in the
                                              columns that decide the flow stage
                                              (aktualiseringstyp, fb_beslut, insats_erbjuden,
@@ -74,11 +78,16 @@ Derived columns follow ``schema._DERIVED_COLUMNS`` and CONTRIBUTING.md. Choices 
 else at ``fb_datum`` when the decision was "inleda"; ``insats_heldygn`` is missing when an insats
 was offered without a type; ``period_slut`` is the params value, else the latest readable date.
 
-No value of the personnummer column, nor any personnummer-like text anywhere, reaches an output:
-the column is dropped after deriving ``barn_id`` (keyed hash), age and kön; the kept text columns
-(rad_id, barn_id, omrade) are checked for personnummer, also glued into other text; and every value
-shown in a problem is masked (:func:`mask_text`: :func:`genomlysning.personnummer.mask` plus every run
-of ten or more digits shaped like one). The quarantine holds row numbers and rule ids only.
+Privacy. Only schema codes, numbers, dates, declared names and keyed pseudonyms reach an output.
+The personnummer column is dropped after deriving ``barn_id`` (keyed hash), age and kön; an entered
+``barn_id`` and every ``rad_id`` are replaced by keyed pseudonyms (letters only,
+:func:`genomlysning.personnummer.pseudonymise_id`), so re-referrals are still found but no entered
+id reaches the clean table; ``omrade`` keeps only the areas declared in params ``omraden``. Every
+input cell is searched for personnummer (any separator, glued into text) before it is read. A
+problem shows its value only when it is a schema code, a number or a date (:func:`display_value`);
+otherwise only its shape, e.g. "text, 18 tecken". The quarantine holds row numbers and rule ids
+only. Params ``synthetic: true`` (the public demo key) is refused unless every personnummer of the
+file follows the demo convention (:func:`check_synthetic`).
 """
 
 from __future__ import annotations
@@ -140,8 +149,8 @@ RULES: tuple[Rule, ...] = tuple(r for _, r in INGEST_RULES) + (
     Rule("personnummer_ogiltigt", "fel", "ogiltigt personnummer", "invalid personnummer"),
     Rule("personnummer_i_text", "fel", "fältet innehåller något som liknar ett personnummer",
          "the field contains something that looks like a personnummer"),
-    Rule("omrade_fritext", "varning", "område ska vara en kort kod, inte fritext",
-         "area must be a short code, not free text"),
+    Rule("omrade_okant", "varning", "området finns inte bland områdena i params (omraden)",
+         "the area is not one of the areas declared in params (omraden)"),
     Rule("okand_kod", "fel", "okänt värde", "unknown value"),
     Rule("stavning_tolkad", "varning", "felstavat värde tolkat som ett giltigt",
          "misspelt value read as a valid one"),
@@ -202,7 +211,6 @@ DATE_ORDER: tuple[tuple[str, str, bool], ...] = (
 )
 FUZZY_CUTOFF = 0.85
 FUZZY_MARGIN = 0.05
-OMRADE_MAX_LEN = 40
 EARLIEST_DATE = dt.date(1990, 1, 1)
 LATEST_DATE = dt.date(2099, 12, 31)
 FORMAT_TEXT = ("ÅÅÅÅ-MM-DD (t.ex. 2024-03-05), DD/MM/ÅÅÅÅ eller DD.MM.ÅÅÅÅ (dag först), ÅÅÅÅMMDD, "
@@ -226,19 +234,23 @@ class _Collector:
         self.chunks: list[pd.DataFrame] = []
 
     def add(self, rule: str, rows: np.ndarray | pd.Series, kolumn: str, varde: ArrayLike,
-            giltigt: ArrayLike, severity: Severity | None = None) -> None:
-        """Record ``rule`` for every row where ``rows`` is True (values aligned to the frame)."""
+            giltigt: ArrayLike, severity: Severity | None = None, masked: bool = False) -> None:
+        """Record ``rule`` for every row where ``rows`` is True (values aligned to the frame).
+
+        The values are shown through :func:`display_value` unless ``masked`` (already safe).
+        """
         mask = np.asarray(rows, dtype=bool)
         idx = np.flatnonzero(mask)
         if idx.size == 0:
             return
         r = RULES_BY_ID[rule]
+        values = _take(varde, idx)
         self.chunks.append(pd.DataFrame({
             "_pos": idx,
             "fil": self.fil,
             "rad_excel": self.rad_excel[idx],
             "kolumn": kolumn,
-            "varde": _take(varde, idx),
+            "varde": values if masked else display_values(kolumn, values),
             "regel": f"{r.id}: {r.sv}",
             "allvarlighet": severity or r.allvarlighet,
             "giltigt": _take(giltigt, idx),
@@ -331,6 +343,57 @@ def _value_label(col: str, value: object) -> str:
     if isinstance(value, bool):
         return "Ja" if value else "Nej"
     return schema.code_label(col, str(value))
+
+
+# ---------------------------------------------------------------------------------------------
+# What a problem may show of its value
+# ---------------------------------------------------------------------------------------------
+
+#: A whole number of at most six digits, as typed in a number cell ("12", "12.0", "2 st", "-1").
+_SHOWN_NUMBER = re.compile(r"[+-]?\d{1,6}(?:[.,]0+)?(?:\s*(?:år|st|ggr|gånger)\.?)?", re.IGNORECASE)
+#: The shape of a date (also an impossible one such as 2024-02-30), optionally with a time.
+_SHOWN_DATE = re.compile(r"(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"
+                         r"|\d{5,8}(?:\.\d+)?)(?:[ tT]\d{1,2}[:.]\d{2}(?:[:.]\d{2}(?:\.\d+)?)?)?")
+#: A personnummer cell after :func:`_mask_pnr` (digits written as X).
+_MASKED_PNR = re.compile(r"[X\s+\-\u2010-\u2015\u2212]*")
+
+
+def display_value(col: str, text: str, lang: schema.Lang = "sv") -> str:
+    """A problem's value as the reports may show it: the value itself when it is a schema code or
+    yes/no spelling, a number or a date (of the column's type), otherwise only its shape
+    (:func:`genomlysning.problems.shape`, e.g. ``"text, 18 tecken"``). Free text, names, ids,
+    areas and anything personnummer-like are never shown."""
+    from genomlysning import personnummer as pn
+    from genomlysning.problems import shape
+
+    text = str(text)
+    if text == "":
+        return ""
+    if col == "personnummer" and _MASKED_PNR.fullmatch(text):
+        return text
+    if col not in _TEMPLATE_SET or col in ("personnummer", "barn_id", "omrade") or pn.contains(text):
+        return shape(text, lang)
+    c = schema.column(col)
+    t = text.strip()
+    if c.dtype in ("code", "bool"):
+        shown = normalise_key(t) in code_lookup(col)
+    elif c.dtype == "date":
+        shown = bool(_SHOWN_DATE.fullmatch(t)) or parse_date(t) is not None
+    else:  # int, and rad_id: a plain row number is shown, a case number is not
+        shown = bool(_SHOWN_NUMBER.fullmatch(t))
+    return text if shown else shape(text, lang)
+
+
+_TEMPLATE_SET: frozenset[str] = frozenset(schema.TEMPLATE_COLUMNS)
+
+
+def display_values(col: str, values: np.ndarray | str) -> np.ndarray | str:
+    """:func:`display_value` of every value (each distinct value computed once)."""
+    if isinstance(values, str):
+        return display_value(col, values)
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
+    shown = np.array([display_value(col, u) for u in uniques], dtype=object)
+    return shown[codes]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -500,24 +563,16 @@ def _strip_texts(frame: pd.DataFrame, n: int) -> tuple[dict[str, pd.Series], dic
 #: Ten or more digits in a row, at most one - + or space after the sixth or later digit (the shape
 #: of a personnummer, glued to anything): never shown in a report.
 _DIGIT_RUN = re.compile(r"\d{6,}[-+ ]?\d{4,}")
+#: Id columns: case numbers may be shaped like dates, so only a valid personnummer counts there.
+ID_COLUMNS: tuple[str, ...] = ("rad_id", "barn_id")
 
 
 def contains_personnummer(text: str) -> bool:
     """True if ``text`` holds something personnummer-like, or a valid personnummer glued to other
-    characters (e.g. ``x201503049825``, which the plain pattern does not see)."""
+    characters (e.g. ``x201503049825``); see :func:`genomlysning.personnummer.find_identifiers`."""
     from genomlysning import personnummer as pn
 
-    if len(text) < 10:
-        return False
-    if pn.contains(text):
-        return True
-    for run in _DIGIT_RUN.findall(text):
-        digits = re.sub(r"\D", "", run)
-        for width in (12, 10):
-            for i in range(len(digits) - width + 1):
-                if pn.is_valid(digits[i:i + width], dt.date(2000, 1, 1)):
-                    return True
-    return False
+    return pn.has_identifier(text)
 
 
 def mask_text(text: str) -> str:
@@ -527,28 +582,66 @@ def mask_text(text: str) -> str:
     return _DIGIT_RUN.sub("X" * 10, pn.mask(text)) if text else text
 
 
-def _looks_like_personnummer(w: _Work, col: str) -> np.ndarray:
+def _identifier_cells(w: _Work, col: str, strict: bool) -> np.ndarray:
+    from genomlysning import personnummer as pn
+
     codes, uniques = w.factorized(col)
-    hit = np.array([contains_personnummer(u) for u in uniques] + [False])
+    hit = np.array([pn.has_identifier(str(u), strict) for u in uniques] + [False])
     return hit[codes]
 
 
+def _privacy_severity(col: str) -> Severity:
+    """fel where clearing the cell would change how the row is counted, else varning."""
+    c = schema.column(col)
+    fatal = c.name in ID_COLUMNS or c.required or c.dtype == "date" or c.name in STAGE_COLUMNS
+    return "fel" if fatal else "varning"
+
+
+def _privacy_hint(col: str) -> str:
+    if col == "rad_id":
+        return "ett löpnummer/ärendenummer utan personnummer"
+    if col == "barn_id":
+        return "ett pseudonymt barn-id (personnumret hör hemma i kolumnen personnummer)"
+    if col == "omrade":
+        return "ett av områdena i params omraden; cellen behandlas som tom"
+    return "aldrig ett personnummer i den här kolumnen; cellen behandlas som tom"
+
+
 def check_text_privacy(w: _Work) -> None:
-    """personnummer_i_text / omrade_fritext: no identifying text in the kept text columns."""
-    for col, severity in (("rad_id", "fel"), ("barn_id", "fel"), ("omrade", "varning")):
-        hit = _looks_like_personnummer(w, col)
-        keep = "ett löpnummer/ärendenummer" if col == "rad_id" else (
-            "ett pseudonymt barn-id (personnumret hör hemma i kolumnen personnummer)" if col == "barn_id"
-            else "en kort kod för område/team; cellen behandlas som tom")
-        w.problems.add("personnummer_i_text", hit, col, w.text[col], keep, severity=severity)
-        if col == "omrade":
-            w.set_text(col, w.text[col].where(~hit, None))
-    om = w.text["omrade"]
-    long = (om.str.len() > OMRADE_MAX_LEN).fillna(False).to_numpy(dtype=bool)
-    w.problems.add("omrade_fritext", long, "omrade", om,
-                   f"högst {OMRADE_MAX_LEN} tecken, t.ex. 'Pilot' eller 'Team Väst'; "
-                   "cellen behandlas som tom")
-    w.set_text("omrade", om.where(~long, None))
+    """personnummer_i_text: no personnummer in any input cell outside the personnummer column.
+
+    Id columns (rad_id, barn_id) count valid personnummer only (fel: the row is quarantined; the id
+    never reaches an output anyway). Every other column counts anything personnummer-like; the
+    cell is cleared, and the row is quarantined where a blank cell would change how it is counted.
+    """
+    for c in schema.columns(role="input"):
+        hit = _identifier_cells(w, c.name, strict=c.name in ID_COLUMNS)
+        if not hit.any():
+            continue
+        w.problems.add("personnummer_i_text", hit, c.name, w.text[c.name], _privacy_hint(c.name),
+                       severity=_privacy_severity(c.name))
+        if c.name not in ID_COLUMNS:
+            w.set_text(c.name, w.text[c.name].where(~hit, None))
+
+
+def check_omrade(w: _Work, params: Mapping[str, Any]) -> None:
+    """omrade_okant: omrade holds one of the areas of params ``omraden`` (spelling as declared);
+    any other value is reported (value masked) and the area becomes unknown."""
+    from genomlysning.params import area_key, declared_areas
+
+    areas = declared_areas(dict(params))
+    codes, uniques = w.factorized("omrade")
+    if not len(uniques):
+        return
+    canonical = np.array([areas.get(area_key(u)) for u in uniques] + [None], dtype=object)
+    unknown = (codes >= 0) & pd.isna(canonical[codes])
+    if areas:
+        hint = f"ett av områdena i params omraden: {', '.join(areas.values())}; cellen behandlas som tom"
+    else:
+        hint = ("params-filen anger inga områden: lägg till en lista med kommunens områden/team, t.ex. "
+                "omraden: [Nord, Syd, Pilot], i params-filen; cellen behandlas som tom")
+    w.problems.add("omrade_okant", unknown, "omrade", w.text["omrade"], hint)
+    w.set_text("omrade", pd.Series(canonical[codes], dtype=object))
 
 
 def normalise_rad_id(w: _Work) -> None:
@@ -676,11 +769,12 @@ def _parse_unique(texts: np.ndarray, codes: np.ndarray, ref: np.ndarray, fixed_r
     return out
 
 
-def derive_from_personnummer(w: _Work, key: bytes | Callable[[], bytes]) -> None:
+def derive_from_personnummer(w: _Work, key: Callable[[], bytes]) -> None:
     """personnummer_ogiltigt / barn_id_ersatt: derive barn_id, age and kön, then drop the column.
 
-    ``key`` is the pseudonymisation key (or a function returning it, called only if a personnummer
-    is present). Age is taken at the aktualisering date (period_slut if that date is unreadable).
+    ``key`` returns the pseudonymisation key (called only if a personnummer or barn_id is present).
+    A barn_id entered without a personnummer is replaced by its keyed pseudonym, so the same entered
+    id is still the same child. Age is taken at the aktualisering date (period_slut if unreadable).
     """
     from genomlysning import personnummer as pn
 
@@ -692,7 +786,7 @@ def derive_from_personnummer(w: _Work, key: bytes | Callable[[], bytes]) -> None
     sex = np.full(w.n, None, dtype=object)
     invalid = np.zeros(w.n, dtype=bool)
     if pnr.notna().any():
-        k = key() if callable(key) else key
+        k = key()
         fallback = w.period_slut if w.period_slut is not None else pd.Timestamp("2000-01-01")
         refs = w.dates["aktualiseringsdatum"].fillna(fallback)
         codes, uniques = w.factorized("personnummer")
@@ -714,7 +808,10 @@ def derive_from_personnummer(w: _Work, key: bytes | Callable[[], bytes]) -> None
         sex = np.where(ok, parsed.sex, None)
         error = parsed.error
         w.problems.add("personnummer_ogiltigt", invalid, "personnummer",
-                       lambda idx: [_mask_pnr(t) for t in texts[idx]], lambda idx: error[idx])
+                       lambda idx: [_mask_pnr(t) for t in texts[idx]], lambda idx: error[idx], masked=True)
+    entered = pnr.isna().to_numpy() & pd.notna(given)
+    if entered.any():
+        barn_id[entered] = _pseudonyms("barn_id", given[entered], key())
     w.set_text("barn_id", pd.Series(barn_id, dtype=object))
     w.set_text("personnummer", pd.Series([None] * w.n, dtype=object))  # gone from here on
     w.ints["_pnr_alder"] = age
@@ -723,8 +820,67 @@ def derive_from_personnummer(w: _Work, key: bytes | Callable[[], bytes]) -> None
 
 
 def _mask_pnr(text: str) -> str:
-    """Mask a personnummer cell completely: every digit becomes X (the format stays visible)."""
-    return re.sub(r"\d", "X", str(text))
+    """Mask a personnummer cell completely: every digit becomes X (the format stays visible); a cell
+    with anything but digits and separators shows only its shape."""
+    from genomlysning.problems import shape
+
+    masked = re.sub(r"\d", "X", str(text))
+    return masked if _MASKED_PNR.fullmatch(masked) else shape(str(text))
+
+
+def _pseudonyms(column: str, values: np.ndarray, key: bytes) -> np.ndarray:
+    """Keyed pseudonyms of entered ids (each distinct value hashed once)."""
+    from genomlysning import personnummer as pn
+
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
+    return np.array(pn.pseudonymise_ids(column, [str(u) for u in uniques], key), dtype=object)[codes]
+
+
+def pseudonymise_rad_id(w: _Work, key: Callable[[], bytes]) -> None:
+    """Replace every rad_id by its keyed pseudonym (after the duplicate check has used the ids)."""
+    ids = w.text["rad_id"].to_numpy(dtype=object)
+    present = pd.notna(ids)
+    if present.any():
+        ids = ids.copy()
+        ids[present] = _pseudonyms("rad_id", ids[present], key())
+        w.set_text("rad_id", pd.Series(ids, dtype=object))
+
+
+def check_synthetic(w: _Work, params: Mapping[str, Any], fil: str) -> None:
+    """Params ``synthetic: true`` (the public demo key) only for files whose every personnummer
+    follows the demo convention (birth number 980-999); otherwise SyntheticDataError."""
+    from genomlysning import personnummer as pn
+
+    if params.get("synthetic") is not True:
+        return
+    codes, uniques = w.factorized("personnummer")
+    outside = np.array([pn.in_synthetic_series(str(u)) is False for u in uniques] + [False])[codes]
+    if outside.any():
+        rows = ", ".join(str(r) for r in w.problems.rad_excel[outside][:5])
+        low, high = pn.SYNTHETIC_SERIALS
+        raise pn.SyntheticDataError(
+            f"{fil}: params har synthetic: true, men {int(outside.sum())} rader har ett personnummer "
+            f"utanför demodatas serie (födelsenummer {low}–{high}), t.ex. rad {rows}. synthetic: true "
+            "(och den publika demonyckeln) gäller bara demodata från `genomlysning demo-data`; är det "
+            "riktiga uppgifter, ta bort synthetic: true ur params-filen och använd en egen nyckel. / "
+            f"params say synthetic: true but {int(outside.sum())} rows have a personnummer outside the "
+            f"demo series (birth number {low}-{high}); real data need their own key.\n"
+            + pn.key_instructions())
+
+
+def _key_once(key: bytes | None, params: Mapping[str, Any]) -> Callable[[], bytes]:
+    """The key, loaded (``personnummer.load_key``) and length-checked on first use only."""
+    from genomlysning import personnummer as pn
+
+    cached: list[bytes] = []
+
+    def get() -> bytes:
+        if not cached:
+            given = key if key is not None else pn.load_key(dict(params))
+            cached.append(pn.check_key(given, "argumentet key" if key is not None else "params"))
+        return cached[0]
+
+    return get
 
 
 def reconcile_age_and_sex(w: _Work) -> None:
@@ -738,10 +894,10 @@ def reconcile_age_and_sex(w: _Work) -> None:
     c = schema.column("alder")
     outside = ((age < c.min_value) | (age > c.max_value)).fillna(False).to_numpy(dtype=bool)
     from_pnr = pnr_age.notna().to_numpy()
-    w.problems.add("alder_utanfor", outside, "alder",
-                   np.where(from_pnr, "(från personnumret)", w.text["alder"].to_numpy(dtype=object)),
+    entered = display_values("alder", w.text["alder"].fillna("").to_numpy(dtype=object))
+    w.problems.add("alder_utanfor", outside, "alder", np.where(from_pnr, "(från personnumret)", entered),
                    f"{c.min_value}–{c.max_value} år vid aktualiseringen "
-                   "(genomlysningen gäller barn och unga)")
+                   "(genomlysningen gäller barn och unga)", masked=True)
     w.ints["alder"] = age
 
     pnr_sex = w.text.pop("_pnr_kon")
@@ -1191,24 +1347,27 @@ def _accounting(raw: RawTable, params: Mapping[str, Any], w: _Work, problems: pd
 def clean(raw: RawTable, params: Mapping[str, Any], key: bytes | None = None) -> CleanResult:
     """Clean one raw table: every rule, quarantine of fatal rows, derived columns, accounting.
 
-    ``key`` is the pseudonymisation key; by default ``personnummer.load_key(params)`` (read only if
-    the file contains personnummer).
+    ``key`` is the pseudonymisation key (at least 32 bytes); by default
+    ``personnummer.load_key(params)``, read only if the file has an id to pseudonymise. Raises
+    :class:`genomlysning.personnummer.SyntheticDataError` when params say ``synthetic: true`` but a
+    personnummer does not follow the demo convention.
     """
-    from genomlysning import personnummer as pn
-
     n = len(raw.frame)
     fil = mask_text(str(raw.fil))
     rad_excel = np.asarray(raw.rad_excel, dtype=np.int64)
     text, fact = _strip_texts(raw.frame.reset_index(drop=True), n)
     w = _Work(n=n, text=text, problems=_Collector(fil, rad_excel), dates={}, codes={}, bools={}, ints={},
               bad={}, fact=fact)
+    check_synthetic(w, params, fil)
+    get_key = _key_once(key, params)
     check_text_privacy(w)
+    check_omrade(w, params)
     normalise_rad_id(w)
     read_dates(w)
     choose_period_slut(w, params)
     read_codes(w)
     read_ints(w)
-    derive_from_personnummer(w, key if key is not None else (lambda: pn.load_key(dict(params))))
+    derive_from_personnummer(w, get_key)
     reconcile_age_and_sex(w)
     check_required(w)
     check_date_order(w)
@@ -1218,6 +1377,7 @@ def clean(raw: RawTable, params: Mapping[str, Any], key: bytes | None = None) ->
     check_insats(w)
     check_reasons(w)
     check_duplicates(w)
+    pseudonymise_rad_id(w, get_key)
 
     problems = _finish_problems(w.problems.frame(), import_problems(raw.problems, rad_excel))
     fatal_rows = np.zeros(n, dtype=bool)
@@ -1376,24 +1536,28 @@ def cli_validate(args: argparse.Namespace) -> int:
 
     from genomlysning import ingest
     from genomlysning import params as params_mod
+    from genomlysning import personnummer as pn
 
     path = Path(args.file)
     if not path.is_file():
-        print(f"genomlysning validate: {args.file}: filen finns inte")
+        print(f"genomlysning validate: {mask_text(str(args.file))}: filen finns inte")
         return 2
-    if args.params:
-        prm = params_mod.load(args.params)
-    else:
-        prm = {**params_mod.DEFAULTS, "kommun": path.stem, "namn": path.stem}
     try:
+        if args.params:
+            prm = params_mod.load(args.params)
+        else:
+            prm = {**params_mod.DEFAULTS, "kommun": path.stem, "namn": path.stem}
         raw = ingest.read_raw(path, prm)
+        # Nothing is written, so a throw-away key serves: barn_id is only compared within this run.
+        result = clean(raw, prm, key=secrets.token_bytes(32))
+    except (params_mod.ParamsError, pn.SyntheticDataError) as exc:
+        print(f"genomlysning validate: {exc}")
+        return 1
     except ingest.IngestError as exc:
         print(f"genomlysning validate: {exc}")
         for problem in exc.problems:
             print("  " + problem.message())
         return 1
-    # Nothing is written, so a throw-away key serves: barn_id is only compared within this run.
-    result = clean(raw, prm, key=secrets.token_bytes(32))
     print(format_report(result, examples_per_rule=50))
     return 1 if result.has_fatal else 0
 
@@ -1401,6 +1565,7 @@ def cli_validate(args: argparse.Namespace) -> int:
 def cli_prepare(args: argparse.Namespace) -> int:
     """``genomlysning prepare [--kommun K ...]``: clean each municipality into data/processed/."""
     from genomlysning import params as params_mod
+    from genomlysning.personnummer import KeyMissingError
 
     kommuner = args.kommun or params_mod.all_kommuner()
     if not kommuner:
@@ -1411,7 +1576,7 @@ def cli_prepare(args: argparse.Namespace) -> int:
     for kommun in kommuner:
         try:
             result = run_cleaning(kommun)
-        except (FileNotFoundError, ValueError) as exc:
+        except (FileNotFoundError, ValueError, KeyMissingError) as exc:
             print(f"{kommun}: FEL: {exc}")
             status = 1
             continue
@@ -1441,9 +1606,7 @@ UI: dict[str, dict[str, str]] = {
     "fel": {"sv": "Fel", "en": "Errors"},
     "varning": {"sv": "Varningar", "en": "Warnings"},
     "rader_i_karantan": {"sv": "Rader i karantän", "en": "Rows in quarantine"},
-    "rad_excel": {"sv": "Rad i filen", "en": "Row in the file"},
     "kolumn": {"sv": "Kolumn", "en": "Column"},
-    "giltigt": {"sv": "Giltigt vore", "en": "Valid would be"},
     "rubrik": {"sv": "Kolumnrubrik", "en": "Column header"},
     "skal": {"sv": "Skäl", "en": "Reason"},
     "n": {"sv": "Antal med värde", "en": "Count with a value"},
@@ -1453,7 +1616,6 @@ UI: dict[str, dict[str, str]] = {
     "frist": {"sv": "Tidsfrist (dagar)", "en": "Deadline (days)"},
     "inga_problem": {"sv": "Inga problem hittades i filen.", "en": "No problems were found in the file."},
     "inga_exempel": {"sv": "Inga problem att visa.", "en": "No problems to show."},
-    "ingen_karantan": {"sv": "Inga rader i karantän.", "en": "No rows in quarantine."},
     "alla_kolumner": {"sv": "Alla kolumner i filen lästes in.", "en": "Every column of the file was read."},
     "sev_fel": {"sv": "fel", "en": "error"},
     "sev_varning": {"sv": "varning", "en": "warning"},
@@ -1463,8 +1625,8 @@ MIXED_SEVERITY: dict[str, dict[str, str]] = {
     "okand_kod": {"sv": "fel i aktualiseringstyp, fb_beslut, insats_erbjuden, insats_svar, insats_startad; "
                         "annars varning", "en": "error in aktualiseringstyp, fb_beslut, insats_erbjuden, "
                         "insats_svar, insats_startad; otherwise warning"},
-    "personnummer_i_text": {"sv": "fel i rad_id och barn_id; varning i omrade",
-                            "en": "error in rad_id and barn_id; warning in omrade"},
+    "personnummer_i_text": {"sv": "fel i id-, datum-, obligatoriska och stegkolumner; annars varning",
+                            "en": "error in id, date, required and stage columns; otherwise warning"},
     "utan_utredning": {"sv": "fel för slutdatum och utfall; varning för barnsamtal och kontakter",
                        "en": "error for end date and outcome; warning for conversations and contacts"},
 }
@@ -1551,18 +1713,22 @@ def rules_reference(lang: schema.Lang = "sv") -> pd.DataFrame:
     return out.rename(columns={c: _ui(c, lang) for c in out.columns})
 
 
-def report_sample(result: CleanResult, per_rule: int = 2, lang: schema.Lang = "sv") -> pd.DataFrame:
-    """The first ``per_rule`` problems of each rule from the validation report, without the values
-    (the full report with the masked values stays in data/processed/<kommun>/)."""
-    p = result.problems.assign(_rule=result.problems["regel"].str.split(":").str[0])
-    sample = p.groupby("_rule", sort=False).head(per_rule)
+def problem_counts(result: CleanResult, lang: schema.Lang = "sv") -> pd.DataFrame:
+    """Problems per rule and column: errors, warnings and rows quarantined - counts only, no row
+    numbers or values (those stay in data/processed/<kommun>/valideringsrapport.csv)."""
+    p = result.problems.assign(regel=result.problems["regel"].str.split(":").str[0])
+    fatal = p[(p["allvarlighet"] == "fel") & (p["rad_excel"] > 0)]
+    keys = ["regel", "kolumn"]
+    counts = p.groupby(keys + ["allvarlighet"]).size().unstack(fill_value=0)
+    counts = counts.reindex(columns=["fel", "varning"], fill_value=0)
+    counts["rader_i_karantan"] = fatal.groupby(keys)["rad_excel"].nunique()
+    out = counts.fillna(0).astype(int).reset_index()
     order = {r.id: i for i, r in enumerate(RULES)}
-    sample = sample.assign(_order=sample["_rule"].map(order)).sort_values(["_order", "rad_excel"],
-                                                                          kind="mergesort")
-    out = pd.DataFrame({"rad_excel": sample["rad_excel"].to_numpy(), "kolumn": sample["kolumn"].to_numpy(),
-                        "regel": sample["_rule"].to_numpy(),
-                        "allvarlighet": [_severity(s, lang) for s in sample["allvarlighet"]],
-                        "giltigt": sample["giltigt"].to_numpy()})
+    out = out.sort_values(keys, key=lambda s: s.map(order) if s.name == "regel" else s, kind="mergesort")
+    for col in ("fel", "varning", "rader_i_karantan"):
+        out[col] = [_number(v, lang) for v in out[col]]
+    out = out[["regel", "kolumn", "fel", "varning", "rader_i_karantan"]].reset_index(drop=True)
+    out.columns.name = None
     return out.rename(columns={c: _ui(c, lang) for c in out.columns})
 
 

@@ -8,11 +8,19 @@
   labels, after renaming export headers with params ``mapping.columns``;
 * recodes export values (``mapping.values``), expands one multi-valued reason column into the
   ``orsak_*`` Ja/Nej columns (``mapping.reasons``) and drops ``mapping.drop``;
-* drops - and reports - every column that is not in the schema, and every free-text column that
-  contains personnummer-like strings (cells of typed columns that do are masked);
-* keeps every value as the cell's text (``str`` or ``None``): typing, validation and derivation are
-  the cleaning stage's job. The ``personnummer`` column is kept: cleaning derives ``barn_id``, age
-  and sex from it and then drops it. A :class:`RawTable` must never be written to disk.
+* drops - and reports - every column that is not in the schema (a free-text column that contains
+  personnummer-like strings is reported as such) and every column whose header looks like a
+  personnummer;
+* refuses a file whose name (or path) looks like it contains a personnummer;
+* keeps every value of a schema column as the cell's text (``str`` or ``None``): typing,
+  validation, the row-level personnummer check and derivation are the cleaning stage's job. The
+  ``personnummer`` column is kept: cleaning derives ``barn_id``, age and sex from it and then drops
+  it. A :class:`RawTable` must never be written to disk.
+
+Headers reach the reports only when they are *declared*: a schema name or label, or a header named
+in the params ``mapping``. Any other header is shown by its column letter (``(kolumn H)``), so a
+header holding a name or a personnummer is never repeated; values in problems are shown by their
+shape only (:func:`genomlysning.problems.shape`).
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from genomlysning import paths, personnummer, schema
-from genomlysning.problems import Problem
+from genomlysning.problems import Problem, shape
 
 #: File suffixes read as CSV.
 CSV_SUFFIXES: frozenset[str] = frozenset({".csv", ".txt", ".tsv"})
@@ -51,9 +59,10 @@ DEFAULT_REASON_SEPARATOR = ";"
 
 #: Reasons a column is dropped (the text shown in the report).
 DROP_FREE_TEXT_PNR = "fritext med personnummer"
+DROP_HEADER_PNR = "rubriken liknar ett personnummer (visas inte)"
 #: Added to the reason when (nearly) every value is a personnummer: probably the child's own column.
 HINT_PNR_COLUMN = ("; kolumnen ser ut att innehålla barnets personnummer – ange i så fall "
-                   "mapping.columns: {{{header!r}: personnummer}} i params-filen")
+                   "mapping.columns: {{<rubriken i {header}>: personnummer}} i params-filen")
 DROP_UNKNOWN = "okänd kolumn (finns inte i schemat)"
 DROP_DERIVED = "härledd kolumn (beräknas vid rensningen, läses inte in)"
 DROP_MAPPING = "borttagen enligt mapping.drop i params"
@@ -128,6 +137,34 @@ def _derived_lookup() -> dict[str, str]:
 def valid_headers_text() -> str:
     """The valid column headers, for error messages: ``Swedish label (name)``."""
     return "; ".join(f"{schema.column(n).sv} ({n})" for n in schema.TEMPLATE_COLUMNS)
+
+
+def column_letter(pos: int) -> str:
+    """Excel's letter(s) of the 0-based column ``pos``: 0 -> A, 25 -> Z, 26 -> AA."""
+    letters = ""
+    pos += 1
+    while pos:
+        pos, rest = divmod(pos - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def header_display(header: str, pos: int, declared: set[str]) -> str:
+    """How a header appears in reports: as written when declared (schema or params mapping),
+    otherwise ``(kolumn H)`` - an undeclared header may hold a name or a personnummer."""
+    if normalise_header(header) in declared and not personnummer.contains(header):
+        return " ".join(str(header).split())
+    return f"(kolumn {column_letter(pos)})"
+
+
+def check_file_name(fil: str) -> None:
+    """IngestError when the file's name or path looks like it contains a personnummer (masked)."""
+    if personnummer.contains(fil):
+        raise IngestError(
+            f"{personnummer.mask(fil)}: filens namn eller sökväg ser ut att innehålla ett personnummer "
+            "(10 eller 12 siffror i form av ett födelsedatum och fyra siffror; visas inte här). Filnamn "
+            "hamnar i rapporterna: byt namn på filen, t.ex. till aktualiseringar.csv, och ange det nya "
+            "namnet under input: i params-filen.")
 
 
 def _mapping(params: dict[str, Any] | None) -> dict[str, Any]:
@@ -294,7 +331,8 @@ _ROW, _C, _V, _T, _IS, _RPH = (_tags(x) for x in ("row", "c", "v", "t", "is", "r
 
 
 def _wrong_sheet(fil: str, wanted: str, names: Sequence[str]) -> IngestError:
-    return IngestError(f"{fil}: bladet {wanted!r} finns inte; bladen heter: {', '.join(names)}. "
+    shown = ", ".join(personnummer.mask(n) for n in names)
+    return IngestError(f"{fil}: bladet {wanted!r} finns inte; bladen heter: {shown}. "
                        "Ange rätt blad med 'sheet:' i params-filen.")
 
 
@@ -630,7 +668,7 @@ def _read_csv_ragged(text: str, sep: str, width: int, fil: str
             extra = [x for x in row[width:] if x.strip()]
             if extra:
                 problems.append(Problem(
-                    fil, i, "", personnummer.mask(sep.join(extra))[:60],
+                    fil, i, "", shape(sep.join(extra)),
                     f"raden har {len(row)} fält men rubrikraden har {width}", "fel",
                     f"lika många fält som rubrikraden; kontrollera avgränsaren ({sep!r}) och citattecken"))
             row = row[:width]
@@ -735,8 +773,7 @@ def expand_reasons(s: pd.Series, separator: str, recode: dict[str, str], fil: st
     if unknown.any():
         valid = "; ".join(r.sv for r in schema.ORSAKER)
         for idx, text in parts[unknown].items():
-            problems.append(Problem(fil, int(rad_excel.loc[idx]), header,
-                                    personnummer.mask(str(text).strip()),
+            problems.append(Problem(fil, int(rad_excel.loc[idx]), header, shape(str(text).strip()),
                                     "okänd anmälningsorsak – raden räknas som Övrigt", "varning", valid))
         codes = codes.where(~unknown, "ovrigt")
     for c in schema.REASON_COLUMNS:
@@ -765,11 +802,13 @@ def read_raw(path: str | Path, params: dict[str, Any] | None = None) -> RawTable
     """Read a template xlsx or CSV export into a :class:`RawTable` (see the module docstring).
 
     Raises :class:`IngestError` (naming the file and what would be valid) for an unreadable file,
-    missing required columns, conflicting duplicate columns or an invalid params mapping.
+    a file name that looks like a personnummer, missing required columns, conflicting duplicate
+    columns or an invalid params mapping.
     """
     params = dict(params or {})
     p = paths.resolve(path)
     fil = paths.relative(p)
+    check_file_name(fil)
     if not p.is_file():
         raise IngestError(f"{fil}: filen finns inte")
     col_map = mapping_columns(params)
@@ -778,6 +817,7 @@ def read_raw(path: str | Path, params: dict[str, Any] | None = None) -> RawTable
     values = mapping_values(params)
     lookup = header_lookup()
     derived = _derived_lookup()
+    declared = set(lookup) | set(derived) | set(col_map) | drop | ({reasons[0]} if reasons else set())
 
     sheet = read_table(p, fil, params)
     headers, frame, rad_excel = sheet.headers, sheet.frame, sheet.rad_excel
@@ -796,12 +836,16 @@ def read_raw(path: str | Path, params: dict[str, Any] | None = None) -> RawTable
     for pos, header in enumerate(headers):
         s = frame[pos]
         key = normalise_header(header)
+        shown = header_display(header, pos, declared)
         if key == "":
             if s.notna().any():
-                drop_col(f"(kolumn {pos + 1})", DROP_NO_HEADER)
+                drop_col(shown, DROP_NO_HEADER)
+            continue
+        if personnummer.contains(header):
+            drop_col(shown, DROP_HEADER_PNR)
             continue
         if key in drop:
-            drop_col(header, DROP_MAPPING, note=False)
+            drop_col(shown, DROP_MAPPING, note=False)
             continue
         if reasons and key == reasons[0]:
             reason_frame, rp = expand_reasons(s, reasons[1], values.get("__orsak__", {}), fil, header,
@@ -812,22 +856,15 @@ def read_raw(path: str | Path, params: dict[str, Any] | None = None) -> RawTable
         name = col_map.get(key) or lookup.get(key)
         if name is None:
             if sheet.has_pnr(pos).any():
-                drop_col(header, DROP_FREE_TEXT_PNR + _pnr_column_hint(s, header))
+                drop_col(shown, DROP_FREE_TEXT_PNR + _pnr_column_hint(s, shown))
             elif key in derived:
-                drop_col(header, DROP_DERIVED)
+                drop_col(shown, DROP_DERIVED)
             else:
-                drop_col(header, DROP_UNKNOWN + _suggest(header))
+                drop_col(shown, DROP_UNKNOWN + _suggest(header))
             continue
-        if name != "personnummer":
-            pnr = sheet.has_pnr(pos)
-            if pnr.any():
-                if schema.column(name).dtype == "str":
-                    drop_col(header, DROP_FREE_TEXT_PNR)
-                    continue
-                s = s.where(~pnr, s.map(personnummer.mask, na_action="ignore"))
         if name in columns:
             if columns[name].equals(s):
-                drop_col(header, DROP_DUPLICATE.format(name=origin[name]))
+                drop_col(shown, DROP_DUPLICATE.format(name=origin[name]))
                 continue
             raise IngestError(f"{fil}: kolumnerna {origin[name]!r} och {header!r} betyder båda {name} "
                               f"({schema.column(name).sv}) men har olika värden; ta bort den ena eller "
@@ -848,11 +885,13 @@ def read_raw(path: str | Path, params: dict[str, Any] | None = None) -> RawTable
     if missing:
         miss = [Problem(fil, 0, n, "", "obligatorisk kolumn saknas", "fel",
                         f"en kolumn med rubriken {schema.column(n).sv!r} eller {n!r}") for n in missing]
-        found = ", ".join(repr(h) for h in headers if h) or "(inga)"
+        shown_all = [header_display(h, i, declared) for i, h in enumerate(headers) if h]
+        found = ", ".join(h if h.startswith("(kolumn ") else repr(h) for h in shown_all) or "(inga)"
         raise IngestError(
             f"{fil}: obligatorisk kolumn saknas: "
             + ", ".join(f"{schema.column(n).sv} ({n})" for n in missing)
-            + f". Filen har rubrikerna: {found}. Giltiga rubriker (svensk etikett eller namn, "
+            + f". Filen har rubrikerna: {found} (rubriker utanför schemat och params-filens mapping "
+            "visas med kolumnbokstav). Giltiga rubriker (svensk etikett eller namn, "
             f"skiftläge spelar ingen roll): {valid_headers_text()}. En export med andra rubriker "
             "läses med mapping.columns i params-filen.", problems + miss)
 

@@ -6,7 +6,19 @@ number (odd third digit = male, even = female) and ``C`` the Luhn control digit 
 *samordningsnummer* (coordination number) has 60 added to the day.
 
 Personnummer never leave ``data/raw/``: the cleaning stage replaces them by a keyed hash
-(:func:`pseudonymise`) with a key that lives outside the repository (:func:`load_key`).
+(:func:`pseudonymise`) with a key of at least 32 bytes that lives outside the repository
+(:func:`load_key`); entered row and child ids get keyed pseudonyms too (:func:`pseudonymise_id`).
+
+Detection (:func:`find_identifiers`) survives the separators people and systems write: any space
+(also no-break and thin spaces), any dash (hyphen, U+2011, en/em dash, U+2212 minus ...), ``+``,
+``/``, ``_`` and ``.``, between the standard groups (``YYYYMMDD-NNNN``, ``YYYY-MM-DD-NNNN``,
+``YY MM DD NNNN``, ``19 85 01 01 1234`` ...). A run of 10 or 12 digits whose date part is plausible
+(month 01-12, day 01-31 or 61-91 for samordningsnummer; century 18-20) is *personnummer-like*; with a
+correct control digit it is a *personnummer*. Ordinary dates (8 digits), times (``10:30``), date
+ranges (``2025-01-01_2025-12-31``), phone and case numbers grouped otherwise are not flagged.
+
+Synthetic demo data follow one convention (:func:`in_synthetic_series`): every birth number lies
+in the series 980-999 (:data:`SYNTHETIC_SERIALS`); only such files may use the public demo key.
 """
 
 from __future__ import annotations
@@ -33,21 +45,141 @@ COORDINATION_OFFSET = 60
 KEY_ENV = "GENOMLYSNING_KEY"
 #: Environment variable holding the path of a key file.
 KEY_FILE_ENV = "GENOMLYSNING_KEY_FILE"
-#: Minimum length of a key, in characters.
-MIN_KEY_LENGTH = 16
+#: Minimum length of a key, in bytes (UTF-8): ``secrets.token_hex(32)`` gives 64.
+MIN_KEY_LENGTH = 32
+#: Birth numbers (digits 7-9 of the ten-digit form) of every synthetic personnummer, inclusive.
+SYNTHETIC_SERIALS: tuple[int, int] = (980, 999)
 #: PUBLIC demo key. It is printed here, so it protects nothing: it is used only for synthetic data
 #: (params ``synthetic: true``) when no real key is configured, so that the demo runs anywhere.
 DEMO_KEY: bytes = b"genomlysning-PUBLIC-demo-key-only-for-synthetic-data"
 
 _STRICT = re.compile(r"^(\d{6}|\d{8})([-+]?)(\d{4})$")
-# Personnummer-like: 6 or 8 digits, optional separator, 4 digits, not glued to other letters/digits,
-# with a plausible month (01-12) and day (01-31, or 61-91 for samordningsnummer). The control digit
-# is deliberately NOT required: a mistyped personnummer still identifies a person.
-_LIKE = re.compile(
-    r"(?<![0-9A-Za-z])"
-    r"(?:\d{2})?\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]|6[1-9]|[78]\d|9[01])"
-    r"[-+ ]?\d{4}(?![0-9])"
-)
+
+#: Characters that may stand between the digit groups of a written personnummer (besides every
+#: Unicode space, ``\s``): soft hyphen, zero-width characters, every dash and minus, + / _ .
+SEPARATORS = ("\u00ad\u200b\u200c\u200d\u2060\ufeff-\u2010\u2011\u2012\u2013\u2014\u2015\u2212"
+              "\ufe58\ufe63\uff0d+/_.")
+_SEP = rf"[\s{re.escape(SEPARATORS)}]"
+#: Digit groups joined by 1-3 separator characters (``-``, `` - ``, ``\u00a0\u2013\u00a0`` ...).
+_CHAIN = re.compile(rf"\d+(?:{_SEP}{{1,3}}\d+)*")
+_GROUP = re.compile(r"\d+")
+#: At least ten digits somewhere (a cheap filter before the full scan).
+_TEN_DIGITS = re.compile(r"\d(?:\D*\d){9}")
+#: Where a written personnummer may be split, counted in digits from its right end: before the
+#: serial (4), between day, month, year (6, 8) and after the century (10).
+_SPLITS = frozenset({4, 6, 8, 10})
+_CENTURIES = frozenset({"18", "19", "20"})
+
+
+@dataclass(frozen=True)
+class Found:
+    """One personnummer-like run in a text: its span, digits and whether the control digit holds."""
+
+    start: int
+    end: int
+    digits: str
+    valid: bool
+    glued: bool  # a letter touches it, or it is a window inside a longer digit run
+
+
+def _plain_digits(text: str) -> str:
+    return "".join(str(int(ch)) for ch in text)  # also folds full-width and other Unicode digits
+
+
+def _date_shaped(digits: str) -> bool:
+    """10 or 12 digits whose date part is plausible (day + 60 allowed: samordningsnummer)."""
+    if len(digits) == 12 and digits[:2] not in _CENTURIES:
+        return False
+    ten = digits[-10:]
+    month, day = int(ten[2:4]), int(ten[4:6])
+    return 1 <= month <= 12 and (1 <= day <= 31 or 61 <= day <= 91)
+
+
+def _control_ok(digits: str) -> bool:
+    ten = digits[-10:]
+    return luhn_digit(ten[:9]) == int(ten[9])
+
+
+def _splits_ok(lengths: list[int]) -> bool:
+    """The groups split the run only where a written personnummer is split (so lists of numbers,
+    phone numbers and thousands separators are not read as one)."""
+    cuts, acc = set(), 0
+    for n in reversed(lengths[1:]):
+        acc += n
+        cuts.add(acc)
+    return cuts <= _SPLITS
+
+
+def _starts_a_date(groups: list[tuple[int, int, str]], j: int) -> bool:
+    """True when the 4-digit group ``j`` is followed by a 1-2 digit group: a year, not a serial."""
+    return len(groups[j][2]) == 4 and j + 1 < len(groups) and len(groups[j + 1][2]) <= 2
+
+
+def _touches_letter(text: str, start: int, end: int) -> bool:
+    return (start > 0 and text[start - 1].isalpha()) or (end < len(text) and text[end].isalpha())
+
+
+def _in_chain(text: str, m: re.Match[str]) -> list[Found]:
+    groups = [(m.start() + g.start(), m.start() + g.end(), _plain_digits(g.group(0)))
+              for g in _GROUP.finditer(m.group(0))]
+    out: list[Found] = []
+    for i in range(len(groups)):
+        total = 0
+        for j in range(i, len(groups)):
+            total += len(groups[j][2])
+            if total > 12:
+                break
+            if total not in (10, 12) or _starts_a_date(groups, j):
+                continue
+            if not _splits_ok([len(g[2]) for g in groups[i:j + 1]]):
+                continue
+            digits = "".join(g[2] for g in groups[i:j + 1])
+            if _date_shaped(digits):
+                start, end = groups[i][0], groups[j][1]
+                out.append(Found(start, end, digits, _control_ok(digits), _touches_letter(text, start, end)))
+    for start, _, digits in groups:  # windows inside one longer digit run (glued to other digits)
+        if len(digits) == 10 or (len(digits) == 12 and _date_shaped(digits)):
+            continue  # the run itself is the candidate
+        for width in (10, 12):
+            for k in range(len(digits) - width + 1 if len(digits) > width else 0):
+                window = digits[k:k + width]
+                if _date_shaped(window):
+                    out.append(Found(start + k, start + k + width, window, _control_ok(window), True))
+    return out
+
+
+def scan(text: str) -> list[Found]:
+    """Every personnummer-like run in ``text`` (see the module docstring), valid or not."""
+    text = str(text or "")
+    if len(text) < 10 or not _TEN_DIGITS.search(text):
+        return []
+    out: list[Found] = []
+    for m in _CHAIN.finditer(text):
+        if sum(ch.isdigit() for ch in m.group(0)) >= 10:
+            out.extend(_in_chain(text, m))
+    return out
+
+
+def find_identifiers(text: str, strict: bool = False) -> list[tuple[int, int]]:
+    """Spans (start, end; merged, in order) of the identifiers in ``text``.
+
+    ``strict=False`` (free text, headers, file names, params): every personnummer-like run that
+    stands apart from letters, and every valid personnummer also when glued to letters or digits.
+    ``strict=True`` (id columns, where case numbers may look like dates): valid personnummer only.
+    """
+    spans = sorted((f.start, f.end) for f in scan(text) if f.valid or not (strict or f.glued))
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def has_identifier(text: str, strict: bool = False) -> bool:
+    """True when ``text`` holds an identifier (:func:`find_identifiers`)."""
+    return bool(find_identifiers(text, strict))
 
 
 class PersonnummerError(ValueError):
@@ -60,6 +192,10 @@ class PersonnummerError(ValueError):
 
 class KeyMissingError(RuntimeError):
     """No usable pseudonymisation key; the message says how to create and set one."""
+
+
+class SyntheticDataError(ValueError):
+    """Params say ``synthetic: true`` but the file has personnummer outside the demo series."""
 
 
 def luhn_digit(digits: str) -> int:
@@ -174,22 +310,43 @@ def is_valid(text: str, ref_date: dt.date | None = None) -> bool:
 
 def find_in_text(text: str) -> list[str]:
     """Return the personnummer-like substrings of ``text`` (control digit not required)."""
-    return [m.group(0) for m in _LIKE.finditer(str(text))] if text else []
+    return [str(text)[a:b] for a, b in find_identifiers(text)] if text else []
 
 
 def contains(text: str) -> bool:
     """True when ``text`` contains a personnummer-like substring."""
-    return bool(text) and _LIKE.search(str(text)) is not None
+    return bool(text) and has_identifier(str(text))
 
 
 def looks_like(text: str) -> bool:
     """True when the whole of ``text`` (stripped) is personnummer-like (control digit not checked)."""
-    return bool(text) and _LIKE.fullmatch(str(text).strip()) is not None
+    stripped = str(text or "").strip()
+    return bool(stripped) and find_identifiers(stripped) == [(0, len(stripped))]
 
 
 def mask(text: str) -> str:
     """Replace every personnummer-like substring of ``text`` by ``ÅÅÅÅMMDD-XXXX``."""
-    return _LIKE.sub(MASK, str(text)) if text else text
+    if not text:
+        return text
+    text = str(text)
+    out, last = [], 0
+    for start, end in find_identifiers(text):
+        out += [text[last:start], MASK]
+        last = end
+    return "".join([*out, text[last:]])
+
+
+def in_synthetic_series(text: str) -> bool | None:
+    """Whether a personnummer cell follows the synthetic convention (birth number 980-999).
+
+    None when the cell holds no 10- or 12-digit number (then it is no personnummer at all). The
+    control digit is not checked: a mistyped synthetic number is still synthetic.
+    """
+    digits = _plain_digits("".join(ch for ch in str(text or "") if ch.isdigit()))
+    if len(digits) not in (10, 12):
+        return None
+    low, high = SYNTHETIC_SERIALS
+    return low <= int(digits[-4:-1]) <= high
 
 
 # ---------------------------------------------------------------------------------------------
@@ -210,6 +367,32 @@ def pseudonymise(canonical: str, key: bytes) -> str:
     """
     digest = hmac.new(key, canonical.encode("ascii"), hashlib.sha256).hexdigest()[:16]
     return "b" + digest.translate(_NO_DIGITS)
+
+
+#: Prefix of the pseudonym of an entered id, by column.
+ID_PREFIX: dict[str, str] = {"rad_id": "r", "barn_id": "b"}
+
+
+def pseudonymise_id(column: str, value: str, key: bytes) -> str:
+    """Keyed pseudonym of an entered ``rad_id`` or ``barn_id``: the prefix of :data:`ID_PREFIX` and
+    16 letters (HMAC-SHA256 of ``"<column>:<value>"``, digits written as g-p).
+
+    The column name keeps the ids apart from each other and from personnummer pseudonyms; the same
+    value with the same key always gets the same pseudonym (so re-referrals are still found).
+    """
+    return pseudonymise_ids(column, [value], key)[0]
+
+
+def pseudonymise_ids(column: str, values: list[str], key: bytes) -> list[str]:
+    """:func:`pseudonymise_id` of many values (the keyed state of the prefix is computed once)."""
+    prefix = ID_PREFIX[column]
+    base = hmac.new(key, f"{column}:".encode(), hashlib.sha256)
+    out = []
+    for value in values:
+        h = base.copy()
+        h.update(value.encode())
+        out.append(prefix + h.hexdigest()[:16].translate(_NO_DIGITS))
+    return out
 
 
 def default_key_file() -> Path:
@@ -241,13 +424,17 @@ def _inside_project(p: Path) -> bool:
     return True
 
 
-def _checked(key: str, source: str) -> bytes:
-    key = key.strip()
+def check_key(key: bytes, source: str) -> bytes:
+    """``key`` if it has at least :data:`MIN_KEY_LENGTH` bytes, else :class:`KeyMissingError`."""
     if len(key) < MIN_KEY_LENGTH:
-        raise KeyMissingError(f"pseudonymiseringsnyckeln från {source} är för kort ({len(key)} tecken; "
-                              f"minst {MIN_KEY_LENGTH}) / the key from {source} is too short.\n"
-                              + key_instructions())
-    return key.encode("utf-8")
+        raise KeyMissingError(f"pseudonymiseringsnyckeln från {source} är för kort ({len(key)} byte; "
+                              f"minst {MIN_KEY_LENGTH}) / the key from {source} is too short "
+                              f"({len(key)} bytes; at least {MIN_KEY_LENGTH}).\n" + key_instructions())
+    return key
+
+
+def _checked(key: str, source: str) -> bytes:
+    return check_key(key.strip().encode("utf-8"), source)
 
 
 def _read_key_file(p: Path, source: str) -> bytes:

@@ -1216,7 +1216,14 @@ def cli_clean(args: Any) -> int:
     project = Project(paths.PROJECT_ROOT)
     overrides: dict[str, Any] = {}
     if args.input:
+        from genomlysning.ingest import IngestError, check_file_name
+
         src = Path(args.input).expanduser().resolve()
+        try:  # before the name reaches the report's provenance cell
+            check_file_name(os.path.relpath(src, project.root))
+        except IngestError as exc:
+            print(f"genomlysning clean: {exc}")
+            return 2
         if not src.is_file():
             print(f"genomlysning clean: {args.input}: no such file")
             return 2

@@ -12,8 +12,9 @@ kommun                        per year  what it exercises
                                         (separation); delivered as the filled-in template
 ``norrvik``                   ~2 500    common intake from ``reform_datum`` 2024-07-01: +0.5
                                         log-odds on opening an utredning
-``storstad_vaster``           ~6 000    ``omrade`` field; pilot area "Pilot" from 2024-01-01:
-                                        +1.0 log-odds on accepting an offered insats
+``storstad_vaster``           ~6 000    ``omrade`` field (areas declared in params ``omraden``);
+                                        pilot area "Pilot" from 2024-01-01: +1.0 log-odds on
+                                        accepting an offered insats
 ``storstad_oster``            ~9 000    a case-management system export (other headers, codes,
                                         reasons in one column, free text) read via ``mapping:``
 ``sjohamn``                   ~20 000   large: recovery of the known effects
@@ -47,9 +48,12 @@ Every synthetic personnummer is *obviously fake by construction*: its birth numb
 the ten-digit form) lies in the series **980-999**, its third birth-number digit is odd for boys and
 even for girls, its birth date is consistent with the age recorded on every row, and its control
 digit is valid (Luhn), so the import stage accepts it. :func:`is_fake_personnummer` checks the
-convention. Numbers are unique within a municipality (children sharing a birth date and sex beyond
-the ten available numbers are moved to the next free day); in the national benchmark file, which
-exceeds that capacity, distinct synthetic children may share a number. Template files use the
+convention; the cleaning stage accepts params ``synthetic: true`` (and with it the public demo key)
+only when every personnummer of the file lies in the series
+(:func:`genomlysning.personnummer.in_synthetic_series`). Numbers are unique within a municipality
+(children sharing a birth date and sex beyond the ten available numbers are moved to the next free
+day); in the national benchmark file, which exceeds that capacity, distinct synthetic children may
+share a number. Template files use the
 12-digit form ``YYYYMMDD-NNNN``; the ``storstad_oster`` export writes about 40 % of rows in the
 10-digit form ``YYMMDD-NNNN``. About 0.5 % of children in template files have no personnummer
 (``barn_id`` entered instead, as for a child without a Swedish number).
@@ -82,7 +86,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from genomlysning import paths, schema
+from genomlysning import paths, personnummer, schema
 
 # ---------------------------------------------------------------------------------------------
 # Constants
@@ -94,8 +98,9 @@ PERIOD_SLUT = "2025-12-31"
 TRUTH_FILE = "sanna_parametrar.json"
 TEMPLATE_CSV = "aktualiseringar.csv"
 EXPORT_CSV = "arendeexport.csv"
-#: Birth-number series of every synthetic personnummer (see the module docstring).
-FAKE_SERIAL_MIN, FAKE_SERIAL_MAX = 980, 999
+#: Birth-number series of every synthetic personnummer (see the module docstring); params
+#: ``synthetic: true`` is accepted only for files whose personnummer all lie in it.
+FAKE_SERIAL_MIN, FAKE_SERIAL_MAX = personnummer.SYNTHETIC_SERIALS
 #: Share of children entered without a personnummer (``barn_id`` given instead).
 NO_PNR_SHARE = 0.005
 
@@ -494,12 +499,9 @@ def is_fake_personnummer(value: str) -> bool:
     Accepts ``YYYYMMDD-NNNN``, ``YYMMDD-NNNN`` and the forms without ``-``.
     """
     digits = value.strip().replace("-", "").replace("+", "")
-    if not digits.isdigit() or len(digits) not in (10, 12):
+    if not digits.isdigit() or not personnummer.in_synthetic_series(digits):
         return False
     ten = digits[-10:]
-    serial = int(ten[6:9])
-    if not FAKE_SERIAL_MIN <= serial <= FAKE_SERIAL_MAX:
-        return False
     control = luhn_control_digit(np.array([[int(c) for c in ten[:9]]]))[0]
     return int(ten[9]) == int(control)
 
@@ -1385,6 +1387,8 @@ def params_dict(spec: KommunSpec) -> dict[str, Any]:
                            "ateraktualisering_manader": 12, "k": 5, "lang": "sv"}
     if spec.reform_datum:
         out["reform_datum"] = dt.date.fromisoformat(spec.reform_datum)
+    if spec.omraden:
+        out["omraden"] = list(spec.omraden)
     if spec.pilot_omrade:
         out["pilot_omrade"] = spec.pilot_omrade
         if spec.pilot_start:

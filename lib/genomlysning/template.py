@@ -175,9 +175,13 @@ def about_lines(lang: Lang = "sv") -> list[str]:
         "alltså uppgifter som omfattas av sekretess (OSL 26 kap.) och ska förvaras därefter.",
         "7. Skriv aldrig namn, adresser eller fritext (anteckningar) i mallen.",
         "8. Löpnummer ska vara unikt för varje rad.",
+        "9. Område/team: skriv bara de områden som står under omraden: i params-filen (t.ex. "
+        "omraden: [Nord, Syd, Pilot]); andra värden redovisas som problem och räknas som okänt område.",
         "",
         "Kontrollera filen innan analysen:  genomlysning validate <fil>.xlsx",
-        "Varje problem visas med radnumret som i Excel, kolumn, värde, regel och vad som vore giltigt.",
+        "Varje problem visas med radnumret som i Excel, kolumn, regel och vad som vore giltigt; värdet "
+        "visas bara om det är en kod, ett tal eller ett datum, annars bara dess form (t.ex. "
+        "\"text, 18 tecken\").",
         "Bladet Kolumner beskriver varje kolumn; bladet Koder listar alla koder och stavningar som "
         "godtas (användbart när en export från verksamhetssystemet ska läsas in med en mappning).",
     ]
@@ -190,8 +194,9 @@ def about_lines(lang: Lang = "sv") -> list[str]:
         "the Data sheet without changing its headers; pick coded values from the dropdowns; dates as "
         "YYYY-MM-DD; several reasons may apply (Ja in each). Personnummer is only used to derive a "
         "pseudonymous child id, age and sex and never leaves data/raw/; never enter names or free "
-        "text. Check the file with: genomlysning validate <file>.xlsx. The Columns sheet documents "
-        "every column, the Codes sheet every code and accepted spelling.",
+        "text. Area/team takes only the areas listed under omraden: in the params file. Check the file "
+        "with: genomlysning validate <file>.xlsx. The Columns sheet documents every column, the Codes "
+        "sheet every code and accepted spelling.",
     ]
     return sv + en
 
