@@ -395,11 +395,10 @@ class Durations:
     variable: str = "arendetyp"
 
 
-def durations(df: pd.DataFrame, kind: str, period_slut: str | pd.Timestamp, group: str = "arendetyp",
-              ) -> Durations:
-    """Durations for ``kind`` "fb" (aktualisering -> förhandsbedömning decision, every row) or
-    "utredning" (start -> end of an own utredning). Open cases are censored at ``period_slut``;
-    rows whose duration cannot be known (a missing date) are left out."""
+def row_durations(df: pd.DataFrame, kind: str, period_slut: str | pd.Timestamp
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: days (decided/closed: to the event; open: to ``period_slut``; NaN if unknown),
+    the event flag and the population (every row for "fb", own utredningar for "utredning")."""
     end = pd.Timestamp(period_slut)
     if kind == "fb":
         done = _flag(df, "fb_beslutad")
@@ -415,7 +414,15 @@ def durations(df: pd.DataFrame, kind: str, period_slut: str | pd.Timestamp, grou
     else:
         raise ValueError(f"kind must be 'fb' or 'utredning', not {kind!r}")
     open_days = (end - pd.to_datetime(start)).dt.days.to_numpy(dtype=float, na_value=np.nan)
-    t = np.where(done, days, open_days)
+    return np.where(done, days, open_days), done, pop
+
+
+def durations(df: pd.DataFrame, kind: str, period_slut: str | pd.Timestamp, group: str = "arendetyp",
+              ) -> Durations:
+    """Durations for ``kind`` "fb" (aktualisering -> förhandsbedömning decision, every row) or
+    "utredning" (start -> end of an own utredning). Open cases are censored at ``period_slut``;
+    rows whose duration cannot be known (a missing date) are left out."""
+    t, done, pop = row_durations(df, kind, period_slut)
     keep = pop & ~np.isnan(t) & (t >= 0)
     if group:
         g = df[group].astype(object).where(df[group].notna(), MISSING).to_numpy()

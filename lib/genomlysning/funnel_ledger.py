@@ -176,7 +176,7 @@ def _declare_akt(led: Ledger, y: pd.DataFrame, period_slut: pd.Timestamp) -> dic
         led.dimension(A, f"hoppat:{s}", np.where(skipped, "ja", "nej"), ("ja", "nej"), parent="steg",
                       allowed={"ja": below, "nej": AKT_STEG})
     for kind, grid in (("fb", funnel.FB_DAYS), ("utredning", funnel.UTREDNING_DAYS)):
-        t, done, inside = _raw_durations(y, kind, period_slut)
+        t, done, inside = funnel.row_durations(y, kind, period_slut)
         codes = (*_time_codes(grid), OUT)
         vals = _time_dim(t, done, inside, grid)
         if kind == "fb":
@@ -194,26 +194,6 @@ def _declare_akt(led: Ledger, y: pd.DataFrame, period_slut: pd.Timestamp) -> dic
             allowed[OUT] = [s for s in AKT_STEG if s not in own]
             led.dimension(A, "utr_tid", vals, codes, parent="steg", allowed=allowed)
     return variables
-
-
-def _raw_durations(y: pd.DataFrame, kind: str, period_slut: pd.Timestamp
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Days (decided: to the decision; open: to period_slut), decided flag and population, for
-    every row, as :func:`genomlysning.funnel.durations` computes them before dropping rows."""
-    end = pd.Timestamp(period_slut)
-    if kind == "fb":
-        done = funnel._flag(y, "fb_beslutad")
-        days = y["dagar_till_fb"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-        start = y["aktualiseringsdatum"]
-        pop = np.ones(len(y), dtype=bool)
-    else:
-        done = funnel._flag(y, "utredning_avslutad")
-        days = y["utredning_dagar"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-        start = y["utredning_start"].where(y["utredning_start"].notna(),
-                                           y["fb_datum"].where(y["fb_beslut"].astype(object) == "inleda"))
-        pop = funnel.own_utredning(y)
-    open_days = (end - pd.to_datetime(start)).dt.days.to_numpy(dtype=float, na_value=np.nan)
-    return np.where(done, days, open_days), done, pop
 
 
 def _declare_barn(led: Ledger, y: pd.DataFrame, variables: dict[str, list[str]]) -> None:

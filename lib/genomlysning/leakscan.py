@@ -16,6 +16,8 @@ A needle shaped like a personnummer (10 or 12 digits with separators only) is al
 its digit-only form, the last ten digits, in text whose separators between digits are removed:
 ``19121212-1212`` is found as ``191212121212``, ``121212-1212``, ``19121212 - 1212`` or
 ``1912-12-12-1212``; such hits have ``form == "digits"``.
+(``19121212-1212``, "Tolvan Tolvansson", is Skatteverket's published test personnummer: no
+real person has it.)
 
 A :class:`Hit` prints without its needle (``str(hit)``), so that scanning real outputs for real
 personnummer never writes one into a log.

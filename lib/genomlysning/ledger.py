@@ -553,6 +553,7 @@ class Ledger:
         self.tables: list[Table] = []
         self.relations: list[Relation] = []
         self.result: Protection | None = None
+        self._values: dict[str, int] = {}
 
     # -- declarations ------------------------------------------------------------------------
 
@@ -567,6 +568,7 @@ class Ledger:
         _code_index(pd.Series(values, dtype=object).reset_index(drop=True), dim)
         self.dims[unit][name] = dim
         col = pd.Series(values, dtype=object).reset_index(drop=True)
+        self._values.clear()  # a new dimension can change which conditions are trivial
         self.records[unit] = (pd.DataFrame({name: col}) if frame is None
                               else frame.assign(**{name: col.to_numpy()}))
 
@@ -575,7 +577,13 @@ class Ledger:
         return canonical(cell, self.dims)
 
     def value(self, cell: Cell) -> int:
-        """The count of ``cell`` in the records."""
+        """The count of ``cell`` in the records (computed once per quantity)."""
+        key = self.canonical(cell).key()
+        if key not in self._values:
+            self._values[key] = self._count(cell)
+        return self._values[key]
+
+    def _count(self, cell: Cell) -> int:
         frame = self.records[cell.unit]
         m = np.ones(len(frame), dtype=bool)
         for d, codes in cell.where:
@@ -788,8 +796,8 @@ def canonical(cell: Cell, dims: Mapping[str, Mapping[str, Dim]]) -> Cell:
 
 
 def _unit_totals(cells: Mapping[str, Cell]) -> set[str]:
-    """Cells that condition on nothing but a whole unit (grand totals: hidden last)."""
-    return {key for key, c in cells.items() if all(len(codes) == 0 for _, codes in c.where) or not c.where}
+    """Canonical cells that condition on nothing: a unit's grand total (hidden last)."""
+    return {key for key, c in cells.items() if not c.where}
 
 
 def _cheapest(order: Sequence[str], known: np.ndarray, duals: np.ndarray | None, values: np.ndarray,
