@@ -113,3 +113,112 @@ def test_integer_program_is_stricter_than_its_relaxation() -> None:
 def test_cell_keys_round_trip_with_awkward_codes() -> None:
     c = Cell.of("akt", omrade=["Norr, väst", "a|b=c"], steg="s1")
     assert Cell.from_key(c.key()) == c
+
+
+def _published(led: Ledger) -> tuple[dict, dict[str, pd.DataFrame]]:
+    """What a notebook leaves in reports/: its definitions and its masked tables."""
+    led.protect()
+    return (json.loads(led.definitions_json()),
+            {t.name: led.masked(t.name) for t in led.tables if not t.prior})
+
+
+def _kon_steg(led: Ledger, rows: pd.DataFrame) -> None:
+    led.dimension("akt", "kon", rows["kon"], ("flicka", "pojke"))
+    led.dimension("akt", "steg", rows["steg"], ("0", "1", "2"))
+
+
+def _rows() -> pd.DataFrame:
+    kon = ["flicka"] * 12 + ["pojke"] * 8
+    steg = ["0"] * 2 + ["1"] * 3 + ["2"] * 7 + ["0"] * 1 + ["1"] * 1 + ["2"] * 6
+    return pd.DataFrame({"kon": kon, "steg": steg})
+
+
+def _count_table(led: Ledger, name: str, cells: list[Cell]) -> None:
+    led.add(name, pd.DataFrame({"n": [led.value(c) for c in cells]}), {"n": cells})
+
+
+def test_a_later_notebook_cannot_reveal_what_an_earlier_one_hid() -> None:
+    """02 publishes counts by kon x stage with pojke's small cells hidden; 03 then wants to
+    publish pojke's total and those past stage 0 (a model population and its events), whose
+    difference is a hidden small count. 03 must hide its own cells, never 02's."""
+    rows = _rows()
+    first = Ledger(5)
+    _kon_steg(first, rows)
+    _count_table(first, "02_t", [Cell.of("akt", kon=g, steg=s) for g in ("flicka", "pojke")
+                                 for s in ("0", "1", "2")])
+    defs02, pub02 = _published(first)
+    hidden02 = {i for i, v in enumerate(pub02["02_t"]["n"]) if disclose.is_suppressed(v)}
+    assert {3, 4} <= hidden02  # pojke at 0 and 1: 1 each
+
+    naive = [Cell.of("akt", kon="pojke", steg=["0", "1", "2"]), Cell.of("akt", kon="pojke", steg=["1", "2"])]
+    leaky = {**pub02, "03_t": pd.DataFrame({"n": [8, 7]})}
+    defs03_naive = {**defs02, "tables": [{"name": "03_t", "cells": {"n": [c.key() for c in naive]},
+                                          "linked": {}, "protect": []}], "relations": []}
+    assert any(r.disclosed for r in ledger.audit_ranges(ledger.merge([defs02, defs03_naive]), leaky))
+
+    second = Ledger(5)
+    _kon_steg(second, rows)
+    second.add_published([defs02], pub02)
+    _count_table(second, "03_t", naive)
+    defs03, pub03 = _published(second)
+    # 02's table is exactly as published; 03's cells carry the suppression
+    assert second.masked("02_t")["n"].tolist() == pub02["02_t"]["n"].tolist()
+    assert disclose.SUPPRESSED in pub03["03_t"]["n"].tolist()
+    assert [t["name"] for t in defs03["tables"]] == ["03_t"]
+    rows_ = ledger.audit_ranges(ledger.merge([defs02, defs03]), {**pub02, **pub03})
+    assert rows_ and not any(r.disclosed for r in rows_)
+
+
+def test_stale_earlier_reports_are_refused() -> None:
+    rows = _rows()
+    first = Ledger(5)
+    _kon_steg(first, rows)
+    _count_table(first, "02_t", [Cell.of("akt", kon="flicka")])
+    defs02, pub02 = _published(first)
+    second = Ledger(5)
+    _kon_steg(second, rows.iloc[1:].reset_index(drop=True))
+    with pytest.raises(ledger.LedgerError, match="stale"):
+        second.add_published([defs02], pub02)
+    third = Ledger(3)
+    _kon_steg(third, rows)
+    with pytest.raises(ledger.LedgerError, match="k = 5"):
+        third.add_published([defs02], pub02)
+
+
+def test_a_year_ledger_inside_a_many_year_ledger() -> None:
+    """02 counts the year 2025 (scope ar=2025); 05 counts every year and declares ``ar``. 05's
+    all-years count minus its 2024 count is 02's hidden 2025 count: the scope links them."""
+    rows = pd.concat([_rows().assign(ar="2025"), _rows().assign(ar="2024")], ignore_index=True)
+    year = rows[rows["ar"] == "2025"].reset_index(drop=True)
+    first = Ledger(5, scope={"akt": {"ar": ["2025"]}})
+    _kon_steg(first, year)
+    _count_table(first, "02_t", [Cell.of("akt", kon="pojke", steg="1"), Cell.of("akt", kon="flicka")])
+    defs02, pub02 = _published(first)
+    assert disclose.is_suppressed(pub02["02_t"]["n"].iloc[0])
+    assert defs02["scope"] == {"akt": {"ar": ["2025"]}}
+
+    many = Ledger(5)
+    _kon_steg(many, rows)
+    many.dimension("akt", "ar", rows["ar"], ("2024", "2025"))
+    many.add_published([defs02], pub02)
+    both = [Cell.of("akt", kon="pojke", steg=["1", "2"]),
+            Cell.of("akt", kon="pojke", steg=["1", "2"], ar="2024"),
+            Cell.of("akt", kon="pojke", steg="2", ar="2025")]
+    _count_table(many, "05_t", both)
+    defs05, pub05 = _published(many)
+    assert disclose.SUPPRESSED in pub05["05_t"]["n"].tolist()
+    merged = ledger.merge([defs02, defs05])
+    rows_ = ledger.audit_ranges(merged, {**pub02, **pub05})
+    assert not any(r.disclosed for r in rows_)
+    # published unmasked, the same tables disclose 02's hidden cell through the scope
+    naive = {**pub02, "05_t": pd.DataFrame({"n": [many.value(c) for c in both]})}
+    assert any(r.disclosed for r in ledger.audit_ranges(merged, naive))
+
+
+def test_records_of_different_scopes_are_not_mixed_up() -> None:
+    """Two year ledgers of different years, with nothing declaring ``ar``, cannot be merged."""
+    a = {"version": 1, "k": 5, "scope": {"akt": {"ar": ["2024"]}}, "dimensions": [],
+         "tables": [], "relations": []}
+    b = {**a, "scope": {"akt": {"ar": ["2025"]}}}
+    with pytest.raises(ledger.LedgerError, match="records differ"):
+        ledger.merge([a, b])

@@ -42,20 +42,29 @@ def ledger_files(kommun: str) -> list[Path]:
     return sorted(folder.glob("*.json")) if folder.is_dir() else []
 
 
-def audit_unit(kommun: str) -> UnitAudit:
-    """Audit ``reports/<kommun>/`` from its published tables and ledger definitions."""
-    start = time.perf_counter()
-    rows: list[ledger.AuditRow] = []
-    hidden = 0
+def published(kommun: str, before: str | None = None) -> tuple[list[dict], dict[str, pd.DataFrame]]:
+    """The unit's ledger definitions (those of notebooks numbered before ``before``, e.g.
+    ``"03"``, if given) and the published tables they name, as read back from reports/."""
+    files: list[dict] = []
+    tables: dict[str, pd.DataFrame] = {}
     for path in ledger_files(kommun):
+        if before is not None and path.stem >= before:
+            continue
         definitions = json.loads(path.read_text(encoding="utf-8"))
-        published: dict[str, pd.DataFrame] = {}
+        files.append(definitions)
         for t in definitions["tables"]:
             frame, _ = report.read_table(kommun, t["name"])
-            published[t["name"]] = frame
-        found = ledger.audit_ranges(definitions, published)
-        hidden += sum(r.kind == "dold" for r in found)
-        rows.extend(found)
+            tables[t["name"]] = frame
+    return files, tables
+
+
+def audit_unit(kommun: str) -> UnitAudit:
+    """Audit ``reports/<kommun>/`` from its published tables and all its ledger definitions,
+    merged into one attacker's model (a channel between notebooks is found too)."""
+    start = time.perf_counter()
+    files, tables = published(kommun)
+    rows = ledger.audit_ranges(ledger.merge(files), tables) if files else []
+    hidden = sum(r.kind == "dold" for r in rows)
     return UnitAudit(kommun, rows, hidden, time.perf_counter() - start)
 
 

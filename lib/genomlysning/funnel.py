@@ -535,7 +535,7 @@ def analyse(df: pd.DataFrame, ar: int | None, k: int, period_slut: str | pd.Time
     dur = {"fb": durations(y, "fb", period_slut), "utredning": durations(y, "utredning", period_slut)}
     raw["tid_fb"] = time_curves(dur["fb"], FB_DAYS)
     raw["tid_utredning"] = time_curves(dur["utredning"], UTREDNING_DAYS)
-    led = funnel_ledger.build(raw, y, k, pd.Timestamp(period_slut))
+    led = funnel_ledger.build(raw, y, k, pd.Timestamp(period_slut), ar)
     led.protect(cache)  # type: ignore[arg-type]
     masked = {name: led.masked(name) for name in raw}
     for name in ("tid_fb", "tid_utredning"):  # derivable from the other three counts

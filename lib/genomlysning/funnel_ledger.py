@@ -322,12 +322,27 @@ def _register_curves(led: Ledger, name: str, t: pd.DataFrame, dim: str, grid: Se
     led.add(name, t, cells, linked=linked, protect=protect)
 
 
-def build(raw: dict[str, pd.DataFrame], y: pd.DataFrame, k: int, period_slut: pd.Timestamp) -> Ledger:
-    """The ledger of the funnel notebook's tables ``raw`` (unsuppressed, as ``funnel.analyse``
-    computes them for the year's rows ``y``)."""
-    led = Ledger(k)
+def scope(ar: int | None) -> dict[str, dict[str, list[str]]]:
+    """The records of a year's ledger within the unit's universe: aktualiseringar of ``ar`` and
+    the children with one (see :class:`genomlysning.ledger.Ledger`); None: every year."""
+    return {} if ar is None else {A: {"ar": [str(ar)]}, B: {"ar": [str(ar)]}}
+
+
+def declare(led: Ledger, y: pd.DataFrame, period_slut: pd.Timestamp) -> dict[str, list[str]]:
+    """Declare the funnel's ``akt`` and ``barn`` dimensions for the rows ``y`` (so that a later
+    notebook's ledger can read the funnel's published tables); return the category codes of
+    each breakdown variable."""
     variables = _declare_akt(led, y, period_slut)
     _declare_barn(led, y, variables)
+    return variables
+
+
+def build(raw: dict[str, pd.DataFrame], y: pd.DataFrame, k: int, period_slut: pd.Timestamp,
+          ar: int | None = None) -> Ledger:
+    """The ledger of the funnel notebook's tables ``raw`` (unsuppressed, as ``funnel.analyse``
+    computes them for the year's rows ``y``)."""
+    led = Ledger(k, scope=scope(ar))
+    variables = declare(led, y, period_slut)
     _register_funnel(led, raw["tratt"])
     hop = raw["hoppade_steg"]
     led.add("hoppade_steg", hop, {"n": [Cell.of(A, **{f"hoppat:{s}": "ja"}) for s in hop["steg"]]})

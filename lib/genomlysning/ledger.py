@@ -168,6 +168,7 @@ class Table:
     cells: dict[str, list[Cell | None]]
     linked: dict[str, list[str]]
     protect: list[Cell] = field(default_factory=list)
+    prior: bool = False  # already published by an earlier notebook of the unit (cannot change)
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,7 @@ class Relation:
     """A logical inequality between counts: sum(coef * cell) <= 0."""
 
     terms: tuple[tuple[float, Cell], ...]
+    prior: bool = False  # registered by an earlier notebook of the unit
 
 
 @dataclass
@@ -546,8 +548,14 @@ def discloses(lo: float, hi: float, k: int) -> bool:
 class Ledger:
     """Every count a publication unit publishes, with its definition; see the module docstring."""
 
-    def __init__(self, k: int) -> None:
+    def __init__(self, k: int, scope: Mapping[str, Mapping[str, Iterable[str]]] | None = None) -> None:
+        """``scope``: per unit, the conditions (dimension -> codes) that pick this ledger's
+        records out of the unit's universe, e.g. ``{"akt": {"ar": ["2025"]}}`` for the year's
+        aktualiseringar; a ledger that declares the dimension itself can combine them (see
+        :func:`merge`)."""
         self.k = int(k)
+        self.scope: dict[str, dict[str, tuple[str, ...]]] = {
+            u: {d: tuple(sorted(c)) for d, c in conds.items()} for u, conds in (scope or {}).items()}
         self.dims: dict[str, dict[str, Dim]] = {u: {} for u in UNITS}
         self.records: dict[str, pd.DataFrame] = {}
         self.tables: list[Table] = []
@@ -626,6 +634,58 @@ class Ledger:
         self.relations.append(Relation(((-1.0, self.canonical(total)),
                                         *((c, self.canonical(p)) for c, p in parts))))
 
+    def add_published(self, definitions: Sequence[Mapping[str, Any]],
+                      published: Mapping[str, pd.DataFrame]) -> None:
+        """Register what earlier notebooks of the unit already published (their ``ledger.json``
+        definitions and the tables as read back): their visible counts are fixed equations,
+        their hidden cells and atoms stay protected, and nothing of them can be hidden now.
+        Call after declaring the dimensions and before adding this notebook's tables; every
+        visible count is checked against the records (stale reports fail here)."""
+        merged = merge(list(definitions), into=self)
+        if int(merged["k"]) != self.k:
+            raise LedgerError(f"the unit was published with k = {merged['k']}, this ledger has k = {self.k}")
+        for t in merged["tables"]:
+            frame = published.get(t["name"])
+            if frame is None:
+                raise LedgerError(f"table {t['name']} is in an earlier ledger but was not published; "
+                                  "run the unit's earlier notebooks again")
+            frame = frame.reset_index(drop=True)
+            cells: dict[str, list[Cell | None]] = {}
+            for col, keys in t["cells"].items():
+                defs = [Cell.from_key(kk) if kk else None for kk in keys]
+                for i, cell in enumerate(defs):
+                    if cell is None:
+                        continue
+                    v = frame[col].iloc[i] if col in frame.columns else None
+                    if v is None or disclose.is_suppressed(v) or (isinstance(v, float) and np.isnan(v)):
+                        continue
+                    if int(v) != self.value(cell):
+                        raise LedgerError(f"published table {t['name']}, row {i}, column {col!r} shows {v}, "
+                                          f"but the data count {self.value(cell)}: the reports are stale; "
+                                          "run the unit's earlier notebooks again")
+                cells[col] = defs
+            self.tables.append(Table(t["name"], frame, cells, {c: list(v) for c, v in t["linked"].items()},
+                                     [Cell.from_key(kk) for kk in t.get("protect", [])], prior=True))
+        for r in merged["relations"]:
+            self.relations.append(Relation(tuple((float(coef), self.canonical(Cell.from_key(kk)))
+                                                 for coef, kk in r), prior=True))
+
+    def _prior_state(self) -> tuple[set[str], set[str]]:
+        """Keys of cells earlier notebooks published visibly, and those they hid."""
+        visible: set[str] = set()
+        hidden: set[str] = set()
+        for t in self.tables:
+            if not t.prior:
+                continue
+            for col, defs in t.cells.items():
+                for i, cell in enumerate(defs):
+                    if cell is None:
+                        continue
+                    kk = self.canonical(cell).key()
+                    v = t.frame[col].iloc[i] if col in t.frame.columns else None
+                    (hidden if v is not None and disclose.is_suppressed(v) else visible).add(kk)
+        return visible, hidden - visible
+
     # -- protection --------------------------------------------------------------------------
 
     def published_cells(self) -> dict[str, Cell]:
@@ -657,8 +717,12 @@ class Ledger:
         atoms = self.atoms()
         values = np.array([self.value(c) for c in cells.values()], dtype=float)
         atom_values = {key: self.value(c) for key, c in atoms.items()}
+        visible, hidden = self._prior_state()
         digest = hashlib.sha256("\n".join([
             self.definitions_json(), json.dumps(values.tolist()), json.dumps(list(atom_values.values())),
+            json.dumps([[t.name, {c: [x.key() if x else None for x in d] for c, d in t.cells.items()}]
+                        for t in self.tables if t.prior], sort_keys=True),
+            json.dumps([sorted(visible), sorted(hidden)]),
         ]).encode()).hexdigest()[:24]
         path = cache / f"skydd-{digest}.json" if cache is not None else None
         if digest in _SOLVED:
@@ -697,7 +761,13 @@ class Ledger:
             raise LedgerError("disclosure model: a logical relation does not hold in the records")
         pos = {kk: i for i, kk in enumerate(order)}
         primary = {kk for kk, v in zip(order, values, strict=True) if 1 <= v < k}
-        known = np.array([kk not in primary for kk in order], dtype=bool)
+        prior_visible, prior_hidden = self._prior_state()
+        shown_small = sorted(primary & prior_visible)
+        if shown_small:
+            raise LedgerError(f"an earlier notebook published the small count {shown_small[0]}: "
+                              "run the unit's notebooks again with the same k")
+        known = np.array([kk not in primary and kk not in prior_hidden for kk in order], dtype=bool)
+        fixed = np.array([kk in prior_visible or kk in prior_hidden for kk in order], dtype=bool)
         totals = _unit_totals(cells)
         targets = [kk for kk in order if kk in primary]
         targets += [kk for kk, v in atom_values.items() if 1 <= v < k and kk not in primary]
@@ -722,13 +792,13 @@ class Ledger:
                     ranges[key] = (lo, hi)
                     exact[key] = int_lo and int_hi
                     break
-                hide(_cheapest(order, known, duals, values, totals, matrix, expr[key]), key)
+                hide(_cheapest(order, known & ~fixed, duals, values, totals, matrix, expr[key]), key)
         for key in targets:  # pass 2: the integer program where the LP optimum was fractional
             if exact[key]:
                 continue
             while not (b.integer_feasible(expr[key], -np.inf, 1)
                        and b.integer_feasible(expr[key], k - 1, np.inf)):
-                hide(_cheapest(order, known, None, values, totals, matrix, expr[key]), key)
+                hide(_cheapest(order, known & ~fixed, None, values, totals, matrix, expr[key]), key)
         solves = b.solves
         hidden = frozenset(kk for kk, vis in zip(order, known, strict=True) if not vis)
         return Protection(hidden, frozenset(primary), ranges, len(targets), solves)
@@ -763,6 +833,8 @@ class Ledger:
         dims = [d.to_json() for u in UNITS for d in self.dims[u].values()]
         tables = []
         for t in self.tables:
+            if t.prior:
+                continue
             tables.append({
                 "name": (names or {}).get(t.name, t.name),
                 "cells": {col: [c.key() if c is not None else None for c in defs]
@@ -770,8 +842,10 @@ class Ledger:
                 "linked": t.linked,
                 "protect": [c.key() for c in t.protect],
             })
-        relations = [[[coef, c.key()] for coef, c in r.terms] for r in self.relations]
-        return {"version": VERSION, "k": self.k, "dimensions": dims, "tables": tables, "relations": relations}
+        relations = [[[coef, c.key()] for coef, c in r.terms] for r in self.relations if not r.prior]
+        scope = {u: {d: list(c) for d, c in conds.items()} for u, conds in self.scope.items() if conds}
+        return {"version": VERSION, "k": self.k, "scope": scope, "dimensions": dims, "tables": tables,
+                "relations": relations}
 
     def definitions_json(self, names: Mapping[str, str] | None = None) -> str:
         """:meth:`definitions` as deterministic JSON text."""
@@ -843,6 +917,108 @@ def table_atoms(cells: Mapping[str, Sequence[Cell | None]],
                 continue
             out.append(Cell(unit, tuple(zip(ds, combo, strict=True))))
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Several ledgers of one unit
+# ---------------------------------------------------------------------------------------------
+
+def _merge_dims(files: Sequence[Mapping[str, Any]], into: Ledger | None) -> dict[str, dict[str, Dim]]:
+    """The dimensions of all files together. With ``into`` (a live ledger) its declarations are
+    the frame: every dimension a file uses must be declared there, with at least its codes.
+    Without, same-named dimensions are joined (codes in order of first appearance)."""
+    if into is not None:
+        out = {u: dict(into.dims[u]) for u in UNITS}
+        for f in files:
+            for obj in f["dimensions"]:
+                d = Dim.from_json(obj)
+                have = out[d.unit].get(d.name)
+                if have is None:
+                    raise LedgerError(f"dimension {d.unit}/{d.name} of an earlier notebook is not declared")
+                if set(d.codes) - set(have.codes) or d.parent != have.parent:
+                    raise LedgerError(f"dimension {d.unit}/{d.name}: an earlier notebook declared "
+                                      "other codes")
+        return out
+    out = {u: {} for u in UNITS}
+    for f in files:
+        for obj in f["dimensions"]:
+            d = Dim.from_json(obj)
+            have = out[d.unit].get(d.name)
+            if have is None:
+                out[d.unit][d.name] = d
+                continue
+            if d.parent != have.parent:
+                raise LedgerError(f"dimension {d.unit}/{d.name} is declared with two parents")
+            allowed = None
+            if have.allowed is not None or d.allowed is not None:
+                allowed = dict(have.allowed or {})
+                for c, v in (d.allowed or {}).items():
+                    if c in allowed and allowed[c] != v:
+                        raise LedgerError(f"dimension {d.unit}/{d.name}: code {c} has two structural rules")
+                    allowed[c] = v
+            codes = (*have.codes, *(c for c in d.codes if c not in have.codes))
+            out[d.unit][d.name] = Dim(d.unit, d.name, codes, have.parent, allowed)
+    return out
+
+
+def merge(files: Sequence[Mapping[str, Any]], into: Ledger | None = None) -> dict[str, Any]:
+    """The ledger definitions of several notebooks of one publication unit as one.
+
+    Each file's ``scope`` (conditions that pick its records out of the unit's universe, e.g. the
+    year) is added to its cells where the dimension is declared (by another file, or by the live
+    ledger ``into``); otherwise every file must have the same scope on it (or ``into`` has it).
+    Codes a file did not declare occur nowhere in its scope: a relation says so."""
+    if not files:
+        return {"version": VERSION, "k": into.k if into else 0, "scope": {}, "dimensions": [],
+                "tables": [], "relations": []}
+    ks = {int(f["k"]) for f in files}
+    if len(ks) != 1:
+        raise LedgerError(f"the unit's notebooks were published with different k: {sorted(ks)}")
+    dims = _merge_dims(files, into)
+    target = into.scope if into is not None else None
+    common: dict[str, dict[str, tuple[str, ...]]] = {}
+    tables: list[dict[str, Any]] = []
+    relations: list[list[list[Any]]] = []
+    for f in files:
+        extra: dict[str, dict[str, tuple[str, ...]]] = {}
+        for u, conds in (f.get("scope") or {}).items():
+            for d, codes in conds.items():
+                codes = tuple(sorted(codes))
+                if d in dims[u]:
+                    extra.setdefault(u, {})[d] = codes
+                    continue
+                if target is not None:
+                    want = tuple(target.get(u, {}).get(d, ()))
+                else:
+                    want = common.setdefault(u, {}).setdefault(d, codes)
+                if want != codes:
+                    raise LedgerError(f"the notebooks' records differ ({u}: {d} = {codes} and {want}), "
+                                      f"and no ledger declares {d!r} to tell them apart")
+        if target is not None:
+            for u, conds in target.items():
+                for d, codes in conds.items():
+                    got = tuple(sorted((f.get("scope") or {}).get(u, {}).get(d, ())))
+                    if got != codes and any(Cell.from_key(kk).unit == u for t in f["tables"]
+                                            for keys in t["cells"].values() for kk in keys if kk):
+                        raise LedgerError(f"an earlier notebook counts other {u} records than this one ({d})")
+
+        def tr(key: str, extra: dict[str, dict[str, tuple[str, ...]]] = extra) -> str:
+            c = Cell.from_key(key)
+            return c.also(**extra[c.unit]).key() if c.unit in extra else key
+
+        for t in f["tables"]:
+            tables.append({**t, "cells": {col: [tr(kk) if kk else None for kk in keys]
+                                          for col, keys in t["cells"].items()},
+                           "protect": [tr(kk) for kk in t.get("protect", [])]})
+        relations += [[[coef, tr(kk)] for coef, kk in r] for r in f.get("relations", [])]
+        for obj in f["dimensions"]:  # codes this file never saw cannot occur in its scope
+            d = Dim.from_json(obj)
+            missing = [c for c in dims[d.unit][d.name].codes if c not in d.codes]
+            if missing:
+                relations.append([[1.0, tr(Cell.of(d.unit, **{d.name: missing}).key())]])
+    return {"version": VERSION, "k": ks.pop(), "scope": common,
+            "dimensions": [d.to_json() for u in UNITS for d in dims[u].values()],
+            "tables": tables, "relations": relations}
 
 
 # ---------------------------------------------------------------------------------------------
