@@ -113,10 +113,13 @@ class Dim:
 
 @dataclass(frozen=True)
 class Cell:
-    """A count: records of ``unit`` whose code on each named dimension is in the given set."""
+    """A count: records of ``unit`` whose code on each named dimension is in the given set;
+    ``more`` adds further disjoint conjunctions (a count that is a union, e.g. "insats offered"
+    = reached the stage, or offered while an earlier stage was skipped)."""
 
     unit: str
     where: tuple[tuple[str, frozenset[str]], ...]
+    more: tuple[tuple[tuple[str, frozenset[str]], ...], ...] = ()
 
     @staticmethod
     def of(unit: str, **conditions: str | Iterable[str]) -> Cell:
@@ -126,8 +129,22 @@ class Cell:
             where.append((dim, frozenset([codes] if isinstance(codes, str) else codes)))
         return Cell(unit, tuple(sorted(where, key=lambda w: w[0])))
 
+    @staticmethod
+    def union(*cells: Cell) -> Cell:
+        """The sum of disjoint cells of one unit as one count (checked disjoint when counted)."""
+        parts = [p for c in cells for p in c.parts()]
+        if not parts or len({p.unit for p in parts}) != 1:
+            raise LedgerError("a union needs cells of one unit")
+        return Cell(parts[0].unit, parts[0].where, tuple(p.where for p in parts[1:]))
+
+    def parts(self) -> list[Cell]:
+        """The conjunctions this count adds up (one for a plain cell)."""
+        return [Cell(self.unit, w) for w in (self.where, *self.more)]
+
     def also(self, **conditions: str | Iterable[str]) -> Cell:
         """This cell further restricted (a condition on a dimension already used intersects)."""
+        if self.more:
+            return Cell.union(*(p.also(**conditions) for p in self.parts()))
         current = dict(self.where)
         for dim, codes in conditions.items():
             new = frozenset([codes] if isinstance(codes, str) else codes)
@@ -135,24 +152,34 @@ class Cell:
         return Cell(self.unit, tuple(sorted(current.items(), key=lambda w: w[0])))
 
     def dims(self) -> tuple[str, ...]:
-        """The dimensions the cell conditions on."""
-        return tuple(d for d, _ in self.where)
+        """The dimensions the cell conditions on (of every part)."""
+        out: list[str] = []
+        for w in (self.where, *self.more):
+            out += [d for d, _ in w if d not in out]
+        return tuple(out)
 
     def key(self) -> str:
-        """Canonical text form, e.g. ``akt|kon=flicka|steg=s2e,s2p``."""
-        parts = [_q(self.unit)] + [f"{_q(d)}={','.join(_q(x) for x in sorted(c))}" for d, c in self.where]
-        return "|".join(parts)
+        """Canonical text form, e.g. ``akt|kon=flicka|steg=s2e,s2p``; a union's parts joined by
+        ``+`` (codes are %-quoted, so ``+`` never occurs inside a part)."""
+        out = []
+        for w in (self.where, *self.more):
+            parts = [_q(self.unit)] + [f"{_q(d)}={','.join(_q(x) for x in sorted(c))}" for d, c in w]
+            out.append("|".join(parts))
+        return "+".join(out)
 
     @staticmethod
     def from_key(key: str) -> Cell:
         """Inverse of :meth:`key`."""
-        unit, *parts = key.split("|")
-        where = []
-        for p in parts:
-            d, _, codes = p.partition("=")
-            values = frozenset(unquote(x) for x in codes.split(",")) if codes else frozenset()
-            where.append((unquote(d), values))
-        return Cell(unquote(unit), tuple(where))
+        cells = []
+        for text in key.split("+"):
+            unit, *parts = text.split("|")
+            where = []
+            for p in parts:
+                d, _, codes = p.partition("=")
+                values = frozenset(unquote(x) for x in codes.split(",")) if codes else frozenset()
+                where.append((unquote(d), values))
+            cells.append(Cell(unquote(unit), tuple(where)))
+        return cells[0] if len(cells) == 1 else Cell.union(*cells)
 
 
 def _q(text: str) -> str:
@@ -248,7 +275,7 @@ class Model:
         dims = self.dims[unit]
         used: set[str] = set()
         edges: set[frozenset[str]] = set()
-        for c in cells:
+        for c in (p for cell in cells for p in cell.parts()):
             ds = c.dims()
             for d in ds:
                 if d not in dims:
@@ -319,7 +346,10 @@ class Model:
         return out
 
     def expression(self, cell: Cell) -> np.ndarray:
-        """The model variables the cell adds up (first clique holding its dimensions)."""
+        """The model variables the cell adds up (first clique holding its dimensions; a union:
+        those of its parts)."""
+        if cell.more:
+            return np.unique(np.concatenate([self.expression(p) for p in cell.parts()]))
         ds = set(cell.dims())
         for c in self.cliques:
             if c.unit == cell.unit and ds <= set(c.dims):
@@ -593,10 +623,17 @@ class Ledger:
 
     def _count(self, cell: Cell) -> int:
         frame = self.records[cell.unit]
-        m = np.ones(len(frame), dtype=bool)
-        for d, codes in cell.where:
-            m &= frame[d].isin(codes).to_numpy()
-        return int(m.sum())
+        total = np.zeros(len(frame), dtype=bool)
+        n = 0
+        for part in cell.parts():
+            m = np.ones(len(frame), dtype=bool)
+            for d, codes in part.where:
+                m &= frame[d].isin(codes).to_numpy()
+            total |= m
+            n += int(m.sum())
+        if n != int(total.sum()):
+            raise LedgerError(f"cell {cell.key()}: the parts of a union overlap")
+        return n
 
     def add(self, name: str, frame: pd.DataFrame, cells: Mapping[str, Sequence[Cell | None]], *,
             linked: Mapping[str, Sequence[str]] | None = None, protect: Sequence[Cell] = ()) -> None:
@@ -854,8 +891,12 @@ class Ledger:
 
 def canonical(cell: Cell, dims: Mapping[str, Mapping[str, Dim]]) -> Cell:
     """``cell`` without conditions that admit every code of their dimension (one quantity, one
-    key). Tables keep their cells as written: a condition on every stage still marks the stage
-    dimension of the table, so its disjoint cells are found (:func:`table_atoms`)."""
+    key; a union's parts in key order). Tables keep their cells as written: a condition on every
+    stage still marks the stage dimension of the table, so its disjoint cells are found
+    (:func:`table_atoms`)."""
+    if cell.more:
+        parts = sorted((canonical(p, dims) for p in cell.parts()), key=Cell.key)
+        return Cell.union(*parts)
     known = dims.get(cell.unit, {})
     where = []
     for d, codes in cell.where:
@@ -871,7 +912,7 @@ def canonical(cell: Cell, dims: Mapping[str, Mapping[str, Dim]]) -> Cell:
 
 def _unit_totals(cells: Mapping[str, Cell]) -> set[str]:
     """Canonical cells that condition on nothing: a unit's grand total (hidden last)."""
-    return {key for key, c in cells.items() if not c.where}
+    return {key for key, c in cells.items() if not c.where and not c.more}
 
 
 def _cheapest(order: Sequence[str], known: np.ndarray, duals: np.ndarray | None, values: np.ndarray,
@@ -900,7 +941,7 @@ def table_atoms(cells: Mapping[str, Sequence[Cell | None]],
     groups: dict[tuple[str, tuple[str, ...]], list[Cell]] = {}
     for defs in cells.values():
         for c in defs:
-            if c is not None:
+            if c is not None and not c.more:  # a union's parts are not published one by one
                 groups.setdefault((c.unit, c.dims()), []).append(c)
     out: list[Cell] = []
     for (unit, ds), members in groups.items():
