@@ -85,13 +85,15 @@ class Role:
 
 
 #: The known notebooks. ``requires_any``: run only where the params set one of these keys;
-#: ``after``: 02, 03 and 05 only read the clean data, so they may run side by side after 01.
+#: ``after``: 02 and 03 only read the clean data, so they may run side by side after 01; 05 reads
+#: what 02 and 03 published (its ledger protects them together), so it runs after them.
 REGISTRY: dict[str, Role] = {
     "01_cleaning": Role("kommun"),
     "02_funnel": Role("kommun", after=("01_cleaning",)),
     "03_models": Role("kommun", after=("01_cleaning",)),
     "04_compare": Role("alla"),
-    "05_change": Role("kommun", requires_any=("reform_datum", "pilot_omrade"), after=("01_cleaning",)),
+    "05_change": Role("kommun", requires_any=("reform_datum", "pilot_omrade"),
+                      after=("01_cleaning", "02_funnel", "03_models")),
 }
 
 
