@@ -140,7 +140,11 @@ def _naive(rep: change_report.ChangeReport, name: str, cols: tuple[tuple[str, st
 
 
 def _audit_naive(kommun: str, rep: change_report.ChangeReport, naive: dict[str, pd.DataFrame]) -> list:
-    defs, tables = _published(kommun)
+    """The audit of 02 as published and 05's tables ``naive`` (with 05's definitions)."""
+    from genomlysning import audit
+
+    files, tables = audit.published(kommun)
+    defs = ledger.merge([*files, json.loads(rep.ledger.definitions_json())])
     return [r for r in ledger.audit_ranges(defs, {**tables, **naive}) if r.disclosed]
 
 
