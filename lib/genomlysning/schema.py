@@ -997,6 +997,7 @@ TEXTS.update({
                          "en": "Too few events for a model (fewer than {m} with or without the outcome)"},
     "mod_ingen_variabel": {"sv": "Ingen förklarande variabel kvar efter sammanslagningen av små kategorier",
                            "en": "No explanatory variable left after pooling small categories"},
+    "mod_ej_modellerad": {"sv": "ingen modell", "en": "no model"},
     "mod_kalibrering_intercept": {"sv": "Kalibrering i stort (intercept)",
                                   "en": "Calibration in the large (intercept)"},
     "mod_kalibrering_lutning": {"sv": "Kalibreringslutning", "en": "Calibration slope"},
