@@ -374,17 +374,31 @@ def test_too_few_events_is_reported() -> None:
 # ---------------------------------------------------------------------------------------------
 
 def publish(run: models.ModelRun, df: pd.DataFrame, kommun: str = "testkommun") -> models_report.Publication:
-    """03's publication of a simulated table, with nothing published before it."""
-    return models_report.publish(run, df, kommun, period_slut="2025-12-31", earlier=([], {}))
+    """03's publication of a simulated table after 02's table of skipped stages (its visible zeros
+    tell a reader which flag populations are nested stages)."""
+    from genomlysning import funnel, funnel_ledger
+    from genomlysning.ledger import Cell, Ledger
+
+    y = funnel.in_year(df, 2025)
+    led = Ledger(run.k, scope=funnel_ledger.scope(2025))
+    funnel_ledger.declare(led, y, pd.Timestamp("2025-12-31"))
+    hop = funnel.skipped_stages(y)
+    led.add("hoppade_steg", hop, {"n": [Cell.of("akt", **{f"hoppat:{s}": "ja"}) for s in hop["steg"]]})
+    led.protect()
+    earlier = ([json.loads(led.definitions_json({"hoppade_steg": "02_hoppade_steg"}))],
+               {"02_hoppade_steg": led.masked("hoppade_steg")})
+    return models_report.publish(run, df, kommun, period_slut="2025-12-31", earlier=earlier)
 
 
 def _files(root) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow  # about 4 min: the ledger's integer checks on the models' union cells (HiGHS MIP)
 def test_run_save_outputs_are_reproducible_and_publishable(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(paths, "REPORTS_DIR", tmp_path / "reports")
     df = simulate(n=700, seed=12, vald_all=True)
+    df["utredning_avslutad"] = df["utredning_avslutad"] | df["insats_erbjuden"]  # no stage skipped
     outcomes = ("utredning", "accepterad")
     run = models.run_models(df, ar=2025, k=5, seed=3, outcomes=outcomes)
     assert "accepterad" in run.fits or "accepterad" in run.skipped
@@ -477,11 +491,14 @@ def test_empty_population_is_reported_not_an_index_error() -> None:
     df = simulate(n=300, seed=5)
     df["insats_erbjuden"] = pd.Series(False, index=df.index, dtype="boolean")
     df["insats_accepterad"] = pd.Series(False, index=df.index, dtype="boolean")
+    # as the cleaning derives it (the ledger defines the insats population so and checks it)
+    df["utredning_oppen_vid_periodslut"] = df["utredning_inledd"] & ~df["utredning_avslutad"]
     prep = models.prepare(df, "accepterad", ar=2025)
     assert len(prep.y) == 0 and prep.terms == ()
     run = models.run_models(df, ar=2025, outcomes=("insats", "accepterad"))
-    assert run.skipped["accepterad"].endswith("n = 0, varav med utfallet = 0")
-    assert run.skipped["insats"].endswith("varav med utfallet = 0")
+    skipped = publish(run, df).skipped()
+    assert skipped["accepterad"].endswith("n = 0, varav med utfallet = 0")
+    assert skipped["insats"].endswith("varav med utfallet = 0")
 
 
 def _partitioned_reasons(n: int = 300, seed: int = 2) -> pd.DataFrame:

@@ -44,8 +44,10 @@ has several aktualiseringar). The pipeline of :func:`fit_model`:
 An outcome with fewer than :data:`MIN_OUTCOME_EVENTS` rows with or without it, or with no predictor
 left after pooling, is not modelled (:func:`run_models` says why). :func:`run_models` fits every
 outcome and the alternative specification with one indicator per anmälningsorsak
-(:data:`ORSAK_FORMULA`); :func:`save_outputs` writes the tables (``reports/<kommun>/tables/03_*``),
-figures and the ``modeller`` section of results.json. Labels: ``schema.TEXTS["mod_*"]``.
+(:data:`ORSAK_FORMULA`). This module computes only: it never masks, draws for publication or writes;
+every published number passes the disclosure ledger in :mod:`genomlysning.models_report` (tables,
+figures, results.json; definitions in :mod:`genomlysning.models_ledger`). Labels:
+``schema.TEXTS["mod_*"]``.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ import functools
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -62,9 +64,6 @@ from scipy import optimize, sparse, special, stats
 
 from genomlysning import firth, schema
 from genomlysning.schema import Lang
-
-if TYPE_CHECKING:
-    pass
 
 Method = Literal["auto", "ml", "firth"]
 TermKind = Literal["categorical", "indicator", "numeric"]

@@ -669,6 +669,7 @@ def effects_figure(masked: pd.DataFrame, fit: models.ModelFit, lang: Lang = "sv"
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+    shown_n = n
     rows = _plot_rows(masked, fit, lang)
     n = len(rows)
     fig = Figure(figsize=(10, 0.3 * n + 1.6))
@@ -730,7 +731,7 @@ def effects_figure(masked: pd.DataFrame, fit: models.ModelFit, lang: Lang = "sv"
             ax.spines[side].set_visible(False)
     height = fig.get_figheight()
     fig.subplots_adjust(left=0.3, right=0.98, wspace=0.06, top=1 - 0.55 / height, bottom=0.55 / height)
-    title = fit.prep.outcome.label(lang) + ("" if n is None else f" (n = {n})")
+    title = fit.prep.outcome.label(lang) + ("" if shown_n is None else f" (n = {shown_n})")
     fig.suptitle(title, fontsize=11, x=0.01, ha="left", y=1 - 0.1 / height)
     note = models.text(fit.method, lang).split(";")[0] + ". " + reference_note(fit, lang)
     if (masked["alla_lika"] != "").any():
