@@ -471,7 +471,21 @@ class Bounds:
         self._mip: Any = None
         self._hs = highspy
         self._cost_idx = np.zeros(0, dtype=np.int32)
+        self._pool: list[np.ndarray] = []  # integer solutions found so far (hiding keeps them feasible)
         self.solves = 0
+        self.mip_solves = 0
+
+    def add_solution(self, x: np.ndarray) -> None:
+        """Remember a non-negative integer solution of the current rows (e.g. the records' own
+        cross-classification): :meth:`integer_feasible` tries the remembered ones first."""
+        self._pool.append(np.asarray(np.round(x), dtype=np.int64))
+
+    def _pooled(self, idx: np.ndarray, lower: float, upper: float) -> bool:
+        for x in self._pool:
+            v = float(x[idx].sum())
+            if lower - 1e-9 <= v <= upper + 1e-9:
+                return True
+        return False
 
     def hide(self, row: int) -> None:
         """Free the equation of published cell ``row`` (it is hidden from now on)."""
@@ -523,14 +537,20 @@ class Bounds:
             self._mip.changeColsIntegrality(n, np.arange(n, dtype=np.int32),
                                             np.full(n, hs.HighsVarType.kInteger))
         idx = np.asarray(expr, dtype=np.int32)
+        if self._pooled(idx, lower, upper):
+            return True
         inf = hs.kHighsInf
         self._mip.addRow(-inf if not np.isfinite(lower) else lower, inf if not np.isfinite(upper) else upper,
                          len(idx), idx, np.ones(len(idx)))
         self.solves += 1
+        self.mip_solves += 1
         self._mip.run()
         status = self._mip.getModelStatus()
+        ok = status == hs.HighsModelStatus.kOptimal
+        if ok:
+            self.add_solution(np.asarray(self._mip.getSolution().col_value))
         self._mip.deleteRows(1, np.array([self._mip.getNumRow() - 1], dtype=np.int32))
-        return status == hs.HighsModelStatus.kOptimal
+        return ok
 
 
 def _quiet_highs(highspy: Any) -> Any:
@@ -811,6 +831,7 @@ class Ledger:
         ranges: dict[str, tuple[float, float]] = {}
         solves = 0
         b = Bounds(model, matrix, values, known, relations)
+        b.add_solution(truth)
 
         def hide(pick: str | None, key: str) -> None:
             if pick is None:
