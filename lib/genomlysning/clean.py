@@ -1407,6 +1407,18 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     tmp.replace(path)
 
 
+def _spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with text cells and headers that a spreadsheet would evaluate (``= + - @``, tab,
+    CR) neutralised as in published tables: the analyst opens these local files in Excel too."""
+    from genomlysning.report import neutralise_cell
+
+    out = frame.rename(columns=lambda c: neutralise_cell(str(c)))
+    for col in out.columns:
+        if out[col].dtype == object:
+            out[col] = out[col].map(lambda v: neutralise_cell(v) if isinstance(v, str) else v)
+    return out
+
+
 def write_processed(result: CleanResult, kommun: str) -> dict[str, Path]:
     """Write the clean table, quarantine, validation report and accounting (byte-reproducible)."""
     out = paths.processed_dir(kommun)
@@ -1415,8 +1427,8 @@ def write_processed(result: CleanResult, kommun: str) -> dict[str, Path]:
     csv = {"index": False, "lineterminator": "\n", "encoding": "utf-8"}
     _atomic_write(files["aktualiseringar"],
                   lambda p: result.frame.to_parquet(p, index=False, engine="pyarrow", compression="snappy"))
-    _atomic_write(files["karantan"], lambda p: result.quarantine.to_csv(p, **csv))
-    _atomic_write(files["valideringsrapport"], lambda p: result.problems.to_csv(p, **csv))
+    _atomic_write(files["karantan"], lambda p: _spreadsheet_safe(result.quarantine).to_csv(p, **csv))
+    _atomic_write(files["valideringsrapport"], lambda p: _spreadsheet_safe(result.problems).to_csv(p, **csv))
     text = json.dumps(result.accounting, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     _atomic_write(files["redovisning"], lambda p: p.write_text(text, encoding="utf-8"))
     return files
