@@ -1414,7 +1414,7 @@ def _spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
 
     out = frame.rename(columns=lambda c: neutralise_cell(str(c)))
     for col in out.columns:
-        if out[col].dtype == object:
+        if not pd.api.types.is_numeric_dtype(out[col]):
             out[col] = out[col].map(lambda v: neutralise_cell(v) if isinstance(v, str) else v)
     return out
 
