@@ -1093,7 +1093,8 @@ class AuditRow:
 
     table: str
     cell: str
-    kind: str  # "dold" (a published ..) or "atom" (a disjoint cell a reader could derive)
+    kind: str  # "dold" (a published ..), "atom" (a disjoint cell a reader could derive) or
+    # "synlig" (a count 1..k-1 printed as it is)
     lo: float
     hi: float
     disclosed: bool
@@ -1109,6 +1110,7 @@ def audit_ranges(definitions: Mapping[str, Any], published: Mapping[str, pd.Data
         d = Dim.from_json(obj)
         dims[d.unit][d.name] = d
     known: dict[str, float] = {}
+    visible_in: dict[str, str] = {}
     hidden: dict[str, str] = {}
     cell_tables: dict[str, Cell] = {}
     atoms: dict[str, tuple[str, Cell]] = {}
@@ -1134,9 +1136,11 @@ def audit_ranges(definitions: Mapping[str, Any], published: Mapping[str, pd.Data
                     if kk in known and known[kk] != float(v):
                         raise LedgerError(f"audit: {kk} is published as {known[kk]} and {v}")
                     known[kk] = float(v)
+                    visible_in.setdefault(kk, t["name"])
         for a in table_atoms(defs, dims) + [Cell.from_key(kk) for kk in t.get("protect", [])]:
             a = canonical(a, dims)
             atoms.setdefault(a.key(), (t["name"], a))
+    shown_small = {kk: table for kk, table in visible_in.items() if 1 <= known[kk] < k}
     hidden = {kk: v for kk, v in hidden.items() if kk not in known}
     relations_def = [Relation(tuple((float(coef), canonical(Cell.from_key(kk), dims)) for coef, kk in r))
                      for r in definitions.get("relations", [])]
@@ -1146,7 +1150,9 @@ def audit_ranges(definitions: Mapping[str, Any], published: Mapping[str, pd.Data
     matrix = _sparse_rows([model.expression(cell_tables[kk]) for kk in order], model.n)
     b = Bounds(model, matrix, np.array([known[kk] for kk in order], dtype=float),
                np.ones(len(order), dtype=bool), _relation_matrix(model, relations_def))
-    rows: list[AuditRow] = []
+    # a small count shown anywhere (also one hidden in another table) is disclosed outright
+    rows: list[AuditRow] = [AuditRow(table, kk, "synlig", known[kk], known[kk], True)
+                            for kk, table in shown_small.items()]
 
     def feasible_range(e: np.ndarray) -> tuple[float, float] | None:
         lo, _, int_lo = b.bound(e, +1)
