@@ -501,6 +501,24 @@ class Bounds:
         self.h.changeColsCost(len(idx), idx, np.full(len(idx), float(sense)))
         self._cost_idx = idx
 
+    def point(self, exprs: Sequence[np.ndarray], sense: int) -> np.ndarray | None:
+        """An LP optimum of min (sense=+1) or max (sense=-1) of the *sum* of several cell
+        expressions: one feasible point that pushes many targets down (or up) at once; None
+        when unbounded or not solved."""
+        cost = np.zeros(self.model.n)
+        for e in exprs:
+            np.add.at(cost, np.asarray(e, dtype=np.int64), float(sense))
+        idx = np.flatnonzero(cost).astype(np.int32)
+        if len(self._cost_idx):
+            self.h.changeColsCost(len(self._cost_idx), self._cost_idx, np.zeros(len(self._cost_idx)))
+        self.h.changeColsCost(len(idx), idx, cost[idx])
+        self._cost_idx = idx
+        self.solves += 1
+        self.h.run()
+        if self.h.getModelStatus() != self._hs.HighsModelStatus.kOptimal:
+            return None
+        return np.asarray(self.h.getSolution().col_value)
+
     def bound(self, expr: np.ndarray, sense: int) -> tuple[float, np.ndarray | None, bool]:
         """min (sense=+1) or max (sense=-1) of the sum of the variables ``expr`` over the LP
         relaxation: (value, duals of the published cells' equations, solution integral)."""
@@ -520,9 +538,8 @@ class Bounds:
         duals = np.asarray(sol.row_dual)[self.n_con:self.n_con + self.n_cells]
         return float(np.round(value, 6)), duals, bool(np.allclose(x, np.round(x), atol=1e-7))
 
-    def integer_feasible(self, expr: np.ndarray, lower: float, upper: float) -> bool:
-        """Is there a non-negative *integer* solution with lower <= sum(expr) <= upper? (HiGHS
-        branch and bound on the same rows, with that bound added and no objective.)"""
+    def _integer_model(self) -> Any:
+        """The branch-and-bound twin of the LP (same rows and current bounds), made once."""
         hs = self._hs
         if self._mip is None:
             self._mip = _quiet_highs(hs)
@@ -536,9 +553,40 @@ class Bounds:
             n = self.model.n
             self._mip.changeColsIntegrality(n, np.arange(n, dtype=np.int32),
                                             np.full(n, hs.HighsVarType.kInteger))
+        return self._mip
+
+    def integer_point(self, exprs: Sequence[np.ndarray], sense: int) -> np.ndarray | None:
+        """A good (not necessarily optimal: 50 % gap) integer solution of min (sense=+1) or max
+        (sense=-1) of the summed expressions; it joins the pool. None if none was found."""
+        mip = self._integer_model()
+        cost = np.zeros(self.model.n)
+        for e in exprs:
+            np.add.at(cost, np.asarray(e, dtype=np.int64), float(sense))
+        idx = np.flatnonzero(cost).astype(np.int32)
+        mip.changeColsCost(len(idx), idx, cost[idx])
+        mip.setOptionValue("mip_rel_gap", 0.5)
+        self.solves += 1
+        self.mip_solves += 1
+        try:
+            mip.run()
+            ok = mip.getModelStatus() == self._hs.HighsModelStatus.kOptimal
+            x = np.asarray(mip.getSolution().col_value) if ok else None
+        finally:
+            mip.changeColsCost(len(idx), idx, np.zeros(len(idx)))
+            mip.setOptionValue("mip_rel_gap", 1e-4)
+        if x is not None:
+            self.add_solution(x)
+        return x
+
+    def integer_feasible(self, expr: np.ndarray, lower: float, upper: float) -> bool:
+        """Is there a non-negative *integer* solution with lower <= sum(expr) <= upper? (The
+        pool of solutions found so far first, else HiGHS branch and bound on the same rows, with
+        that bound added and no objective.)"""
+        hs = self._hs
         idx = np.asarray(expr, dtype=np.int32)
         if self._pooled(idx, lower, upper):
             return True
+        self._integer_model()
         inf = hs.kHighsInf
         self._mip.addRow(-inf if not np.isfinite(lower) else lower, inf if not np.isfinite(upper) else upper,
                          len(idx), idx, np.ones(len(idx)))
@@ -551,6 +599,53 @@ class Bounds:
             self.add_solution(np.asarray(self._mip.getSolution().col_value))
         self._mip.deleteRows(1, np.array([self._mip.getNumRow() - 1], dtype=np.int32))
         return ok
+
+
+#: Rounds of :func:`_certify` per direction (each certifies at least one target or stops).
+CERTIFY_ROUNDS = 40
+
+
+def _certify(b: Bounds, targets: Sequence[str], expr: Mapping[str, np.ndarray], sense: int,
+             k: int) -> dict[str, tuple[float, bool]]:
+    """Targets whose count can be <= 1 (sense +1) or >= k-1 (sense -1) at one LP optimum of the
+    summed objective over the targets not yet certified: key -> (value there, point integral).
+    An integral point also joins the pool of integer solutions."""
+    out: dict[str, tuple[float, bool]] = {}
+    left = list(targets)
+    for _ in range(CERTIFY_ROUNDS):
+        if not left:
+            break
+        x = b.point([expr[t] for t in left], sense)
+        if x is None:
+            break
+        integral = bool(np.allclose(x, np.round(x), atol=1e-7))
+        if integral:
+            b.add_solution(x)
+        got = {t: float(np.round(x[expr[t]].sum(), 6)) for t in left}
+        new = [t for t in left if (got[t] <= 1 + 1e-9 if sense > 0 else got[t] >= k - 1 - 1e-9)]
+        if not new:
+            break
+        out.update({t: (got[t], integral) for t in new})
+        left = [t for t in left if t not in out]
+    return out
+
+
+def _certify_integer(b: Bounds, targets: Sequence[str], expr: Mapping[str, np.ndarray], sense: int,
+                     k: int) -> None:
+    """Add integer points to the pool, each good for the summed objective over the targets it
+    has not settled yet (<= 1 for sense +1, >= k-1 for sense -1), while each settles some."""
+    left = list(targets)
+    for _ in range(CERTIFY_ROUNDS):
+        if not left:
+            return
+        x = b.integer_point([expr[t] for t in left], sense)
+        if x is None:
+            return
+        got = {t: float(np.round(x[expr[t]].sum())) for t in left}
+        kept = [t for t in left if not (got[t] <= 1 if sense > 0 else got[t] >= k - 1)]
+        if len(kept) == len(left):
+            return
+        left = kept
 
 
 def _quiet_highs(highspy: Any) -> Any:
@@ -840,17 +935,30 @@ class Ledger:
             b.hide(pos[pick])
 
         exact: dict[str, bool] = {}
+        # pass 0: feasible points that push many targets to <= 1 (>= k-1) at once certify those
+        # sides before any cell is hidden (hiding only widens ranges): the same result as the
+        # target-by-target bounds below, with far fewer solves
+        cert = {+1: _certify(b, targets, expr, +1, k), -1: _certify(b, targets, expr, -1, k)}
         for key in targets:  # pass 1: LP ranges, suppressions chosen by the duals
             while True:
-                lo, duals, int_lo = b.bound(expr[key], +1)
+                if key in cert[+1]:
+                    (lo, int_lo), duals = cert[+1][key], None
+                else:
+                    lo, duals, int_lo = b.bound(expr[key], +1)
                 hi, int_hi = np.inf, True
                 if protected_enough(lo, np.inf, k):
-                    hi, duals, int_hi = b.bound(expr[key], -1)
+                    if key in cert[-1]:
+                        hi, int_hi = cert[-1][key]
+                    else:
+                        hi, duals, int_hi = b.bound(expr[key], -1)
                 if protected_enough(lo, hi, k):
                     ranges[key] = (lo, hi)
                     exact[key] = int_lo and int_hi
                     break
                 hide(_cheapest(order, known & ~fixed, duals, values, totals, matrix, expr[key]), key)
+        fractional = [kk for kk in targets if not exact[kk]]
+        for sense in (+1, -1):  # integer points that settle many of them at once join the pool
+            _certify_integer(b, fractional, expr, sense, k)
         for key in targets:  # pass 2: the integer program where the LP optimum was fractional
             if exact[key]:
                 continue
