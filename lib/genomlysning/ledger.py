@@ -1268,10 +1268,16 @@ def audit_ranges(definitions: Mapping[str, Any], published: Mapping[str, pd.Data
             return None  # certainly not small
         hi, _, int_hi = b.bound(e, -1)
         if not (int_lo and int_hi) and lo >= -1e-9 and hi <= k - 1 + 1e-9:
-            # the LP range lies inside [0, k-1]: tighten it to the integer range
-            vals = [v for v in range(int(np.ceil(lo - 1e-9)), int(np.floor(hi + 1e-9)) + 1)
-                    if b.integer_feasible(e, v, v)]
-            lo, hi = (float(min(vals)), float(max(vals))) if vals else (lo, hi)
+            # the LP range lies inside [0, k-1]: tighten it to the integer range (exact where it
+            # decides; with an integer 0 feasible the cell is safe and hi stays floor(LP hi))
+            vals = range(int(np.ceil(lo - 1e-9)), int(np.floor(hi + 1e-9)) + 1)
+            low = next((v for v in vals if b.integer_feasible(e, v, v)), None)
+            if low is None:
+                return lo, hi
+            if low < 1:
+                return float(low), float(vals[-1])
+            high = next(v for v in reversed(vals) if v == low or b.integer_feasible(e, v, v))
+            lo, hi = float(low), float(high)
         return lo, hi
 
     for kk, table in hidden.items():
