@@ -221,14 +221,17 @@ def check_params(project: Project, kommuner: Sequence[str],
     A key must be an import setting or a parameter of at least one notebook; ``kommun`` (when set)
     must equal the file name.
     """
-    import yaml
-
     declared = frozenset(p for nb in notebooks for p in nb.parameters)
     valid = params_mod.IMPORT_KEYS | declared
     problems: list[str] = []
     loaded: dict[str, dict[str, Any]] = {}
     available = project.kommuner()
     for kommun in kommuner:
+        try:
+            paths.check_kommun(kommun)
+        except paths.PathError as exc:
+            problems.append(str(exc))
+            continue
         path = project.params_file(kommun)
         rel = project.rel(path)
         if not path.is_file():
@@ -236,12 +239,9 @@ def check_params(project: Project, kommuner: Sequence[str],
                             f"{', '.join(available) or '(none)'}")
             continue
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            problems.append(f"{rel}: not valid YAML: {exc}")
-            continue
-        if not isinstance(raw, dict):
-            problems.append(f"{rel}: expected a mapping of keys to values")
+            raw, _ = params_mod.read_yaml(path)
+        except params_mod.ParamsError as exc:
+            problems.append(str(exc))
             continue
         for key in (k for k in raw if k in RUNNER_KEYS):
             problems.append(f"{rel}: {key!r} is set by the runner for each notebook, not in a params file "
