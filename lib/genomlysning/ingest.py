@@ -400,13 +400,15 @@ def _pick_sheet(fil: str, names: Sequence[str], sheet: str | None, hidden: froze
         return DEFAULT_SHEET
     if len(visible) == 1:
         if DEFAULT_SHEET in hidden and notes is not None:
-            notes.append(Problem(fil, 0, "", "", f"det dolda bladet {DEFAULT_SHEET!r} lästes inte; det synliga "
-                                 f"bladet {personnummer.mask(visible[0])!r} lästes i stället", "varning",
-                                 f"ange 'sheet: {DEFAULT_SHEET}' i params-filen om det dolda bladet är det rätta"))
+            notes.append(Problem(
+                fil, 0, "", "", f"det dolda bladet {DEFAULT_SHEET!r} lästes inte; det synliga bladet "
+                f"{personnummer.mask(visible[0])!r} lästes i stället", "varning",
+                f"ange 'sheet: {DEFAULT_SHEET}' i params-filen om det dolda bladet är det rätta"))
         return visible[0]
     if not visible:
-        raise IngestError(f"{fil}: arbetsboken har bara dolda blad ({', '.join(map(personnummer.mask, names))}); "
-                          "visa bladet i Excel eller ange det med 'sheet:' i params-filen")
+        shown = ", ".join(map(personnummer.mask, names))
+        raise IngestError(f"{fil}: arbetsboken har bara dolda blad ({shown}); visa bladet i Excel eller "
+                          "ange det med 'sheet:' i params-filen")
     raise _wrong_sheet(fil, DEFAULT_SHEET, names, hidden)
 
 
@@ -996,7 +998,8 @@ def csv_layout(head: str, params: dict[str, Any], fil: str) -> _CsvLayout:
     sep = given or sniff_separator(rest, known)
     if sep == "|" and not given:
         notes.append(Problem(fil, 0, "", "", "avgränsaren är '|' (lodstreck), inte semikolon; filen lästes "
-                             "med '|'", "varning", "semikolon (;), komma eller tabb, eller ange csv_sep: '|'"))
+                             "med '|'", "varning",
+                             "semikolon (;), komma eller tabb, eller ange csv_sep: '|'"))
     return _CsvLayout(sep, start + at, header_row, notes)
 
 

@@ -406,7 +406,8 @@ def _value_problem(spec: Key, value: Any, lang: str) -> str | None:
         if kind == "str" and not value.strip():
             return _t(lang, "tom text", "empty text")
         if len(value) > spec.max_len:
-            return _t(lang, f"för lång text ({len(value)} tecken)", f"text too long ({len(value)} characters)")
+            return _t(lang, f"för lång text ({len(value)} tecken)",
+                      f"text too long ({len(value)} characters)")
     elif kind == "list":
         if not isinstance(value, list):
             return wrong
@@ -420,9 +421,10 @@ def _check_mapping(mapping: Mapping[str, Any], where: str, lang: str) -> list[st
     out = []
     for key, value in mapping.items():
         if key not in MAPPING_KEYS:
-            out.append(_t(lang, f"{where}: okänd nyckel 'mapping.{key}'{_close(str(key), MAPPING_KEYS, lang)}; "
+            near = _close(str(key), MAPPING_KEYS, lang)
+            out.append(_t(lang, f"{where}: okänd nyckel 'mapping.{key}'{near}; "
                           f"giltiga: {', '.join(sorted(MAPPING_KEYS))}",
-                          f"{where}: unknown key 'mapping.{key}'{_close(str(key), MAPPING_KEYS, lang)}; "
+                          f"{where}: unknown key 'mapping.{key}'{near}; "
                           f"valid: {', '.join(sorted(MAPPING_KEYS))}"))
         elif value is not None and not isinstance(value, _MAPPING_KINDS[key]):
             kind = _t(lang, "en lista", "a list") if _MAPPING_KINDS[key] is list else \
@@ -446,8 +448,8 @@ def _check_omraden(params: dict[str, Any], where: str, lang: str) -> list[str]:
                 out.append(_t(lang, f"{where}: omraden[{i}] = {_shown(name)}: ska vara ett namn på "
                               f"1-{OMRADE_MAX_LEN} tecken (skriv det inom citattecken om det liknar ett tal "
                               "eller datum)", f"{where}: omraden[{i}] = {_shown(name)}: must be a name of "
-                              f"1-{OMRADE_MAX_LEN} characters (write it in quotes if it looks like a number or "
-                              "date)"))
+                              f"1-{OMRADE_MAX_LEN} characters (write it in quotes if it looks like a number "
+                              "or date)"))
                 continue
             key = area_key(name)
             if key in seen:
