@@ -62,6 +62,8 @@ _STRAY_RE = re.compile("[\uf780-\uf87f]")
 ENCODINGS: tuple[str, ...] = ("utf-8-sig", "cp1252", "latin-1")
 #: Rows searched for the header row when the first row does not look like one.
 HEADER_SCAN = 30
+#: Where the valid headers are documented (messages point there instead of listing all 40).
+_HEADERS_DOC = "se bladet Kolumner i mallen: genomlysning template mall.xlsx"
 #: What would be valid instead of a stray non-UTF-8 byte.
 _STRAY_VALID = ("spara filen som CSV UTF-8 (Excel: Spara som > CSV UTF-8), eller ange encoding: cp1252 i "
                 "params-filen om hela filen är Windows-1252")
@@ -300,6 +302,7 @@ class _Sheet:
     #: :func:`read_raw` only for columns it reads (named by their schema column).
     cell_problems: list[tuple[int, int, str, Severity, str]] = field(default_factory=list)
     header_row: int = 1  # the Excel row of the header
+    sep: str | None = None  # the CSV separator used (None: a workbook)
 
     def has_pnr(self, pos: Any) -> pd.Series:
         """Cells of column ``pos`` that contain a personnummer-like string."""
@@ -363,9 +366,19 @@ def _limits(params: dict[str, Any] | None) -> _XlsxInfo:
                      int(prm.get("max_cells") or DEFAULT_MAX_CELLS))
 
 
+class _LimitExceededError(IngestError):
+    """Raised inside the sheet parser when a limit of :class:`_XlsxInfo` is passed (``"cells"`` or
+    ``"bytes"``); turned into an IngestError naming the file and the limit."""
+
+
+def _n(x: int) -> str:
+    """A whole number with spaces between thousands (Swedish style)."""
+    return f"{x:,}".replace(",", " ")
+
+
 def _too_many_cells(fil: str, limit: int) -> IngestError:
-    return IngestError(f"{fil}: bladet har fler än {limit:,} celler (gränsen max_cells)".replace(",", " ")
-                       + "; ta bort tomma eller formaterade rader och kolumner, dela upp filen, spara den "
+    return IngestError(f"{fil}: bladet har fler än {_n(limit)} celler (gränsen max_cells)"
+                       "; ta bort tomma eller formaterade rader och kolumner, dela upp filen, spara den "
                        "som CSV eller höj max_cells i params-filen om filen verkligen är så stor")
 
 
@@ -375,8 +388,8 @@ def check_xlsx_size(zf: zipfile.ZipFile, fil: str, max_bytes: int) -> None:
     total = sum(max(i.file_size, 0) for i in zf.infolist())
     if total > max_bytes:
         raise IngestError(
-            f"{fil}: arbetsboken packas upp till {total / 2**20:,.0f} MB, mer än gränsen ".replace(",", " ")
-            + f"{max_bytes // 2**20} MB (max_xlsx_mb); filen läses inte. Spara den som CSV, ta bort "
+            f"{fil}: arbetsboken packas upp till {_n(round(total / 2**20))} MB, mer än gränsen "
+            f"{_n(max_bytes // 2**20)} MB (max_xlsx_mb); filen läses inte. Spara den som CSV, ta bort "
             "tomma rader och kolumner, eller höj max_xlsx_mb i params-filen om filen är pålitlig")
 
 
@@ -498,7 +511,7 @@ def _sheet_rows(data: bytes | IO[bytes], shared: list[str | None], date_styles: 
         if name in _C:
             st["n"] += 1
             if limit is not None and st["n"] > limit:
-                raise _too_many_cells("", limit)
+                raise _LimitExceededError("cells")
             st["f"] = False
             ref = attrs.get("r")
             st["col"] = _column_index(ref, cols) if ref else st["col"] + 1
@@ -578,7 +591,7 @@ def _sheet_rows(data: bytes | IO[bytes], shared: list[str | None], date_styles: 
     while chunk := data.read(1 << 22):
         read += len(chunk)
         if info is not None and read > info.max_bytes:
-            raise IngestError("bladet är större uppackat än gränsen max_xlsx_mb")
+            raise _LimitExceededError("bytes")
         parser.Parse(chunk, False)
     parser.Parse(b"", True)
     return rows
@@ -622,12 +635,12 @@ def _xlsx_rows_fast(path: Path, fil: str, sheet: str | None, info: _XlsxInfo | N
         try:
             with zf.open(part) as fh:
                 return _sheet_rows(fh, shared, styles, date1904, info)
-        except IngestError as exc:
-            if info is not None and str(exc).startswith("bladet har fler"):
+        except _LimitExceededError as exc:
+            assert info is not None
+            if str(exc) == "cells":
                 raise _too_many_cells(fil, info.max_cells) from None
-            if info is not None and str(exc).startswith("bladet är större"):
-                raise IngestError(f"{fil}: {exc}; spara filen som CSV eller höj max_xlsx_mb") from None
-            raise
+            raise IngestError(f"{fil}: bladet är större uppackat än gränsen {_n(info.max_bytes // 2**20)} MB "
+                              "(max_xlsx_mb); spara filen som CSV eller höj max_xlsx_mb") from None
 
 
 def _xlsx_rows_openpyxl(path: Path, fil: str, sheet: str | None, info: _XlsxInfo | None = None
@@ -717,7 +730,7 @@ def _sheet_from_rows(rows: list[tuple[int, list[str | None]]], fil: str, sheet: 
     rows = [(i, r) for i, r in rows if any(v is not None for v in r) or i in formula_rows]
     if not rows:
         raise IngestError(f"{fil}: bladet {sheet or DEFAULT_SHEET!r} är tomt; första raden ska vara "
-                          f"kolumnrubrikerna ({valid_headers_text()})")
+                          f"kolumnrubrikerna ({_HEADERS_DOC})")
     at = header_row_index([r for _, r in rows], known or set())
     notes = [_above_header_note(fil, rows[0][0], rows[at][0])] if at else []
     header = [v or "" for v in rows[at][1]]
@@ -1047,8 +1060,7 @@ def _resolve_stray(sheet: _Sheet, fil: str) -> None:
 def _read_csv(path: Path, fil: str, params: dict[str, Any]) -> _Sheet:
     raw = path.read_bytes()
     if not raw.strip():
-        raise IngestError(f"{fil}: filen är tom; första raden ska vara kolumnrubrikerna "
-                          f"({valid_headers_text()})")
+        raise IngestError(f"{fil}: filen är tom; första raden ska vara kolumnrubrikerna ({_HEADERS_DOC})")
     dec = decode_csv(raw, params.get("encoding"), fil)
     data, enc = dec.data, dec.encoding
     layout = csv_layout(data[:200_000].decode(enc, errors="ignore"), params, fil)
@@ -1080,7 +1092,7 @@ def _read_csv(path: Path, fil: str, params: dict[str, Any]) -> _Sheet:
         frame, numbers, ragged = _read_csv_ragged(data.decode(enc), sep, width, fil, first)
         problems += ragged
     frame, numbers, distinct = _text_frame(frame, numbers)
-    sheet = _Sheet(header, frame, numbers, problems, distinct, header_row=layout.header_row)
+    sheet = _Sheet(header, frame, numbers, problems, distinct, header_row=layout.header_row, sep=sep)
     if dec.stray:
         _resolve_stray(sheet, fil)
     return sheet
@@ -1178,12 +1190,16 @@ def _missing_diagnosis(headers: Sequence[str], declared: set[str], sheet: _Sheet
     headers that look mis-decoded, or simply the headers found (at most 12, undeclared ones by
     column letter) and where the valid headers are documented."""
     named = [h for h in headers if h]
-    if len(headers) == 1:
+    if len(headers) == 1 and sheet.sep is not None:
         return ("Filen har bara en kolumn: avgränsaren är troligen inte ; , tabb eller |. Spara filen som "
                 "CSV (semikolonseparerad) eller ange avgränsaren med csv_sep: i params-filen.")
     if any(c in h for h in named for c in ("Ã", "\ufffd", "\x00")):
         return ("Rubrikerna ser felavkodade ut (t.ex. 'Ã¶' i stället för 'ö'): ange filens teckenkodning med "
                 "encoding: i params-filen (utf-8, cp1252 eller utf-16) eller spara den som CSV UTF-8.")
+    if sheet.sep is not None and not any(normalise_header(h) in declared for h in named):
+        return (f"Ingen rubrik känns igen när filen läses med avgränsaren {sheet.sep!r}: filen har troligen "
+                "en annan avgränsare (ange den med csv_sep: i params-filen) eller andra rubriker (läs dem "
+                f"med mapping.columns; giltiga rubriker: {_HEADERS_DOC}).")
     shown = [header_display(h, i, declared) for i, h in enumerate(headers) if h]
     listed = ", ".join(h if h.startswith("(kolumn ") else repr(h) for h in shown[:12]) or "(inga)"
     more = f" och {len(shown) - 12} till" if len(shown) > 12 else ""
