@@ -1459,8 +1459,11 @@ def input_file(params: Mapping[str, Any], input_path: str | Path | None = None) 
     found = sorted(p for p in folder.glob("*") if p.suffix.lower() in {".csv", ".xlsx"})
     if len(found) == 1:
         return found[0]
-    raise FileNotFoundError(f"no input file for {params['kommun']!r}: set `input:` in its params file "
-                            f"or pass input_path (found {len(found)} candidates in {paths.relative(folder)})")
+    if params.get("lang") == "en":
+        raise FileNotFoundError(f"no input file for {params['kommun']!r}: set input: in its params file "
+                                f"(found {len(found)} candidate files in {paths.relative(folder)}/)")
+    raise FileNotFoundError(f"ingen indatafil för {params['kommun']!r}: ange input: i params-filen "
+                            f"({len(found)} möjliga filer i {paths.relative(folder)}/)")
 
 
 def run_cleaning(kommun: str, input_path: str | Path | None = None, params_path: str | Path | None = None,
@@ -1567,7 +1570,7 @@ def cli_validate(args: argparse.Namespace) -> int:
         return 1
     except ingest.IngestError as exc:
         print(f"genomlysning validate: {exc}")
-        for problem in exc.problems:
+        for problem in [p for p in exc.problems if p.allvarlighet == "fel" and not p.rad_excel][:10]:
             print("  " + problem.message())
         return 1
     print(format_report(result, examples_per_rule=50))
@@ -1589,7 +1592,11 @@ def cli_prepare(args: argparse.Namespace) -> int:
         try:
             result = run_cleaning(kommun)
         except (FileNotFoundError, ValueError, KeyMissingError) as exc:
-            print(f"{kommun}: FEL: {exc}")
+            print(f"{mask_text(str(kommun))}: FEL: {exc}")
+            file_level = [p for p in getattr(exc, "problems", [])
+                          if p.allvarlighet == "fel" and not p.rad_excel]
+            for problem in file_level[:10]:
+                print("  " + problem.message())
             status = 1
             continue
         print(f"{accounting_line(result.accounting)} -> "

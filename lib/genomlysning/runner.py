@@ -221,14 +221,17 @@ def check_params(project: Project, kommuner: Sequence[str],
     A key must be an import setting or a parameter of at least one notebook; ``kommun`` (when set)
     must equal the file name.
     """
-    import yaml
-
     declared = frozenset(p for nb in notebooks for p in nb.parameters)
     valid = params_mod.IMPORT_KEYS | declared
     problems: list[str] = []
     loaded: dict[str, dict[str, Any]] = {}
     available = project.kommuner()
     for kommun in kommuner:
+        try:
+            paths.check_kommun(kommun)
+        except paths.PathError as exc:
+            problems.append(str(exc))
+            continue
         path = project.params_file(kommun)
         rel = project.rel(path)
         if not path.is_file():
@@ -236,12 +239,9 @@ def check_params(project: Project, kommuner: Sequence[str],
                             f"{', '.join(available) or '(none)'}")
             continue
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            problems.append(f"{rel}: not valid YAML: {exc}")
-            continue
-        if not isinstance(raw, dict):
-            problems.append(f"{rel}: expected a mapping of keys to values")
+            raw, _ = params_mod.read_yaml(path)
+        except params_mod.ParamsError as exc:
+            problems.append(str(exc))
             continue
         for key in (k for k in raw if k in RUNNER_KEYS):
             problems.append(f"{rel}: {key!r} is set by the runner for each notebook, not in a params file "
@@ -562,9 +562,24 @@ def scrub_paths(nb: Any, rules: Sequence[tuple[re.Pattern[str], str]]) -> Any:
     return nb
 
 
+def merge_streams(outputs: list[Any]) -> list[Any]:
+    """Consecutive stream outputs of the same name (stdout, stderr) joined into one: how the kernel
+    splits one ``print`` into messages depends on timing, the text does not."""
+    merged: list[Any] = []
+    for out in outputs:
+        prev = merged[-1] if merged else None
+        if (out.get("output_type") == "stream" and prev is not None and prev.get("output_type") == "stream"
+                and prev.get("name") == out.get("name")):
+            prev["text"] = "".join(prev["text"]) + "".join(out["text"])
+        else:
+            merged.append(out)
+    return merged
+
+
 def strip_volatile(nb: Any) -> Any:
-    """Remove papermill/widget metadata and execution timestamps, fix the kernelspec and give the
-    cells stable ids, in place, so the same run gives a byte-identical notebook. Returns ``nb``."""
+    """Remove papermill/widget metadata and execution timestamps, fix the kernelspec, give the
+    cells stable ids and merge split stream outputs, in place, so the same run gives a
+    byte-identical notebook. Returns ``nb``."""
     nb.metadata.pop("papermill", None)
     nb.metadata.pop("widgets", None)
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
@@ -574,6 +589,8 @@ def strip_volatile(nb: Any) -> Any:
         if "tags" in c.metadata and not c.metadata["tags"]:
             del c.metadata["tags"]
         c["id"] = f"cell-{i:02d}"
+        if c.get("outputs"):
+            c["outputs"] = merge_streams(c["outputs"])
     return nb
 
 
