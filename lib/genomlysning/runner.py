@@ -1036,7 +1036,8 @@ def audit_and_publish(project: Project, label: str,
             found = audit.audit_unit(label)
             details, listed = audit.describe(found, verbose=True), audit.describe(found)
             if not found.ok:
-                failure = (f"röjandegranskningen fann {sum(r.disclosed for r in found.rows)} små antal "
+                n = sum(r.disclosed for r in found.rows)
+                failure = (f"röjandegranskningen fann {n} {'litet antal' if n == 1 else 'små antal'} "
                            "som kan räknas fram ur det publicerade")
         except Exception as exc:
             failure = f"röjandegranskningen kunde inte genomföras ({_describe(exc)})"
