@@ -23,7 +23,19 @@ import pytest
 import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from genomlysning import audit, clean, disclose, funnel, index, paths, provenance, report, runner, synth
+from genomlysning import (
+    audit,
+    clean,
+    disclose,
+    funnel,
+    funnel_report,
+    index,
+    paths,
+    provenance,
+    report,
+    runner,
+    synth,
+)
 from genomlysning.ledger import Cell, Ledger
 
 #: Counts by category of the hand-made unit: ``a`` (2) is small, so it and one more are hidden.
@@ -153,8 +165,6 @@ def test_tampered_unit_is_withheld_and_the_other_stays(tmp_project: Path) -> Non
     assert 'href="alfa/02_funnel.html"' in _row(html, "alfa")
 
 
-@pytest.mark.xfail(reason="audit_ranges checks hidden cells and invisible atoms only: a small count "
-                   "published in plain sight (the primary '..' replaced by its value) is not flagged yet")
 def test_small_count_published_in_plain_sight_is_withheld(tmp_project: Path) -> None:
     raw = _publish_unit("alfa")
     path = tmp_project / "reports" / "alfa" / "tables" / f"{TABLE}.csv"
@@ -163,7 +173,8 @@ def test_small_count_published_in_plain_sight_is_withheld(tmp_project: Path) -> 
     rows[1][rows[0].index("n")] = str(int(raw["n"].iloc[0]))  # a = 2, visible
     path.write_text("".join(report.csv_line(r) for r in rows), encoding="utf-8")
     out = runner.audit_and_publish(runner.Project(tmp_project), "alfa", _ran("alfa", "02_funnel"))
-    assert out[-1].status == "failed"
+    assert out[-1].status == "failed" and "[synlig]" in out[-1].message
+    assert not (tmp_project / "reports" / "alfa").exists()
 
 
 def test_unit_whose_audit_fails_is_withheld(tmp_project: Path) -> None:
@@ -307,26 +318,25 @@ def test_tiny_spec_is_not_a_demo_municipality() -> None:
 @pytest.mark.slow
 def test_tiny_municipality_is_protected_and_passes_the_audit(tmp_project: Path) -> None:
     """~60 rows: nearly every cell is small. Generated, cleaned by the prepare path, analysed and
-    saved as 02_funnel does; the audit (as the runner calls it) finds no disclosure."""
+    saved as 02_funnel does; the audit the runner calls finds no disclosure (so the runner would
+    publish it: the withhold step itself is tested above on hand-made units, in milliseconds)."""
     spec = synth.TINY_SPEC
     synth.write_kommun(spec, raw_root=paths.DATA_RAW, params_root=paths.PARAMS_DIR)
     assert clean.cli_prepare(Namespace(kommun=[spec.kommun])) == 0
     data = clean.load_clean(spec.kommun)
     assert 40 <= len(data) <= 90
     t0 = time.perf_counter()
-    rep = funnel.analyse(data, 2025, 5, funnel.period_end(data, spec.kommun),
-                         cache=paths.processed_dir(spec.kommun))
+    rep = funnel_report.analyse(data, 2025, 5, funnel.period_end(data, spec.kommun),
+                                cache=paths.processed_dir(spec.kommun))
     analysis = time.perf_counter() - t0
-    funnel.save_tables(rep, spec.kommun, 2025, namn=spec.namn)
+    funnel_report.save_tables(rep, spec.kommun, 2025, namn=spec.namn)
     result = audit.audit_unit(spec.kommun)
     assert result.ok, audit.describe(result)
     protection = rep.ledger.result  # type: ignore[attr-defined]
     shown = sum((report.read_table(spec.kommun, name)[0] == disclose.SUPPRESSED).to_numpy().sum()
-                for name, *_ in funnel.EXPORTS.values())
+                for name, *_ in funnel_report.EXPORTS.values())
     assert protection.primary and protection.primary <= protection.hidden
     assert result.hidden > 0 and shown > 0
-    out = runner.audit_and_publish(runner.Project(tmp_project), spec.kommun, _ran(spec.kommun, "02_funnel"))
-    assert out[-1].status == "ok" and (paths.report_dir(spec.kommun) / "ledger" / "02.json").is_file()
     print(f"\n{spec.kommun}: {len(data)} rader, {len(protection.primary)} primära och "
           f"{len(protection.hidden)} dolda celler i liggaren, {result.hidden} dolda i granskningen, "
           f"{shown} '..' i tabellerna; analys {analysis:.1f} s, granskning {result.seconds:.1f} s")
