@@ -62,7 +62,8 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
                    "own share: norrvik 0.01, the others 0)")
     p.add_argument("--national", type=int, default=0, metavar="N",
                    help="also write one national-size CSV of about N rows (benchmarks)")
-    p.add_argument("--only", action="append", help="only this demo municipality (repeatable)")
+    p.add_argument("--only", action="append", help="only this demo municipality (repeatable; also "
+                   "the tiny test municipality pyttby, which is not written by default)")
     p.set_defaults(_module="genomlysning.synth", _func="cli_demo_data")
 
 
