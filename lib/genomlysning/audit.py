@@ -63,14 +63,26 @@ def published(kommun: str, before: str | None = None,
     return files, tables
 
 
-def audit_unit(kommun: str) -> UnitAudit:
-    """Audit ``reports/<kommun>/`` from its published tables and all its ledger definitions,
-    merged into one attacker's model (a channel between notebooks is found too)."""
+def audit_unit(kommun: str, exclude: Sequence[str] = ()) -> UnitAudit:
+    """Audit ``reports/<kommun>/`` from its published tables and all its ledger definitions
+    (but those of the notebooks ``exclude``), merged into one attacker's model (a channel between
+    notebooks is found too)."""
     start = time.perf_counter()
-    files, tables = published(kommun)
+    files, tables = published(kommun, exclude=exclude)
     rows = ledger.audit_ranges(ledger.merge(files), tables) if files else []
     hidden = sum(r.kind == "dold" for r in rows)
     return UnitAudit(kommun, rows, hidden, time.perf_counter() - start)
+
+
+#: The comparison notebook: its ledger files sit in each municipality's ledger folder.
+COMPARISON = "04"
+
+
+def compared_units() -> list[str]:
+    """Municipalities with rows in the comparison (a ``ledger/04.json`` of their own)."""
+    if not paths.REPORTS_DIR.is_dir():
+        return []
+    return sorted(p.parents[1].name for p in paths.REPORTS_DIR.glob(f"*/ledger/{COMPARISON}.json"))
 
 
 def units() -> list[str]:

@@ -1046,12 +1046,22 @@ def audit_and_publish(project: Project, label: str,
     t0 = time.perf_counter()
     failure: str | None = None
     with library_paths(project.root):
-        if not audit.ledger_files(label):
+        members = audit.compared_units() if label == CROSS_LABEL else [label]
+        if not any(audit.ledger_files(m) for m in [*members, label]):
             _drop_withheld(project, label)
             return out
         try:
-            found = audit.audit_unit(label)
-            details, listed = audit.describe(found, verbose=True), audit.describe(found)
+            # a municipality is audited without the comparison's rows about it (04 may be stale
+            # until it runs again); the comparison is audited through every municipality it covers
+            if label == CROSS_LABEL:
+                founds = [audit.audit_unit(m) for m in members]
+                founds += [audit.audit_unit(label)] if audit.ledger_files(label) else []
+            else:
+                founds = [audit.audit_unit(label, exclude=(audit.COMPARISON,))]
+            details = "\n".join(audit.describe(f, verbose=True) for f in founds)
+            listed = "\n".join(audit.describe(f) for f in founds if not f.ok)
+            found = audit.UnitAudit(label, [r for f in founds for r in f.rows], sum(f.hidden for f in founds),
+                                    sum(f.seconds for f in founds))
             if not found.ok:
                 n = sum(r.disclosed for r in found.rows)
                 failure = (f"röjandegranskningen fann {n} {'litet antal' if n == 1 else 'små antal'} "
@@ -1065,6 +1075,9 @@ def audit_and_publish(project: Project, label: str,
         note = f"{found.hidden} dolda celler, inga röjda"
         return [*out, NotebookResult(label, AUDIT_STEP, OK, seconds, note)]
     target = withhold(project, label, failure, details)
+    if label == CROSS_LABEL:  # its rows about each municipality are gone with it
+        for m in members:
+            (project.report_dir(m) / "ledger" / f"{audit.COMPARISON}.json").unlink(missing_ok=True)
     message = (f"{label}: TILLBAKAHÅLLEN – {failure}. Inget av {label} publiceras; filerna ligger i "
                f"{project.rel(target)}/ (publiceras aldrig; hela granskningen i {WITHHELD_REPORT}).\n"
                f"{_listed(listed)}")
