@@ -216,6 +216,30 @@ def test_comparison_unit_without_ledger_is_not_audited_and_with_one_is(tmp_proje
     assert "tillbakahållen" in section and 'href="jamforelse/' not in html
 
 
+def test_comparison_that_reveals_a_municipality_cell_is_withheld_not_the_municipality(
+        tmp_project: Path) -> None:
+    """The comparison prints alfa's secondary-hidden category c (7) about alfa: with alfa's own
+    total that pins the small a (2). alfa alone passes; the comparison is withheld, and alfa's
+    ledger file for it goes with it, so alfa's next audit is not broken by a missing table."""
+    project = runner.Project(tmp_project)
+    _publish_unit("alfa")
+    defs = json.loads((paths.report_dir("alfa") / "ledger" / "02.json").read_text(encoding="utf-8"))
+    cross = tmp_project / "reports" / runner.CROSS_LABEL
+    report.save_table(pd.DataFrame({"kommun": ["Alfa"], "n": [COUNTS["c"]]}), runner.CROSS_LABEL, "04_x",
+                      title="x", unit="aktualiseringar", source="test", k=5)
+    c = Cell.of("akt", kategori="c").key()
+    defs["tables"] = [{"name": f"{runner.CROSS_LABEL}/04_x", "cells": {"n": [c]}, "linked": {},
+                       "protect": []}]
+    report.save_ledger(json.dumps(defs), "alfa", "04")
+    out = runner.audit_and_publish(project, "alfa", _ran("alfa", "02_funnel"))
+    assert out[-1].status == "ok"  # the municipality's own notebooks are fine
+    out = runner.audit_and_publish(project, runner.CROSS_LABEL, _ran(runner.CROSS_LABEL, "04_compare"))
+    assert out[-1].status == "failed" and "alfa" in out[-1].message and not cross.exists()
+    assert not (paths.report_dir("alfa") / "ledger" / "04.json").exists()
+    assert (paths.report_dir("alfa") / "tables" / f"{TABLE}.csv").is_file()
+    assert audit.audit_unit("alfa").ok
+
+
 def test_index_and_runner_agree_on_the_withheld_folder() -> None:
     assert (index.WITHHELD_DIR, index.WITHHELD_FILE) == (runner.WITHHELD_DIR, runner.WITHHELD_FILE)
     assert index.CROSS_LABEL == runner.CROSS_LABEL
