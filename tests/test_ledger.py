@@ -262,3 +262,14 @@ def test_audit_flags_a_small_count_printed_as_it_is() -> None:
     assert shown == {Cell.of("akt", kon="pojke", steg=["1", "2"]).key(): (7, True),
                      Cell.of("akt", kon="pojke", steg="2").key(): (6, True),
                      Cell.of("akt", kon="flicka", steg="2").key(): (7, True)}
+
+
+def test_a_unit_counted_by_its_total_only() -> None:
+    """Children published only as a total (no dimension) still make a model."""
+    led = Ledger(5)
+    led.dimension("akt", "kon", pd.Series(["flicka"] * 6 + ["pojke"] * 2), ("flicka", "pojke"))
+    led.dimension("barn", "antal", pd.Series(["1"] * 5), ("1",))
+    _count_table(led, "t", [Cell.of("akt", kon="pojke"), Cell.of("akt"), Cell.of("barn")])
+    defs, pub = _published(led)
+    assert pub["t"]["n"].tolist() == [disclose.SUPPRESSED, 8, 5]  # flicka is not published
+    assert not any(r.disclosed for r in ledger.audit_ranges(defs, pub))

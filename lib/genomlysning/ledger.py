@@ -300,8 +300,9 @@ class Model:
         if total > MAX_CLIQUE:
             raise LedgerError(f"disclosure model: the cross-classification of {real} has {total} cells "
                               f"(more than {MAX_CLIQUE}); publish fewer dimensions together")
-        grids = np.array(list(itertools.product(*[range(len(dims[d].codes)) for d in real])),
-                         dtype=np.int32).reshape(-1, len(real))
+        grids = (np.array(list(itertools.product(*[range(len(dims[d].codes)) for d in real])),
+                          dtype=np.int32).reshape(-1, len(real)) if real
+                 else np.zeros((1, 0), dtype=np.int32))  # a unit counted by its total only
         keep = np.ones(len(grids), dtype=bool)
         for j, d in enumerate(real):
             dim = dims[d]
