@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from genomlysning import audit, compare, disclose, funnel, funnel_ledger, paths, report, schema
+from genomlysning import audit, compare, funnel, funnel_ledger, ledger, paths, report, schema
 from genomlysning.compare import (
     FUNNEL_INDICATORS,
     INDICATORS,
@@ -280,18 +280,7 @@ def _mask_rows(tab: pd.DataFrame, guard: Guard, kommuner: Sequence[str], counts:
     hide: dict[str, np.ndarray] = {
         col: np.array([guard.is_hidden(m, head) for m in kommuner], dtype=bool)
         for col, head in counts.items()}
-    for col, srcs in linked.items():
-        if col in out.columns:
-            m = np.zeros(len(out), dtype=bool)
-            for s in srcs:
-                m |= hide.get(s, np.zeros(len(out), dtype=bool))
-            hide[col] = m | hide.get(col, np.zeros(len(out), dtype=bool))
-    for col, m in hide.items():
-        if m.any():
-            values = out[col].astype(object).to_numpy(copy=True)
-            values[m] = disclose.SUPPRESSED
-            out[col] = pd.Series(values, index=out.index, dtype=object)
-    return out
+    return ledger.hide_linked(out, hide, linked)
 
 
 # ---------------------------------------------------------------------------------------------

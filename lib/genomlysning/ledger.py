@@ -981,17 +981,7 @@ class Ledger:
         for col, defs in table.cells.items():
             hide[col] = np.array([c is not None and self.canonical(c).key() in self.result.hidden
                                   for c in defs], dtype=bool)
-        for col, srcs in table.linked.items():
-            m = np.zeros(len(out), dtype=bool)
-            for s in srcs:
-                m |= hide.get(s, np.zeros(len(out), dtype=bool))
-            hide[col] = m | hide.get(col, np.zeros(len(out), dtype=bool))
-        for col, m in hide.items():
-            if m.any():
-                values = out[col].astype(object).to_numpy(copy=True)
-                values[m] = disclose.SUPPRESSED
-                out[col] = pd.Series(values, index=out.index, dtype=object)
-        return out
+        return hide_linked(out, hide, table.linked)
 
     def definitions(self, names: Mapping[str, str] | None = None) -> dict[str, Any]:
         """ledger.json: k, the dimensions, and per table (renamed by ``names``, e.g. to the
@@ -1017,6 +1007,26 @@ class Ledger:
     def definitions_json(self, names: Mapping[str, str] | None = None) -> str:
         """:meth:`definitions` as deterministic JSON text."""
         return json.dumps(self.definitions(names), ensure_ascii=False, sort_keys=True, indent=1) + "\n"
+
+
+def hide_linked(frame: pd.DataFrame, hide: dict[str, np.ndarray],
+                linked: Mapping[str, Sequence[str]]) -> pd.DataFrame:
+    """``frame`` with the cells ``hide`` marks (column -> row mask) and every column computed
+    from them (``linked``: derived column -> its count columns) shown as ``..``."""
+    out = frame.copy()
+    none = np.zeros(len(out), dtype=bool)
+    for col, srcs in linked.items():
+        if col in out.columns:
+            m = none.copy()
+            for s in srcs:
+                m |= hide.get(s, none)
+            hide[col] = m | hide.get(col, none)
+    for col, m in hide.items():
+        if m.any():
+            values = out[col].astype(object).to_numpy(copy=True)
+            values[m] = disclose.SUPPRESSED
+            out[col] = pd.Series(values, index=out.index, dtype=object)
+    return out
 
 
 def canonical(cell: Cell, dims: Mapping[str, Mapping[str, Dim]]) -> Cell:
