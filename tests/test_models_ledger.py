@@ -55,7 +55,7 @@ def _published_02(df: pd.DataFrame) -> tuple[list[dict], dict[str, pd.DataFrame]
     """What 02_funnel leaves in reports/ for these rows, reduced to the tables the channels run
     through (the funnel, its breakdown by category, the skipped stages), protected by the funnel's
     own ledger: its definitions and masked tables."""
-    from genomlysning import funnel_ledger
+    from genomlysning import funnel_ledger, funnel_report
     from genomlysning.ledger import Ledger
 
     y = funnel.in_year(df, AR)
@@ -67,7 +67,7 @@ def _published_02(df: pd.DataFrame) -> tuple[list[dict], dict[str, pd.DataFrame]
     hop = funnel.skipped_stages(y)
     led.add("hoppade_steg", hop, {"n": [Cell.of("akt", **{f"hoppat:{s}": "ja"}) for s in hop["steg"]]})
     led.protect()
-    names = {key: funnel.EXPORTS[key][0] for key in ("tratt", "fordelning_aktualiseringar", "hoppade_steg")}
+    names = {key: funnel_report.EXPORTS[key][0] for key in ("tratt", "fordelning_aktualiseringar", "hoppade_steg")}
     defs = json.loads(led.definitions_json(names))
     return [defs], {names[t.name]: led.masked(t.name) for t in led.tables}
 
