@@ -394,10 +394,10 @@ def _files(root) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-@pytest.mark.slow  # about 4 min: the ledger's integer checks on the models' union cells (HiGHS MIP)
+@pytest.mark.slow  # about 10 s: the ledger's integer checks on the models' union cells (HiGHS MIP)
 def test_run_save_outputs_are_reproducible_and_publishable(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(paths, "REPORTS_DIR", tmp_path / "reports")
-    df = simulate(n=700, seed=12, vald_all=True)
+    df = simulate(n=300, seed=12, vald_all=True)
     df["utredning_avslutad"] = df["utredning_avslutad"] | df["insats_erbjuden"]  # no stage skipped
     outcomes = ("utredning", "accepterad")
     run = models.run_models(df, ar=2025, k=5, seed=3, outcomes=outcomes)
