@@ -67,7 +67,8 @@ def _published_02(df: pd.DataFrame) -> tuple[list[dict], dict[str, pd.DataFrame]
     hop = funnel.skipped_stages(y)
     led.add("hoppade_steg", hop, {"n": [Cell.of("akt", **{f"hoppat:{s}": "ja"}) for s in hop["steg"]]})
     led.protect()
-    names = {key: funnel_report.EXPORTS[key][0] for key in ("tratt", "fordelning_aktualiseringar", "hoppade_steg")}
+    keys = ("tratt", "fordelning_aktualiseringar", "hoppade_steg")
+    names = {key: funnel_report.EXPORTS[key][0] for key in keys}
     defs = json.loads(led.definitions_json(names))
     return [defs], {names[t.name]: led.masked(t.name) for t in led.tables}
 
