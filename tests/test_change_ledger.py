@@ -20,6 +20,7 @@ from genomlysning import (
     compare,
     disclose,
     funnel,
+    funnel_report,
     ledger,
     report,
 )
@@ -119,8 +120,8 @@ def test_periods_are_the_coarsest_partition_and_lie_in_one_year() -> None:
 # ---------------------------------------------------------------------------------------------
 
 def _publish_02(df: pd.DataFrame, kommun: str) -> None:
-    rep = funnel.analyse(df, 2025, K, SLUT)
-    funnel.save_tables(rep, kommun, 2025)
+    rep = funnel_report.analyse(df, 2025, K, SLUT)
+    funnel_report.save_tables(rep, kommun, 2025)
 
 
 def _published(kommun: str) -> tuple[dict, dict[str, pd.DataFrame]]:

@@ -725,6 +725,20 @@ def test_write_processed_and_load_clean_round_trip(project: Path) -> None:
     assert str(project) not in text and acc["fil"] == "test.csv"
 
 
+def test_local_csv_files_are_safe_to_open_in_a_spreadsheet(project: Path) -> None:
+    """A quarantined row's raw text and its problem value must not become a live formula when
+    the analyst opens karantan.csv or valideringsrapport.csv in Excel (OWASP CSV injection)."""
+    evil = "=HYPERLINK(\"http://x\",\"y\")"
+    result = run([row(), row(rad_id="2", aktualiseringstyp=evil)])
+    files = clean.write_processed(result, "test")
+    for name in ("karantan", "valideringsrapport"):
+        cells = pd.read_csv(files[name], dtype=str, keep_default_na=False).to_numpy().ravel().tolist()
+        assert not any(str(c).startswith(("=", "+", "@")) for c in cells), name
+    safe = clean._spreadsheet_safe(pd.DataFrame({"=fil": ["=cmd|' /C calc'!A0", "-3", "ok"]}))
+    assert safe.columns.tolist() == ["'=fil"]
+    assert safe["'=fil"].tolist() == ["'=cmd|' /C calc'!A0", "-3", "ok"]
+
+
 def test_load_clean_missing_says_what_to_run(project: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"genomlysning prepare --kommun saknas.*make processed"):
         clean.load_clean("saknas")

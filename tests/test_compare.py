@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from genomlysning import compare, disclose, report, schema
+from genomlysning import compare, compare_report, schema
 
 # ---------------------------------------------------------------------------------------------
 # Fixtures
@@ -156,21 +156,26 @@ def test_additive_and_multiplicative_adjustment() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_funnel_flags_outlier_and_hides_small_counts() -> None:
+def test_funnel_flags_outlier_and_pools_only_named_units() -> None:
     counts = pd.DataFrame({"kommun": ["a", "b", "c", "d", "e"],
                            "x": [30, 300, 610, 3, 250], "n": [100, 1000, 1000, 10, 600]})
-    f = compare.funnel(counts, "test", k=5, adjustment="none")
+    f = compare.funnel(counts, "test", adjustment="none")
     assert f.target == pytest.approx(1193 / 2710)
     pts = f.points.set_index("kommun")
     assert bool(pts.loc["c", "utanfor"]) and bool(pts.loc["b", "utanfor"])
     assert not bool(pts.loc["e", "utanfor"])
-    assert not bool(pts.loc["d", "visas"])  # x = 3 < 5
-    assert pts.loc[["a", "b", "c", "e"], "visas"].all()
-    tab = compare.funnel_points_table(f, k=5)
-    row = tab.iloc[3]
-    assert row["antal"] == disclose.SUPPRESSED and row["andel"] == disclose.SUPPRESSED
-    assert row["z"] == disclose.SUPPRESSED and row["n"] == 10
-    assert tab.iloc[2]["lage"] == schema.text("jmf_lage_over", niva="99,8")
+    assert pts["visas"].all()
+    assert compare_report._position(f).iloc[2] == schema.text("jmf_lage_over", niva="99,8")
+    # d left out of the pool (its count hidden): not in the target, the test or the drawing
+    counts["i_malvarde"] = counts["kommun"] != "d"
+    g = compare.funnel(counts, "test", adjustment="none")
+    assert g.target == pytest.approx(1190 / 2700)
+    assert g.od.units == 4
+    pts = g.points.set_index("kommun")
+    assert not bool(pts.loc["d", "visas"]) and pts.drop(index="d")["visas"].all()
+    assert np.isfinite(pts.loc["d", "nedre_99_8"])  # limits are still given at its volume
+    moved = counts.assign(x=[30, 300, 610, 7, 250])
+    assert compare.funnel(moved, "test", adjustment="none").target == g.target
 
 
 def test_mask_share_hides_small_complement() -> None:
@@ -181,26 +186,17 @@ def test_mask_share_hides_small_complement() -> None:
     assert out["n"].tolist() == [100, 100, ".."]
 
 
-def test_headline_table_publishes_no_small_count() -> None:
+def test_headline_counts_count_children_as_the_funnel_does() -> None:
     rng = np.random.default_rng(3)
-    frames = {k: clean_frame(k, rng.random(n) < p, rng.choice(["vald", "barnet"], n), seed=i)
+    frames = {k: clean_frame(k, rng.random(n) < p, rng.choice(["vald", "barnet"], n), seed=i,
+                             barn=np.arange(n) // 2)
               for i, (k, n, p) in enumerate([("liten", 12, 0.2), ("stor", 400, 0.4)])}
-    for f in frames.values():
-        f["insats_erbjuden"] = f["utredning_inledd"]
-        f["barnsamtal"] = pd.array(np.where(f["utredning_inledd"], True, pd.NA), dtype="boolean")
-        f["fb_inom_frist"] = pd.array([True] * len(f), dtype="boolean")
-    tab = compare.headline_table(frames, 2025, k=5)
-    assert len(tab) == 2
-    count_cols = [c for c in tab.columns if c.startswith(("antal_", "n_"))]
-    assert len(count_cols) == 10
-    values = pd.to_numeric(tab[count_cols].stack(), errors="coerce")
-    assert not ((values >= 1) & (values <= 4)).any()
-    assert (tab.iloc[0] == disclose.SUPPRESSED).any()
-    # a visible share always sits on a visible numerator
-    for key in compare.FUNNEL_INDICATORS:
-        hidden_share = tab[f"andel_{key}"] == disclose.SUPPRESSED
-        assert (hidden_share == (tab[f"antal_{key}"] == disclose.SUPPRESSED)).all()
-    report.check_publishable(tab, 5)  # the report layer agrees
+    frames["liten"].loc[[0, 1], "barn_id"] = pd.NA  # two rows without barn_id: two own children
+    tab = compare.headline_counts(frames, 2025, keys=("utredning_inledd",)).set_index("kommun")
+    assert tab.loc["liten", "n_aktualiseringar"] == 12 and tab.loc["stor", "n_barn"] == 200
+    assert tab.loc["liten", "n_barn"] == 5 + 2
+    cnt = compare.indicator_counts(frames, "utredning_inledd", 2025).set_index("kommun")
+    assert (tab["antal_utredning_inledd"] == cnt["x"]).all() and (tab["n_utredning_inledd"] == cnt["n"]).all()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -282,11 +278,17 @@ def test_cluster_robust_variance_grows_with_repeated_children() -> None:
 
 
 def test_indicator_rows_excludes_censored_and_outside_denominator() -> None:
-    df = clean_frame("a", np.array([True, True, False, False]), np.array(["vald"] * 4))
-    df["barnsamtal"] = pd.array([True, pd.NA, pd.NA, pd.NA], dtype="boolean")
+    df = clean_frame("a", np.array([True, True, True, True, False]), np.array(["vald"] * 5))
+    df["fb_beslut"] = pd.Categorical(["inleda", "inleda", "pagaende", "inleda", "inte_inleda"],
+                                     categories=schema.pandas_dtype("fb_beslut").categories)
+    df["fb_beslutad"] = pd.array([True] * 5, dtype="boolean")
+    df["utredning_avslutad"] = pd.array([True, True, True, False, False], dtype="boolean")
+    # barnsamtal counts closed own utredningar with a known answer (02_funnel's population):
+    # not an unknown answer, not one added to an ongoing utredning, not an open one
+    df["barnsamtal"] = pd.array([True, pd.NA, False, False, pd.NA], dtype="boolean")
     rows = compare.indicator_rows(df, "barnsamtal")
     assert len(rows) == 1 and bool(rows["y"].iloc[0])
-    df["fb_inom_frist"] = pd.array([True, False, pd.NA, True], dtype="boolean")
+    df["fb_inom_frist"] = pd.array([True, False, pd.NA, True, pd.NA], dtype="boolean")
     cnt = compare.indicator_counts({"a": df}, "fb_inom_frist", 2025)
     assert (cnt.loc[0, "x"], cnt.loc[0, "n"]) == (2, 3)
     with pytest.raises(KeyError, match="valid"):

@@ -207,7 +207,7 @@ def test_a_personnummer_in_a_params_value_refuses_the_run(planted: dict,
     named = f"namn: 'Barn {number[2:8]}\u2013{number[8:]}'"
     text = planted["params_file"].read_text(encoding="utf-8").replace("namn: Brandvägg", named)
     planted["params_file"].write_text(text, encoding="utf-8")
-    with pytest.raises(params.ParamsError, match="the value of namn looks like a personnummer") as exc:
+    with pytest.raises(params.ParamsError, match="värdet av namn liknar ett personnummer") as exc:
         params.load(KOMMUN)
     assert number[8:] not in str(exc.value)
     assert cli.main(["prepare", "--kommun", KOMMUN]) == 1

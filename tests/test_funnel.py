@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genomlysning import disclose, funnel, schema
+from genomlysning import disclose, funnel, funnel_report, schema
 from genomlysning.funnel import STAGES
 
 REASONS = {r.code: r.column for r in schema.ORSAKER}
@@ -248,7 +248,7 @@ def test_kaplan_meier_matches_statsmodels() -> None:
 
 
 def test_masks_hide_small_counts_and_their_rates(year: pd.DataFrame) -> None:
-    rep = funnel.analyse(fixture(), 2025, k=3, period_slut="2025-12-31")
+    rep = funnel_report.analyse(fixture(), 2025, k=3, period_slut="2025-12-31")
     for name, table in rep.masked.items():
         for col in [c for c in table.columns if c == "n" or c.startswith("n_")]:
             v = disclose.visible(table[col].astype(object))
@@ -268,8 +268,8 @@ def test_masks_hide_small_counts_and_their_rates(year: pd.DataFrame) -> None:
 
 
 def test_headline_uses_suppressed_values() -> None:
-    rep = funnel.analyse(fixture(), 2025, k=3, period_slut="2025-12-31")
-    h = funnel.headline(rep)
+    rep = funnel_report.analyse(fixture(), 2025, k=3, period_slut="2025-12-31")
+    h = funnel_report.headline(rep)
     assert h["aktualiseringar_n"] == 8 and h["barn_n"] == 6
     assert h["aktualiseringar_insats_startad_n"] == disclose.SUPPRESSED
     share = h["aktualiseringar_fb_beslutad_andel_forsta"]

@@ -256,13 +256,13 @@ def test_a_many_year_ledger_reads_the_funnels_year() -> None:
     break the children's dimensions, and 02's published year is read back unchanged."""
     from test_funnel import fixture
 
-    from genomlysning import funnel, funnel_ledger
+    from genomlysning import funnel, funnel_ledger, funnel_report
 
     df = fixture()
     df.loc[df["ar"] == 2024, "arendetyp"] = pd.NA  # "saknas" occurs in 2024 only
     slut = pd.Timestamp("2025-12-31")
-    rep = funnel.analyse(df, 2025, 3, slut)
-    names = {key: spec[0] for key, spec in funnel.EXPORTS.items()}
+    rep = funnel_report.analyse(df, 2025, 3, slut)
+    names = {key: spec[0] for key, spec in funnel_report.EXPORTS.items()}
     defs = json.loads(rep.ledger.definitions_json(names))  # type: ignore[attr-defined]
     published = {names[key]: rep.masked[key] for key in names}
     year = funnel.in_year(df, 2025)
@@ -278,3 +278,28 @@ def test_a_many_year_ledger_reads_the_funnels_year() -> None:
         funnel_ledger.declare(every, df, slut)
         every.dimension("akt", "ar", df["ar"].astype(str), ("2024", "2025"))
         every.add_published([defs], published)
+
+
+def test_audit_flags_a_small_count_printed_as_it_is() -> None:
+    """With k = 8, pojke's 7 (reached 1) and 6 (reached 2) and flicka's 7 (reached 2) are small:
+    printed, they are disclosed outright, whatever else is hidden."""
+    led = _two_tables(k=8)
+    defs = json.loads(led.definitions_json())
+    published = {t.name: t.frame.astype(object) for t in led.tables}
+    published["tratt_kon"].loc[1, "n0"] = disclose.SUPPRESSED
+    rows = ledger.audit_ranges(defs, published)
+    shown = {r.cell: (r.lo, r.disclosed) for r in rows if r.kind == "synlig"}
+    assert shown == {Cell.of("akt", kon="pojke", steg=["1", "2"]).key(): (7, True),
+                     Cell.of("akt", kon="pojke", steg="2").key(): (6, True),
+                     Cell.of("akt", kon="flicka", steg="2").key(): (7, True)}
+
+
+def test_a_unit_counted_by_its_total_only() -> None:
+    """Children published only as a total (no dimension) still make a model."""
+    led = Ledger(5)
+    led.dimension("akt", "kon", pd.Series(["flicka"] * 6 + ["pojke"] * 2), ("flicka", "pojke"))
+    led.dimension("barn", "antal", pd.Series(["1"] * 5), ("1",))
+    _count_table(led, "t", [Cell.of("akt", kon="pojke"), Cell.of("akt"), Cell.of("barn")])
+    defs, pub = _published(led)
+    assert pub["t"]["n"].tolist() == [disclose.SUPPRESSED, 8, 5]  # flicka is not published
+    assert not any(r.disclosed for r in ledger.audit_ranges(defs, pub))

@@ -14,19 +14,19 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from test_funnel import fixture  # noqa: E402
 
-from genomlysning import disclose, funnel, paths, personnummer, plots, report, schema  # noqa: E402
+from genomlysning import disclose, funnel, funnel_report, paths, personnummer, plots, report, schema  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def rep() -> funnel.FunnelReport:
-    return funnel.analyse(fixture(), 2025, k=3, period_slut="2025-12-31")
+def rep() -> funnel_report.FunnelReport:
+    return funnel_report.analyse(fixture(), 2025, k=3, period_slut="2025-12-31")
 
 
 def _texts(fig: plt.Figure) -> list[str]:
     return [t.get_text() for ax in fig.axes for t in ax.texts] + [t.get_text() for t in fig.texts]
 
 
-def test_funnel_chart_draws_no_hidden_bar(rep: funnel.FunnelReport) -> None:
+def test_funnel_chart_draws_no_hidden_bar(rep: funnel_report.FunnelReport) -> None:
     fig = plots.funnel_chart(rep.masked["tratt"], k=3)
     ax_akt, ax_barn = fig.axes
     widths = [p.get_width() for p in ax_akt.patches][::-1]  # bars are drawn bottom-up
@@ -40,7 +40,7 @@ def test_funnel_chart_draws_no_hidden_bar(rep: funnel.FunnelReport) -> None:
     plt.close(fig)
 
 
-def test_english_labels(rep: funnel.FunnelReport) -> None:
+def test_english_labels(rep: funnel_report.FunnelReport) -> None:
     fig = plots.funnel_chart(rep.masked["tratt"], lang="en")
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert labels[-1] == schema.label("insats_startad", "en")
@@ -75,7 +75,10 @@ def test_time_curves_respect_k() -> None:
     days = rng.integers(0, 30, 60)
     d = funnel.Durations(days=days, event=rng.random(60) < 0.8, group=np.array(["vald", "barnet"] * 30))
     k = 5
-    curves = funnel.mask_curves(funnel.time_curves(d, funnel.FB_DAYS), k)
+    raw = funnel.time_curves(d, funnel.FB_DAYS)
+    curves = disclose.mask_table(raw, ["n_grupp", "n_oppna", "n_klara"], k, margins=False,
+                                 linked={c: ["n_klara", "n_oppna", "n_grupp"] for c in raw.columns
+                                         if c.startswith("andel")})
     fig = plots.time_curves(d, curves, "fb", k=k, horizon=60, groups=["vald", "barnet"])
     ax = fig.axes[0]
     lines = {line.get_label(): line for line in ax.lines}
@@ -94,7 +97,7 @@ def test_time_curves_respect_k() -> None:
     plt.close(fig)
 
 
-def test_figures_are_byte_reproducible(rep: funnel.FunnelReport, tmp_path: Path,
+def test_figures_are_byte_reproducible(rep: funnel_report.FunnelReport, tmp_path: Path,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(paths, "REPORTS_DIR", tmp_path)
     digests = []
@@ -108,7 +111,7 @@ def test_figures_are_byte_reproducible(rep: funnel.FunnelReport, tmp_path: Path,
 
 
 def test_a_year_without_rows_still_draws() -> None:
-    empty = funnel.analyse(fixture(), 2030, k=3, period_slut="2030-12-31")
+    empty = funnel_report.analyse(fixture(), 2030, k=3, period_slut="2030-12-31")
     assert empty.masked["tratt"]["n"].tolist() == [0] * 14
     for fig in (plots.funnel_chart(empty.masked["tratt"]),
                 plots.time_curves(empty.durations["fb"], empty.masked["tid_fb"], "fb", k=3, horizon=60)):
@@ -150,7 +153,7 @@ def test_data_labels_and_titles_are_masked_before_drawing() -> None:
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == [
         "Nord (n = 40)", f"Syd {personnummer.MASK} (n = 40)"]
     plt.close(fig)
-    tratt = funnel.analyse(fixture(), 2025, k=3, period_slut="2025-12-31").masked["tratt"]
+    tratt = funnel_report.analyse(fixture(), 2025, k=3, period_slut="2025-12-31").masked["tratt"]
     fig = plots.funnel_chart(tratt, title=f"Flödet i {PNR}")
     assert fig._suptitle is not None and PNR not in fig._suptitle.get_text()
     plt.close(fig)
@@ -199,7 +202,7 @@ def test_save_figure_refuses_text_it_cannot_mask(tmp_path: Path, monkeypatch: py
     assert not plt.fignum_exists(fig.number)  # closed: not shown in the notebook either
 
 
-def test_saved_png_holds_no_text_chunks(rep: funnel.FunnelReport, tmp_path: Path,
+def test_saved_png_holds_no_text_chunks(rep: funnel_report.FunnelReport, tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     from matplotlib.figure import Figure
 

@@ -2,10 +2,11 @@
 
 For each publication unit (``reports/<kommun>/``) the audit reads the published tables and the
 ledger's cell definitions (``reports/<kommun>/ledger/*.json``: dimensions and definitions, no
-data), rebuilds the attacker's integer program (:func:`genomlysning.ledger.audit_ranges`) and
-prints, per table, every hidden cell and every derivable disjoint cell that could be small, with
-its feasible range. A range inside [1, k-1] that is narrower than [1, k-1] discloses a small
-count: the audit then exits 1.
+data; 04_compare's ``04.json`` names the unit's rows in ``reports/jamforelse/``), rebuilds the
+attacker's integer program (:func:`genomlysning.ledger.audit_ranges`) and prints, per table,
+every hidden cell and every derivable disjoint cell that could be small, with its feasible range.
+A range inside [1, k-1] that is narrower than [1, k-1] discloses a small count: the audit then
+exits 1.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,13 +44,16 @@ def ledger_files(kommun: str) -> list[Path]:
     return sorted(folder.glob("*.json")) if folder.is_dir() else []
 
 
-def published(kommun: str, before: str | None = None) -> tuple[list[dict], dict[str, pd.DataFrame]]:
+def published(kommun: str, before: str | None = None,
+              exclude: Sequence[str] = ()) -> tuple[list[dict], dict[str, pd.DataFrame]]:
     """The unit's ledger definitions (those of notebooks numbered before ``before``, e.g.
-    ``"03"``, if given) and the published tables they name, as read back from reports/."""
+    ``"03"``, if given; none of the notebooks ``exclude``) and the published tables they name, as
+    read back from reports/. A table name ``<unit>/<table>`` is a table another unit published
+    with rows about this one (04_compare's ``jamforelse/04_nyckeltal``)."""
     files: list[dict] = []
     tables: dict[str, pd.DataFrame] = {}
     for path in ledger_files(kommun):
-        if before is not None and path.stem >= before:
+        if (before is not None and path.stem >= before) or path.stem in exclude:
             continue
         definitions = json.loads(path.read_text(encoding="utf-8"))
         files.append(definitions)
@@ -58,14 +63,26 @@ def published(kommun: str, before: str | None = None) -> tuple[list[dict], dict[
     return files, tables
 
 
-def audit_unit(kommun: str) -> UnitAudit:
-    """Audit ``reports/<kommun>/`` from its published tables and all its ledger definitions,
-    merged into one attacker's model (a channel between notebooks is found too)."""
+def audit_unit(kommun: str, exclude: Sequence[str] = ()) -> UnitAudit:
+    """Audit ``reports/<kommun>/`` from its published tables and all its ledger definitions
+    (but those of the notebooks ``exclude``), merged into one attacker's model (a channel between
+    notebooks is found too)."""
     start = time.perf_counter()
-    files, tables = published(kommun)
+    files, tables = published(kommun, exclude=exclude)
     rows = ledger.audit_ranges(ledger.merge(files), tables) if files else []
     hidden = sum(r.kind == "dold" for r in rows)
     return UnitAudit(kommun, rows, hidden, time.perf_counter() - start)
+
+
+#: The comparison notebook: its ledger files sit in each municipality's ledger folder.
+COMPARISON = "04"
+
+
+def compared_units() -> list[str]:
+    """Municipalities with rows in the comparison (a ``ledger/04.json`` of their own)."""
+    if not paths.REPORTS_DIR.is_dir():
+        return []
+    return sorted(p.parents[1].name for p in paths.REPORTS_DIR.glob(f"*/ledger/{COMPARISON}.json"))
 
 
 def units() -> list[str]:

@@ -11,10 +11,6 @@ ledger (scope: every aktualisering of the data) that declares, beside the funnel
   start when the pilot figure is. A code is the first day of its interval (``2024-07-01``).
 * ``ar``: the year, with ``period`` as parent (a period lies in one year: structural zeros).
   Earlier notebooks' cells, scoped to their year, are read through it (:func:`ledger.merge`).
-* ``barnsamtal:ovrig``: ja/nej for a closed utredning *outside* the funnel's closed own
-  utredningar (added to an ongoing one, or a skipped förhandsbedömning) whose barnsamtal is
-  recorded, ``utanfor`` elsewhere - the one part of an indicator population (compare.Indicator)
-  that the funnel has no dimension for.
 
 Children (unit ``barn``) are those of the earlier notebooks' year: 05 publishes no child counts,
 but 02's child tables and the relations between the units are part of the unit's model.
@@ -33,13 +29,12 @@ import pandas as pd
 
 from genomlysning import funnel, funnel_ledger, schema
 from genomlysning.change import DATE_COL
-from genomlysning.funnel_ledger import OUT, akt_at_least
+from genomlysning.funnel_ledger import akt_at_least
 from genomlysning.ledger import Cell, Ledger, LedgerError
 
 A = "akt"
 PERIOD = "period"
 AR = "ar"
-BS_OVRIG = "barnsamtal:ovrig"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -102,7 +97,7 @@ def child_scope(files: Sequence[Mapping]) -> list[str] | None:
 def declare(led: Ledger, df: pd.DataFrame, period_slut: pd.Timestamp, cuts: Sequence[pd.Timestamp],
             children: pd.DataFrame | None = None) -> None:
     """Declare the funnel's dimensions on every row of ``df`` (children from ``children``),
-    and ``period``, ``ar`` and ``barnsamtal:ovrig``."""
+    and ``period`` and ``ar``."""
     df = df.reset_index(drop=True)
     funnel_ledger.declare(led, df, period_slut, children)
     codes = period_codes(cuts)
@@ -110,15 +105,6 @@ def declare(led: Ledger, df: pd.DataFrame, period_slut: pd.Timestamp, cuts: Sequ
     years = sorted({c[:4] for c in codes})
     led.dimension(A, AR, df["ar"].astype("string").astype(object).to_numpy(), years, parent=PERIOD,
                   allowed={y: [c for c in codes if c[:4] == y] for y in years})
-    steg = led.records[A]["steg"].to_numpy()
-    closed_own = np.isin(steg, akt_at_least("utredning_avslutad", "egen"))
-    said = df["barnsamtal"].astype("boolean")
-    inside = (~closed_own & funnel._flag(df, "utredning_inledd") & funnel._flag(df, "utredning_avslutad")
-              & said.notna().to_numpy())
-    vals = np.where(inside, np.where(said.fillna(False).to_numpy(dtype=bool), "ja", "nej"), OUT)
-    other = [funnel.STAGES[0], *akt_at_least("utredning_avslutad", "pagaende")]
-    led.dimension(A, BS_OVRIG, vals.astype(object), ("ja", "nej", OUT), parent="steg",
-                  allowed={"ja": other, "nej": other, OUT: list(funnel_ledger.AKT_STEG)})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,8 +144,7 @@ def share(key: str) -> Share:
     * utredning_inledd among decided förhandsbedömningar: nested stages.
     * insats_erbjuden among decided, not still in utredning: offered = reached, or offered
       with no utredning (``hoppat:insats_erbjuden``).
-    * barnsamtal among closed utredningar with it recorded: the funnel's closed own utredningar
-      (``barnsamtal``) and the others (``barnsamtal:ovrig``).
+    * barnsamtal among the funnel's closed own utredningar with it recorded (as 04 counts it).
     * fb_inom_frist: ``fb_tid`` in the codes of 02's timeliness table.
     * insats_accepterad among offered: reached, or offered (and accepted) with a skipped stage.
     """
@@ -177,11 +162,9 @@ def share(key: str) -> Share:
                      Cell.of(A, steg=_steg("fb_beslutad", closed)),
                      Cell.union(Cell.of(A, steg="fb_beslutad", **{hie: "nej"}), Cell.of(A, steg=not_offered)),
                      (skipped,))
-    if key == "barnsamtal":
-        other = Cell.of(A, **{BS_OVRIG: ["ja", "nej"]})
-        return Share(Cell.union(Cell.of(A, barnsamtal="ja"), Cell.of(A, **{BS_OVRIG: "ja"})),
-                     Cell.union(Cell.of(A, barnsamtal=["ja", "nej"]), other),
-                     Cell.union(Cell.of(A, barnsamtal="nej"), Cell.of(A, **{BS_OVRIG: "nej"})), (other,))
+    if key == "barnsamtal":  # the funnel's closed own utredningar with barnsamtal recorded
+        return Share(Cell.of(A, barnsamtal="ja"), Cell.of(A, barnsamtal=["ja", "nej"]),
+                     Cell.of(A, barnsamtal="nej"))
     if key == "fb_inom_frist":
         grid, days = funnel.FB_DAYS, schema.FB_FRIST_DAGAR
         ja = ["kneg", *funnel_ledger._at_or_below("k", grid, days)]

@@ -1407,6 +1407,18 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     tmp.replace(path)
 
 
+def _spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with text cells and headers that a spreadsheet would evaluate (``= + - @``, tab,
+    CR) neutralised as in published tables: the analyst opens these local files in Excel too."""
+    from genomlysning.report import neutralise_cell
+
+    out = frame.rename(columns=lambda c: neutralise_cell(str(c)))
+    for col in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[col]):
+            out[col] = out[col].map(lambda v: neutralise_cell(v) if isinstance(v, str) else v)
+    return out
+
+
 def write_processed(result: CleanResult, kommun: str) -> dict[str, Path]:
     """Write the clean table, quarantine, validation report and accounting (byte-reproducible)."""
     out = paths.processed_dir(kommun)
@@ -1415,8 +1427,8 @@ def write_processed(result: CleanResult, kommun: str) -> dict[str, Path]:
     csv = {"index": False, "lineterminator": "\n", "encoding": "utf-8"}
     _atomic_write(files["aktualiseringar"],
                   lambda p: result.frame.to_parquet(p, index=False, engine="pyarrow", compression="snappy"))
-    _atomic_write(files["karantan"], lambda p: result.quarantine.to_csv(p, **csv))
-    _atomic_write(files["valideringsrapport"], lambda p: result.problems.to_csv(p, **csv))
+    _atomic_write(files["karantan"], lambda p: _spreadsheet_safe(result.quarantine).to_csv(p, **csv))
+    _atomic_write(files["valideringsrapport"], lambda p: _spreadsheet_safe(result.problems).to_csv(p, **csv))
     text = json.dumps(result.accounting, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     _atomic_write(files["redovisning"], lambda p: p.write_text(text, encoding="utf-8"))
     return files
@@ -1447,8 +1459,11 @@ def input_file(params: Mapping[str, Any], input_path: str | Path | None = None) 
     found = sorted(p for p in folder.glob("*") if p.suffix.lower() in {".csv", ".xlsx"})
     if len(found) == 1:
         return found[0]
-    raise FileNotFoundError(f"no input file for {params['kommun']!r}: set `input:` in its params file "
-                            f"or pass input_path (found {len(found)} candidates in {paths.relative(folder)})")
+    if params.get("lang") == "en":
+        raise FileNotFoundError(f"no input file for {params['kommun']!r}: set input: in its params file "
+                                f"(found {len(found)} candidate files in {paths.relative(folder)}/)")
+    raise FileNotFoundError(f"ingen indatafil för {params['kommun']!r}: ange input: i params-filen "
+                            f"({len(found)} möjliga filer i {paths.relative(folder)}/)")
 
 
 def run_cleaning(kommun: str, input_path: str | Path | None = None, params_path: str | Path | None = None,
@@ -1555,7 +1570,7 @@ def cli_validate(args: argparse.Namespace) -> int:
         return 1
     except ingest.IngestError as exc:
         print(f"genomlysning validate: {exc}")
-        for problem in exc.problems:
+        for problem in [p for p in exc.problems if p.allvarlighet == "fel" and not p.rad_excel][:10]:
             print("  " + problem.message())
         return 1
     print(format_report(result, examples_per_rule=50))
@@ -1577,7 +1592,11 @@ def cli_prepare(args: argparse.Namespace) -> int:
         try:
             result = run_cleaning(kommun)
         except (FileNotFoundError, ValueError, KeyMissingError) as exc:
-            print(f"{kommun}: FEL: {exc}")
+            print(f"{mask_text(str(kommun))}: FEL: {exc}")
+            file_level = [p for p in getattr(exc, "problems", [])
+                          if p.allvarlighet == "fel" and not p.rad_excel]
+            for problem in file_level[:10]:
+                print("  " + problem.message())
             status = 1
             continue
         print(f"{accounting_line(result.accounting)} -> "

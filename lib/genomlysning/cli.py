@@ -2,14 +2,25 @@
 
 Each sub-command is a thin wrapper: it parses arguments and hands them to ``cli_<name>(args)`` in the
 module that owns the stage, imported lazily so that ``genomlysning --help`` is fast.
+
+No traceback reaches a user: an error that a stage did not report itself is printed by
+:func:`main` as one or two lines (personnummer masked) with exit code 1 (130 when interrupted);
+``GENOMLYSNING_DEBUG=1`` shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+
+#: Set to 1 to let an unexpected error raise with its traceback (for developers).
+DEBUG_ENV = "GENOMLYSNING_DEBUG"
+#: Errors whose message is written for a user (it names the file, key or row): printed as they are.
+USER_ERRORS: tuple[str, ...] = ("ParamsError", "IngestError", "PathError", "KeyMissingError",
+                                "SyntheticDataError", "RunnerError", "FileNotFoundError")
 
 
 def _add_template(sub: argparse._SubParsersAction) -> None:
@@ -51,7 +62,8 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
                    "own share: norrvik 0.01, the others 0)")
     p.add_argument("--national", type=int, default=0, metavar="N",
                    help="also write one national-size CSV of about N rows (benchmarks)")
-    p.add_argument("--only", action="append", help="only this demo municipality (repeatable)")
+    p.add_argument("--only", action="append", help="only this demo municipality (repeatable; also "
+                   "the tiny test municipality pyttby, which is not written by default)")
     p.set_defaults(_module="genomlysning.synth", _func="cli_demo_data")
 
 
@@ -86,11 +98,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def error_message(command: str, exc: BaseException) -> str:
+    """The lines printed for an error that reached :func:`main` (personnummer masked)."""
+    from genomlysning import personnummer
+
+    text = personnummer.mask(str(exc).strip()) or type(exc).__name__
+    if type(exc).__name__ in USER_ERRORS:
+        return f"genomlysning {command}: {text}"
+    if isinstance(exc, MemoryError):
+        return (f"genomlysning {command}: minnet tog slut; dela upp filen eller spara den som CSV, eller "
+                "sänk max_cells / max_xlsx_mb i params-filen")
+    first = text.splitlines()[0][:300]
+    return (f"genomlysning {command}: oväntat fel ({type(exc).__name__}): {first}\n"
+            f"  Kör igen med {DEBUG_ENV}=1 för hela felspårningen och rapportera den.")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: parse ``argv`` and dispatch to the owning module."""
+    """Entry point: parse ``argv`` and dispatch to the owning module; an unexpected error becomes
+    a short message and exit code 1 (see the module docstring)."""
     args = build_parser().parse_args(argv)
-    func = getattr(importlib.import_module(args._module), args._func)
-    return int(func(args) or 0)
+    try:
+        func = getattr(importlib.import_module(args._module), args._func)
+        return int(func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"genomlysning {args.command}: avbrutet", flush=True)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for users
+        if os.environ.get(DEBUG_ENV) == "1":
+            raise
+        print(error_message(args.command, exc), flush=True)
+        return 1
 
 
 if __name__ == "__main__":

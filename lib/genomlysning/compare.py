@@ -21,6 +21,12 @@ variance of the intercepts with a Q-profile interval.
 All models are fitted on aggregated cells (one row per combination of municipality and case-mix
 categories) - the binomial likelihood of the cells equals the Bernoulli likelihood of the rows, so
 nothing is sampled and a run over ~100 000 rows takes well under a second.
+
+This module only computes: nothing here masks, draws or writes a file for publication. The
+pooled numbers (target, limits, overdispersion, expected counts, MOR) are computed over the
+municipalities the caller names as the *pool* (``i_malvarde``); which municipalities may be
+pooled is decided by the disclosure ledgers in :mod:`genomlysning.compare_report`, which also
+masks, draws and saves everything 04_compare publishes.
 """
 
 from __future__ import annotations
@@ -35,11 +41,11 @@ import pandas as pd
 from scipy import stats
 
 from genomlysning import disclose, schema
+from genomlysning import funnel as funnel_mod
 from genomlysning.schema import Lang
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
 
 LimitMethod = Literal["exact", "normal"]
 Adjustment = Literal["additive", "multiplicative", "none"]
@@ -62,10 +68,11 @@ MISSING = "saknas"
 class Indicator:
     """A share: rows where ``numerator`` is true among rows where ``denominator`` is true.
 
-    ``denominator=None`` means every aktualisering. Rows flagged in any ``exclude`` column (cases
-    still open at the end of the period, whose outcome is not known yet: censored) and rows whose
-    numerator is missing (censored timeliness, barnsamtal of rows added to another utredning) are
-    left out of the denominator.
+    ``denominator=None`` means every aktualisering; a name in :data:`POPULATIONS` is a population
+    of the funnel (e.g. closed own utredningar), otherwise it is a yes/no column. Rows flagged in
+    any ``exclude`` column (cases still open at the end of the period, whose outcome is not known
+    yet: censored) and rows whose numerator is missing (censored timeliness, an unrecorded
+    barnsamtal) are left out of the denominator.
     """
 
     key: str
@@ -82,12 +89,23 @@ class Indicator:
         return schema.text(f"jmf_enhet_{self.key}", lang)
 
 
+def _closed_own_utredning(df: pd.DataFrame) -> np.ndarray:
+    """Rows with an own utredning (not added to an ongoing one) closed by the period's end, as
+    the funnel counts them (nested stages: the population of 02_funnel's barnsamtal table)."""
+    return funnel_mod.own_utredning(df) & funnel_mod.reached(df)["utredning_avslutad"].to_numpy()
+
+
+#: Denominators that are funnel populations rather than columns: name -> (rows, columns needed).
+POPULATIONS: dict[str, tuple[Callable[[pd.DataFrame], np.ndarray], tuple[str, ...]]] = {
+    "egen_avslutad_utredning": (_closed_own_utredning, ("fb_beslut", *funnel_mod.STAGES[1:])),
+}
+
 _OPEN_FB = "fb_oppen_vid_periodslut"
 _OPEN_UTR = "utredning_oppen_vid_periodslut"
 INDICATORS: dict[str, Indicator] = {
     "utredning_inledd": Indicator("utredning_inledd", "utredning_inledd", None, (_OPEN_FB,)),
     "insats_erbjuden": Indicator("insats_erbjuden", "insats_erbjuden", None, (_OPEN_FB, _OPEN_UTR)),
-    "barnsamtal": Indicator("barnsamtal", "barnsamtal", "utredning_inledd", (_OPEN_UTR,)),
+    "barnsamtal": Indicator("barnsamtal", "barnsamtal", "egen_avslutad_utredning"),
     "fb_inom_frist": Indicator("fb_inom_frist", "fb_inom_frist", None),
     "insats_accepterad": Indicator("insats_accepterad", "insats_accepterad", "insats_erbjuden"),
     "utredning_inom_frist": Indicator("utredning_inom_frist", "utredning_inom_frist", None),
@@ -113,7 +131,9 @@ def indicator_rows(df: pd.DataFrame, ind: str | Indicator,
     ``columns`` (and ``y``) when given."""
     ind = indicator(ind)
     keep = df[ind.numerator].notna().to_numpy(dtype=bool, copy=True)
-    if ind.denominator is not None:
+    if ind.denominator in POPULATIONS:
+        keep &= POPULATIONS[ind.denominator][0](df)
+    elif ind.denominator is not None:
         keep &= df[ind.denominator].fillna(False).astype(bool).to_numpy()
     for col in ind.exclude:
         keep &= ~df[col].fillna(False).astype(bool).to_numpy()
@@ -322,7 +342,8 @@ class Funnel:
 
 
 def suppressed(counts: pd.DataFrame | np.ndarray, k: int) -> np.ndarray:
-    """True for rows where any count is in 1..k-1 (``disclose.primary_mask``), row-wise."""
+    """True for rows where any count is in 1..k-1 (``disclose.primary_mask``), row-wise (used
+    by :mod:`genomlysning.change`)."""
     arr = np.asarray(counts, dtype=float)
     if arr.ndim == 1:
         arr = arr[:, None]
@@ -339,38 +360,42 @@ def _grid(lo: float, hi: float, size: int = 200) -> np.ndarray:
     return np.unique(np.round(np.geomspace(lo, max(hi, lo * 1.01), size), 6))
 
 
-def funnel(counts: pd.DataFrame, key: str = "", k: int = 5, *, kind: Literal["proportion", "ratio"]
-           = "proportion", method: LimitMethod = "exact", adjustment: Adjustment = "additive",
-           alpha_od: float = 0.05, levels: tuple[float, ...] = LEVELS,
-           fraction: float = WINSOR) -> Funnel:
+def funnel(counts: pd.DataFrame, key: str = "", *, kind: Literal["proportion", "ratio"] = "proportion",
+           method: LimitMethod = "exact", adjustment: Adjustment = "additive", alpha_od: float = 0.05,
+           levels: tuple[float, ...] = LEVELS, fraction: float = WINSOR) -> Funnel:
     """Funnel-plot data from ``counts``.
 
     For ``kind="proportion"`` the columns are ``kommun, x, n`` and the target is the pooled rate
     ``sum x / sum n``; for ``kind="ratio"`` they are ``kommun, o, e`` and the target is 1. Units
-    with no denominator are dropped. When overdispersion is significant at ``alpha_od`` the limits
-    are adjusted (``adjustment``); otherwise they are the ``method`` limits. Points whose counts
-    (x, n - x and n, or O) are in 1..k-1 are flagged ``visas = False`` and must not be drawn.
+    with no denominator (or no expected count) are dropped. An optional boolean column
+    ``i_malvarde`` names the units pooled: only they enter the target, the overdispersion test and
+    the range of the curve, and only they are flagged ``visas`` (drawn); the limits of the others
+    are still given at their volume. When overdispersion is significant at ``alpha_od`` the limits
+    are adjusted (``adjustment``); otherwise they are the ``method`` limits.
     """
     pts = counts.copy()
+    if "i_malvarde" not in pts.columns:
+        pts["i_malvarde"] = True
     if kind == "proportion":
         pts = pts[pts["n"] > 0].reset_index(drop=True)
-        target = float(pts["x"].sum() / pts["n"].sum())
+        pool = pts["i_malvarde"].to_numpy(dtype=bool)
+        target = float(pts.loc[pool, "x"].sum() / pts.loc[pool, "n"].sum()) if pool.any() else float("nan")
         pts["varde"] = pts["x"] / pts["n"]
         volume = pts["n"].to_numpy(float)
         z, s = proportion_z(pts["x"].to_numpy(), volume, target)
-        pts["visas"] = ~suppressed(np.column_stack([pts["x"], pts["n"] - pts["x"], pts["n"]]), k)
     elif kind == "ratio":
         pts = pts[pts["e"] > 0].reset_index(drop=True)
+        pool = pts["i_malvarde"].to_numpy(dtype=bool)
         target = 1.0
         pts["varde"] = pts["o"] / pts["e"]
         volume = pts["e"].to_numpy(float)
         z, s = ratio_z(pts["o"].to_numpy(), volume)
-        pts["visas"] = ~suppressed(pts[["o"]].to_numpy(), k)
     else:
         raise ValueError(f"kind must be 'proportion' or 'ratio', not {kind!r}")
+    pts["visas"] = pool
     pts["volym"] = volume
     pts["z"] = z
-    od = overdispersion(z, s, fraction) if len(pts) else overdispersion(np.array([]), np.array([]))
+    od = overdispersion(z[pool], s[pool], fraction)
     adjusted = adjustment != "none" and od.significant(alpha_od)
 
     def limits(vol: np.ndarray, level: float, adjust: bool = adjusted) -> tuple[np.ndarray, np.ndarray]:
@@ -380,11 +405,14 @@ def funnel(counts: pd.DataFrame, key: str = "", k: int = 5, *, kind: Literal["pr
             return (np.clip(lo, 0, 1), np.clip(hi, 0, 1)) if kind == "proportion" else \
                 (np.clip(lo, 0, None), hi)
         if kind == "proportion":
+            if not math.isfinite(target):
+                return np.full(len(vol), np.nan), np.full(len(vol), np.nan)
             return binomial_limits(target, vol, level, method)
         return poisson_limits(vol, level, method)
 
-    grid = _grid(float(volume.min()) / 2 if len(volume) else 1.0,
-                 float(volume.max()) * 1.5 if len(volume) else 10.0)
+    pooled = volume[pool]
+    grid = _grid(float(pooled.min()) / 2 if len(pooled) else 1.0,
+                 float(pooled.max()) * 1.5 if len(pooled) else 10.0)
     if kind == "proportion":
         grid = np.unique(np.round(grid))  # exact binomial limits need whole denominators
     curve = pd.DataFrame({"volym": grid})
@@ -420,8 +448,9 @@ def pooled_rows(frames: Mapping[str, pd.DataFrame], ind: str | Indicator, ar: in
     category, so that no row is dropped); yes/no columns become ``nej``/``ja``/``saknas``.
     """
     ind = indicator(ind)
-    needed = list(dict.fromkeys([*covariates, "barn_id", "ar", ind.numerator, *ind.exclude,
-                                 *([ind.denominator] if ind.denominator else [])]))
+    denominator = (list(POPULATIONS[ind.denominator][1]) if ind.denominator in POPULATIONS
+                   else [ind.denominator] if ind.denominator else [])
+    needed = list(dict.fromkeys([*covariates, "barn_id", "ar", ind.numerator, *ind.exclude, *denominator]))
     names = list(frames)
     if not names:
         return pd.DataFrame(columns=["kommun", *covariates, "y", "cluster"])
@@ -488,6 +517,8 @@ def _design(cells: pd.DataFrame, covariates: Sequence[str], with_kommun: bool) -
         blocks.append(pd.DataFrame({"const": 1.0}, index=cells.index))
     for c in covariates:
         sizes = cells.groupby(c, observed=True)["n"].sum()
+        if sizes.empty:  # no rows at all (e.g. no municipality records barnsamtal): no column
+            continue
         ref = sizes.sort_values(ascending=False, kind="stable").index[0]
         levels = [lv for lv in sorted(sizes.index) if lv != ref]
         for lv in levels:
@@ -568,8 +599,11 @@ def standardised_ratios(cells: pd.DataFrame, covariates: Sequence[str] = CASEMIX
 
     The expected count of a municipality is the sum over its cells of ``n * p`` where ``p`` comes
     from the pooled logistic model of the case-mix predictors (no municipality term). The adjusted
-    rate is ``O/E * pooled rate`` (with the same interval scaled).
+    rate is ``O/E * pooled rate`` (with the same interval scaled). No cells: an empty table.
     """
+    if cells.empty:
+        return pd.DataFrame(columns=["kommun", "o", "e", "n", "kvot", "kvot_nedre", "kvot_ovre", "andel",
+                                     "forvantad_andel", "justerad_andel", "justerad_nedre", "justerad_ovre"])
     X = _design(cells, covariates, with_kommun=False)
     beta = _fit_binomial(X, cells["x"].to_numpy(), cells["n"].to_numpy())
     p = _expit(X.to_numpy(float) @ beta)
@@ -726,8 +760,13 @@ def between_variation(frames: Mapping[str, pd.DataFrame], ind: str | Indicator,
     Stage 1: logistic model with one intercept per municipality and the case-mix predictors,
     fitted on cells; cluster-robust (by child) variances of the intercepts. Stage 2: the
     DerSimonian-Laird variance of the intercepts and its Q-profile interval, turned into the MOR.
+    No rows: every estimate missing.
     """
     rows = pooled_rows(frames, ind, ar, covariates)
+    if rows.empty:
+        nan = float("nan")
+        return MedianOddsRatio(nan, nan, nan, nan, nan, nan, nan, -1, nan,
+                               pd.DataFrame(columns=["kommun", "logodds", "varians", "barn"]))
     keys = ["kommun", *covariates]
     groups = rows.groupby(keys, observed=True, sort=True)
     row_cell = groups.ngroup().to_numpy()
@@ -756,54 +795,6 @@ def between_variation(frames: Mapping[str, pd.DataFrame], ind: str | Indicator,
 # Figures
 # ---------------------------------------------------------------------------------------------
 
-def draw_funnel(ax: Axes, f: Funnel, lang: Lang = "sv", title: str = "",
-                names: Mapping[str, str] | None = None, label_limit: int = 30) -> None:
-    """Draw a funnel plot on ``ax``: value against volume with the limits around the target.
-
-    Units flagged ``visas = False`` (small counts) are not drawn; with more than ``label_limit``
-    units only those outside the 95 % limits are named.
-    """
-    import matplotlib.ticker as mticker
-
-    c = f.curve
-    styles = {max(f.levels): ("-", "#b2182b"), min(f.levels): ("--", "#ef8a62")}
-    for level in sorted(f.levels, reverse=True):
-        lo, hi = _limit_cols(level)
-        ls, col = styles.get(level, (":", "grey"))
-        ax.plot(c["volym"], c[lo], ls, color=col, lw=1.2,
-                label=schema.text("jmf_kontrollgrans", lang, niva=_niva(level, lang)))
-        ax.plot(c["volym"], c[hi], ls, color=col, lw=1.2)
-    if f.adjusted:
-        ax.plot(c["volym"], c["nedre_ojusterad"], ":", color="grey", lw=1,
-                label=schema.text("jmf_grans_ojusterad", lang, niva=_niva(max(f.levels), lang)))
-        ax.plot(c["volym"], c["ovre_ojusterad"], ":", color="grey", lw=1)
-    ax.axhline(f.target, color="black", lw=1, label=schema.text(
-        "jmf_malvarde_poolad" if f.kind == "proportion" else "jmf_malvarde_kvot", lang))
-    pts = f.points[f.points["visas"]]
-    colors = np.where(pts["utanfor"], "#b2182b", np.where(pts["utanfor_95"], "#ef8a62", "#2166ac"))
-    ax.scatter(pts["volym"], pts["varde"], c=colors, s=36, zorder=3, edgecolor="white", lw=0.5)
-    named = pts if len(pts) <= label_limit else pts[pts["utanfor_95"]]
-    for _, r in named.iterrows():
-        name = (names or {}).get(r["kommun"], str(r["kommun"]))
-        ax.annotate(name, (r["volym"], r["varde"]), textcoords="offset points", xytext=(5, 3),
-                    fontsize=7)
-    ax.set_xscale("log")
-    ax.set_xlabel(schema.text("jmf_volym_n" if f.kind == "proportion" else "jmf_volym_e", lang),
-                  fontsize=8)
-    ax.set_ylabel(schema.text("andel" if f.kind == "proportion" else "jmf_kvot_oe", lang),
-                  fontsize=8)
-    if f.kind == "proportion":
-        percent_axis(ax, lang)
-    else:
-        ax.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: _fmt(v, 2, lang)))
-    ax.tick_params(labelsize=7)
-    note = schema.text("jmf_overspridning_justerad" if f.adjusted else "jmf_overspridning_ej", lang,
-                       phi=_fmt(f.od.phi, 2, lang), p=_fmt_p(f.od.p_value, lang))
-    ax.set_title(title, fontsize=9, loc="left", pad=14)
-    ax.text(0.0, 1.01, note, transform=ax.transAxes, ha="left", va="bottom", fontsize=7,
-            color="dimgrey")
-    ax.grid(alpha=0.3)
-
 
 def percent_axis(ax: Axes, lang: Lang = "sv", axis: str = "y") -> None:
     """Format an axis holding proportions as percentages with nice ticks (decimal comma in
@@ -820,30 +811,6 @@ def percent_axis(ax: Axes, lang: Lang = "sv", axis: str = "y") -> None:
     target.set_major_formatter(mticker.FuncFormatter(fmt))
 
 
-def plot_funnels(fs: Mapping[str, Funnel], lang: Lang = "sv", ncols: int = 2) -> Figure:
-    """Funnel plots of several indicators side by side (one panel each, a shared legend)."""
-    import matplotlib.pyplot as plt
-
-    n = len(fs)
-    nrows = max(1, math.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 3.9 * nrows), dpi=100,
-                             squeeze=False)
-    names = {k: kommun_namn(k) for f in fs.values() for k in f.points["kommun"]}
-    for ax, (key, f) in zip(axes.flat, fs.items(), strict=False):
-        title = indicator(key).label(lang)
-        if f.kind == "ratio":
-            title = schema.text("jmf_justerad_titel", lang, ind=title)
-        draw_funnel(ax, f, lang, title, names)
-    for ax in list(axes.flat)[n:]:
-        ax.set_visible(False)
-    handles, texts = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, texts, loc="lower center", ncol=len(texts), fontsize=8, frameon=False)
-    fig.subplots_adjust(left=0.08, right=0.98, top=0.93, bottom=0.1 + 0.02 / nrows, hspace=0.45,
-                        wspace=0.22)
-    plt.close(fig)
-    return fig
-
-
 def _fmt(v: float, digits: int, lang: Lang = "sv") -> str:
     if v is None or not math.isfinite(v):
         return "–"
@@ -851,11 +818,23 @@ def _fmt(v: float, digits: int, lang: Lang = "sv") -> str:
     return s.replace(".", ",") if lang == "sv" else s
 
 
-def _fmt_p(p: float, lang: Lang = "sv") -> str:
-    """``= 0,123`` or ``< 0,001`` (a p-value after the letter p)."""
-    if p is None or not math.isfinite(p):
-        return "= –"
-    return "< " + _fmt(0.001, 3, lang) if p < 0.001 else "= " + _fmt(p, 3, lang)
+def headline_counts(frames: Mapping[str, pd.DataFrame], ar: int,
+                    keys: Sequence[str] = FUNNEL_INDICATORS) -> pd.DataFrame:
+    """One row per municipality (code ``kommun``), unmasked: aktualiseringar and children in year
+    ``ar`` (children as the funnel counts them: ``funnel.child_key``, a row without barn_id is
+    its own child) and each indicator's ``antal_<key>``, ``n_<key>``, ``andel_<key>``."""
+    recs = []
+    for kommun, df in frames.items():
+        d = funnel_mod.in_year(df, ar)
+        recs.append({"kommun": kommun, "n_aktualiseringar": len(d),
+                     "n_barn": int(funnel_mod.child_key(d).nunique())})
+    out = pd.DataFrame.from_records(recs, columns=["kommun", "n_aktualiseringar", "n_barn"])
+    for key in keys:
+        cnt = indicator_counts(frames, key, ar)
+        out[f"antal_{key}"] = cnt["x"].to_numpy()
+        out[f"n_{key}"] = cnt["n"].to_numpy()
+        out[f"andel_{key}"] = cnt["andel"].to_numpy()
+    return out
 
 
 def iter_frames(kommuner: Iterable[str]) -> dict[str, pd.DataFrame]:
@@ -890,7 +869,10 @@ def kommun_namn(kommun: str) -> str:
 
 
 def mask_share(table: pd.DataFrame, x: str, n: str, linked: Sequence[str], k: int) -> pd.DataFrame:
-    """Hide a share's numerator and everything computed from it when ``x``, ``n - x`` or ``n`` is
+    """(Per-table rule kept for :mod:`genomlysning.change`; 04_compare's tables go through the
+    disclosure ledgers of :mod:`genomlysning.compare_report` instead.)
+
+    Hide a share's numerator and everything computed from it when ``x``, ``n - x`` or ``n`` is
     in 1..k-1, and hide ``n`` itself when it is in 1..k-1.
 
     Stricter than a cell-by-cell rule: a visible rate on a visible denominator would reveal a small
@@ -918,173 +900,62 @@ def _niva(level: float, lang: Lang) -> str:
     return s.replace(".", ",") if lang == "sv" else s
 
 
-def labels(lang: Lang = "sv", keys: Iterable[str] = INDICATORS,
-           levels: Sequence[float] = LEVELS) -> dict[str, str]:
-    """Column labels of every table this module makes (for ``report.save_table``/``display_table``)."""
-    t = schema.text
-    out = {
-        "kommun": schema.label("kommun", lang), "antal": t("jmf_taljare", lang),
-        "n": t("jmf_namnare", lang), "andel": t("andel", lang),
-        "antal_observerat": t("jmf_observerat", lang), "forvantat": t("jmf_forvantat", lang),
-        "kvot": t("jmf_kvot_oe", lang), "andel_forvantad": t("jmf_forv_andel", lang),
-        "andel_justerad": t("jmf_just_andel", lang), "lage": t("jmf_lage", lang),
-        "indikator": t("jmf_indikator", lang), "andel_mal": t("jmf_malvarde", lang),
-        "enheter": t("jmf_antal_enheter", lang), "fg": t("jmf_fg", lang), "phi": "φ",
-        "chi2": "χ²", "p": "p", "tau2": "τ²", "justerat": t("jmf_justerat", lang),
-        "sigma2": t("jmf_sigma2", lang), "mor": "MOR", "q": "Q", "z": "z",
-        "n_aktualiseringar": t("aktualiseringar", lang), "n_barn": t("barn", lang),
-    }
-    for base in ("kvot", "andel_justerad", "sigma2", "mor"):
-        out[f"{base}_lo"] = t("jmf_ki_nedre", lang, niva=_niva(0.95, lang))
-        out[f"{base}_hi"] = t("jmf_ki_ovre", lang, niva=_niva(0.95, lang))
-    for level in levels:
-        tag, niva = _level_tag(level), _niva(level, lang)
-        for base in ("andel", "kvot"):
-            out[f"{base}_grans{tag}_lo"] = t("jmf_grans_nedre", lang, niva=niva)
-            out[f"{base}_grans{tag}_hi"] = t("jmf_grans_ovre", lang, niva=niva)
-    for key in keys:
-        ind = schema.label(indicator(key).numerator, lang)  # short: the headline table is wide
-        out[f"antal_{key}"] = t("jmf_kol_antal", lang, ind=ind)
-        out[f"n_{key}"] = t("jmf_kol_namnare", lang, ind=ind)
-        out[f"andel_{key}"] = t("jmf_kol_andel", lang, ind=ind)
-        out[f"kvot_{key}"] = t("jmf_kol_kvot", lang, ind=ind)
-    return out
+Pools = Mapping[str, Sequence[str]]
 
 
-def headline_table(frames: Mapping[str, pd.DataFrame], ar: int, k: int = 5,
-                   keys: Sequence[str] = FUNNEL_INDICATORS,
-                   ratios: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
-    """One row per municipality: volumes and each indicator's count, denominator and share in year
-    ``ar`` (plus the case-mix standardised ratio O/E where ``ratios`` has it), suppression applied.
-
-    Columns: kommun, n_aktualiseringar, n_barn, then ``antal_<key>``, ``n_<key>``,
-    ``andel_<key>`` (0-1) and ``kvot_<key>`` per indicator (labels: ``labels``).
-    """
-    recs = []
-    for kommun, df in frames.items():
-        d = df[df["ar"] == ar]
-        recs.append({"kommun": kommun_namn(kommun), "n_aktualiseringar": len(d),
-                     "n_barn": int(d["barn_id"].nunique())})
-    out = pd.DataFrame.from_records(recs, columns=["kommun", "n_aktualiseringar", "n_barn"])
-    for key in keys:
-        cnt = indicator_counts(frames, key, ar)
-        out[f"antal_{key}"] = cnt["x"].to_numpy()
-        out[f"n_{key}"] = cnt["n"].to_numpy()
-        out[f"andel_{key}"] = cnt["andel"].to_numpy()
-        linked = [f"andel_{key}"]
-        if ratios is not None and key in ratios:
-            sr = ratios[key].set_index("kommun").reindex(list(frames))
-            out[f"kvot_{key}"] = sr["kvot"].to_numpy()
-            linked.append(f"kvot_{key}")
-        out = mask_share(out, f"antal_{key}", f"n_{key}", linked, k)
-    for col in ("n_aktualiseringar", "n_barn"):
-        out = mask_share(out, col, col, [], k)
-    return out
+def _pool(frames: Mapping[str, pd.DataFrame], pools: Pools | None, key: str) -> list[str]:
+    """The municipalities pooled for indicator ``key`` (all of ``frames`` when ``pools`` is None)."""
+    return list(frames) if pools is None else [m for m in frames if m in set(pools.get(key, ()))]
 
 
-def funnels(frames: Mapping[str, pd.DataFrame], ar: int, k: int = 5,
-            keys: Sequence[str] = FUNNEL_INDICATORS, **kwargs: object) -> dict[str, Funnel]:
-    """Funnel-plot data of each indicator in year ``ar`` (keyword arguments go to ``funnel``)."""
-    return {key: funnel(indicator_counts(frames, key, ar), key, k, **kwargs) for key in keys}
+def funnel_counts(frames: Mapping[str, pd.DataFrame], key: str, ar: int,
+                  pools: Pools | None = None) -> pd.DataFrame:
+    """``indicator_counts`` with the flag ``i_malvarde`` (pooled for the target)."""
+    cnt = indicator_counts(frames, key, ar)
+    cnt["i_malvarde"] = cnt["kommun"].isin(_pool(frames, pools, key)).to_numpy()
+    return cnt
 
 
-def _position(f: Funnel, lang: Lang) -> pd.Series:
-    """Where each point lies: inside, or above/below the 95 % or 99.8 % limits."""
-    p = f.points
-    out = pd.Series(schema.text("jmf_lage_inom", lang), index=p.index, dtype=object)
-    for level in sorted(f.levels):
-        lo, hi = _limit_cols(level)
-        niva = _niva(level, lang)
-        out[p["varde"] > p[hi]] = schema.text("jmf_lage_over", lang, niva=niva)
-        out[p["varde"] < p[lo]] = schema.text("jmf_lage_under", lang, niva=niva)
-    return out
-
-
-def funnel_points_table(f: Funnel, k: int = 5, lang: Lang = "sv") -> pd.DataFrame:
-    """The units of a funnel plot with their limits and position, suppression applied.
-
-    Proportions: kommun, antal, n, andel, z, ``andel_grans<level>_lo/_hi``, lage; ratios:
-    kommun, antal_observerat, forvantat, kvot, z, ``kvot_grans<level>_lo/_hi``, lage.
-    """
-    p = f.points
-    tab = pd.DataFrame({"kommun": [kommun_namn(x) for x in p["kommun"]]})
-    if f.kind == "proportion":
-        base, x_col, n_col = "andel", "antal", "n"
-        tab["antal"], tab["n"] = p["x"].to_numpy(), p["n"].to_numpy()
-    else:
-        base, x_col, n_col = "kvot", "antal_observerat", "antal_observerat"
-        tab["antal_observerat"], tab["forvantat"] = p["o"].to_numpy(), p["e"].to_numpy()
-    tab[base] = p["varde"].to_numpy()
-    tab["z"] = p["z"].to_numpy()
-    for level in sorted(f.levels):
-        lo, hi = _limit_cols(level)
-        tab[f"{base}_grans{_level_tag(level)}_lo"] = p[lo].to_numpy()
-        tab[f"{base}_grans{_level_tag(level)}_hi"] = p[hi].to_numpy()
-    tab["lage"] = _position(f, lang).to_numpy()
-    return mask_share(tab, x_col, n_col, [base, "z", "lage"], k)
-
-
-def overdispersion_table(fs: Mapping[str, Funnel], lang: Lang = "sv") -> pd.DataFrame:
-    """One row per funnel: target, units, phi, chi-squared test, tau^2, whether limits were
-    adjusted. Columns: indikator, andel_mal (the target; 1 for ratios), enheter, phi, chi2, fg,
-    p, tau2, justerat."""
-    recs = []
-    for key, f in fs.items():
-        od = f.od
-        name = indicator(key).label(lang)
-        if f.kind == "ratio":
-            name = schema.text("jmf_justerad_titel", lang, ind=name)
-        recs.append({"indikator": name, "andel_mal": f.target if f.kind == "proportion" else None,
-                     "enheter": od.units, "phi": od.phi, "chi2": od.chi2, "fg": od.df,
-                     "p": od.p_value, "tau2": od.tau2,
-                     "justerat": schema.text("ja" if f.adjusted else "nej", lang)})
-    return pd.DataFrame.from_records(recs)
-
-
-def casemix(frames: Mapping[str, pd.DataFrame], ar: int, keys: Sequence[str] = FUNNEL_INDICATORS,
-            covariates: Sequence[str] = CASEMIX) -> dict[str, pd.DataFrame]:
-    """Indirectly standardised ratios of each indicator in year ``ar``."""
-    return {key: standardised_ratios(casemix_cells(frames, key, ar, covariates), covariates)
+def funnels(frames: Mapping[str, pd.DataFrame], ar: int, keys: Sequence[str] = FUNNEL_INDICATORS,
+            pools: Pools | None = None, **kwargs: object) -> dict[str, Funnel]:
+    """Funnel-plot data of each indicator in year ``ar``, pooled over ``pools[key]`` (every
+    municipality when None; keyword arguments go to ``funnel``)."""
+    return {key: funnel(funnel_counts(frames, key, ar, pools), key, **kwargs)  # type: ignore[arg-type]
             for key in keys}
 
 
-def ratio_funnel(sr: pd.DataFrame, key: str, k: int = 5, **kwargs: object) -> Funnel:
+def casemix(frames: Mapping[str, pd.DataFrame], ar: int, keys: Sequence[str] = FUNNEL_INDICATORS,
+            covariates: Sequence[str] = CASEMIX, pools: Pools | None = None) -> dict[str, pd.DataFrame]:
+    """Indirectly standardised ratios of each indicator in year ``ar``: the model is fitted on the
+    pooled municipalities only (``pools[key]``; all when None), and only they get an expected
+    count; every municipality keeps a row with its observed ``o`` and ``n`` (``i_malvarde``
+    False and the model's columns missing when it is not pooled). Rows in the order of ``frames``,
+    municipalities without rows in the indicator left out."""
+    out = {}
+    for key in keys:
+        pool = _pool(frames, pools, key)
+        sr = standardised_ratios(casemix_cells({m: frames[m] for m in pool}, key, ar, covariates), covariates)
+        cnt = indicator_counts(frames, key, ar)
+        cnt = cnt[cnt["n"] > 0]
+        tab = sr.drop(columns=["o", "n"]).set_index("kommun").reindex(cnt["kommun"]).reset_index()
+        tab.insert(1, "o", cnt["x"].to_numpy())
+        tab.insert(3, "n", cnt["n"].to_numpy())
+        tab["i_malvarde"] = tab["kommun"].isin(pool).to_numpy()
+        out[key] = tab
+    return out
+
+
+def ratio_funnel(sr: pd.DataFrame, key: str, **kwargs: object) -> Funnel:
     """Funnel-plot data of the standardised ratios O/E (volume = expected count E)."""
-    return funnel(sr[["kommun", "o", "e"]], key, k, kind="ratio", **kwargs)
-
-
-def casemix_table(sr: pd.DataFrame, k: int = 5) -> pd.DataFrame:
-    """Observed, expected, O/E with exact 95 % interval, crude, expected and adjusted shares;
-    suppression applied. Columns: kommun, n, antal_observerat, forvantat, kvot(_lo/_hi), andel,
-    andel_forvantad, andel_justerad(_lo/_hi)."""
-    tab = pd.DataFrame({
-        "kommun": [kommun_namn(x) for x in sr["kommun"]],
-        "n": sr["n"].to_numpy(), "antal_observerat": sr["o"].to_numpy(),
-        "forvantat": sr["e"].to_numpy(), "kvot": sr["kvot"].to_numpy(),
-        "kvot_lo": sr["kvot_nedre"].to_numpy(), "kvot_hi": sr["kvot_ovre"].to_numpy(),
-        "andel": sr["andel"].to_numpy(), "andel_forvantad": sr["forvantad_andel"].to_numpy(),
-        "andel_justerad": sr["justerad_andel"].to_numpy(),
-        "andel_justerad_lo": sr["justerad_nedre"].to_numpy(),
-        "andel_justerad_hi": sr["justerad_ovre"].to_numpy(),
-    })
-    return mask_share(tab, "antal_observerat", "n",
-                      ["kvot", "kvot_lo", "kvot_hi", "andel", "andel_justerad", "andel_justerad_lo",
-                       "andel_justerad_hi"], k)
+    return funnel(sr[["kommun", "o", "e", "i_malvarde"]] if "i_malvarde" in sr.columns
+                  else sr[["kommun", "o", "e"]], key, kind="ratio", **kwargs)  # type: ignore[arg-type]
 
 
 def between(frames: Mapping[str, pd.DataFrame], ar: int, keys: Sequence[str] = FUNNEL_INDICATORS,
-            covariates: Sequence[str] = CASEMIX) -> dict[str, MedianOddsRatio]:
-    """``between_variation`` of each indicator in year ``ar``."""
-    return {key: between_variation(frames, key, ar, covariates) for key in keys}
-
-
-def mor_table(mors: Mapping[str, MedianOddsRatio], lang: Lang = "sv") -> pd.DataFrame:
-    """One row per indicator: sigma^2 and the MOR with 95 % intervals and Cochran's Q test.
-    Columns: indikator, enheter, sigma2(_lo/_hi), mor(_lo/_hi), q, fg, p."""
-    recs = [{"indikator": indicator(key).label(lang), "enheter": m.df + 1, "sigma2": m.sigma2,
-             "sigma2_lo": m.sigma2_lo, "sigma2_hi": m.sigma2_hi, "mor": m.mor, "mor_lo": m.mor_lo,
-             "mor_hi": m.mor_hi, "q": m.q, "fg": m.df, "p": m.p_value} for key, m in mors.items()]
-    return pd.DataFrame.from_records(recs)
+            covariates: Sequence[str] = CASEMIX, pools: Pools | None = None) -> dict[str, MedianOddsRatio]:
+    """``between_variation`` of each indicator in year ``ar`` over the pooled municipalities."""
+    return {key: between_variation({m: frames[m] for m in _pool(frames, pools, key)}, key, ar, covariates)
+            for key in keys}
 
 
 def standouts(f: Funnel) -> dict[str, list[str]]:
@@ -1103,70 +974,8 @@ def standouts(f: Funnel) -> dict[str, list[str]]:
     }
 
 
-def standouts_text(fs: Mapping[str, Funnel], lang: Lang = "sv") -> str:
-    """Markdown bullet list: per funnel, which municipalities lie outside the 99.8 % limits."""
-    lines = []
-    for key, f in fs.items():
-        name = indicator(key).label(lang)
-        if f.kind == "ratio":
-            name = schema.text("jmf_justerad_titel", lang, ind=name)
-        s = standouts(f)
-        parts = [schema.text(f"jmf_text_{side}", lang,
-                             kommuner=", ".join(kommun_namn(x) for x in s[side]))
-                 for side in ("over", "under") if s[side]]
-        body = "; ".join(parts) if parts else schema.text("jmf_text_ingen", lang)
-        if s["ojusterad"]:
-            body += schema.text("jmf_text_ojusterad", lang,
-                                kommuner=", ".join(kommun_namn(x) for x in s["ojusterad"]))
-        lines.append(f"- **{name}**: {body}.")
-    return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------------------------
-# Notebook sections: build, save (reports/jamforelse/) and return what the notebook shows
-# ---------------------------------------------------------------------------------------------
-
 #: The report folder of the cross-municipality notebook.
 OUT = "jamforelse"
-#: Columns shown with significant digits rather than the report's default two decimals.
-_SIGNIFICANT = ("phi", "chi2", "tau2", "sigma2", "sigma2_lo", "sigma2_hi", "q", "z")
-#: Columns shown with exactly two decimals.
-_TWO_DECIMALS = ("kvot", "kvot_lo", "kvot_hi", "mor", "mor_lo", "mor_hi", "forvantat")
-
-
-def format_significant(v: object, lang: Lang = "sv", digits: int = 3) -> object:
-    """A number with ``digits`` significant digits (at least two decimals) as text; other values
-    (``..``, text, missing) unchanged."""
-    if isinstance(v, str) or v is None or v is pd.NA:
-        return v
-    x = float(v)
-    if not math.isfinite(x):
-        return ""
-    dec = 2 if x == 0 else max(2, digits - 1 - int(math.floor(math.log10(abs(x)))))
-    s = f"{x:.{dec}f}"
-    return s.replace(".", ",").replace("-", "−") if lang == "sv" else s
-
-
-def publish(tab: pd.DataFrame, name: str, *, title: str, unit: str, ar: int, k: int,
-            lang: Lang = "sv", note: str = "", kommun: str = OUT) -> pd.DataFrame:
-    """Save a table (``report.save_table``, checked against ``k``) and return its display view."""
-    from genomlysning import report
-
-    lab = labels(lang)
-    report.save_table(tab, kommun, name, title=title, unit=unit,
-                      source=schema.text("jmf_kalla", lang, ar=ar), note=note, lang=lang, k=k,
-                      labels=lab)
-    shown = tab.copy()
-    for col in _SIGNIFICANT:
-        if col in shown.columns:
-            shown[col] = [format_significant(v, lang) for v in shown[col]]
-    for col in _TWO_DECIMALS:
-        if col in shown.columns:
-            shown[col] = [v if isinstance(v, str) or v is None else _fmt(float(v), 2, lang)
-                          for v in shown[col]]
-    if "p" in shown.columns:
-        shown["p"] = [format_p(v, lang) for v in tab["p"]]
-    return report.display_table(shown, lang, labels=lab)
 
 
 def format_p(p: object, lang: Lang = "sv") -> object:
@@ -1174,110 +983,3 @@ def format_p(p: object, lang: Lang = "sv") -> object:
     if isinstance(p, str) or p is None or p is pd.NA or not math.isfinite(float(p)):
         return p
     return "< " + _fmt(0.001, 3, lang) if float(p) < 0.001 else _fmt(float(p), 3, lang)
-
-
-def section_headline(frames: Mapping[str, pd.DataFrame], ar: int, k: int, lang: Lang,
-                     ratios: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """The side-by-side table of headline figures (saved as ``04_nyckeltal``)."""
-    tab = headline_table(frames, ar, k, ratios=ratios)
-    return publish(tab, "04_nyckeltal", title=schema.text("jmf_titel_nyckeltal", lang, ar=ar),
-                   unit=schema.text("jmf_enhet_nyckeltal", lang), ar=ar, k=k, lang=lang,
-                   note=schema.text("jmf_not_nyckeltal", lang))
-
-
-@dataclass(frozen=True)
-class Section:
-    """What a notebook section shows: a figure, display tables and a short Markdown summary."""
-
-    figure: Figure | None
-    tables: dict[str, pd.DataFrame]
-    summary: str
-    funnels: dict[str, Funnel]
-
-
-def section_funnels(frames: Mapping[str, pd.DataFrame], ar: int, k: int, lang: Lang,
-                    keys: Sequence[str] = FUNNEL_INDICATORS) -> Section:
-    """Crude-rate funnel plots (figure ``04_trattdiagram``), one points table per indicator
-    (``04_tratt_<key>``) and the overdispersion table (``04_overspridning``)."""
-    from genomlysning import report
-
-    fs = funnels(frames, ar, k, keys)
-    fig = plot_funnels(fs, lang)
-    report.save_figure(fig, OUT, "04_trattdiagram")
-    for key, f in fs.items():
-        publish(funnel_points_table(f, k, lang), f"04_tratt_{key}",
-                title=schema.text("jmf_titel_tratt", lang, ind=indicator(key).label(lang), ar=ar),
-                unit=indicator(key).unit(lang), ar=ar, k=k, lang=lang,
-                note=schema.text("jmf_not_tratt", lang))
-    od = publish(overdispersion_table(fs, lang), "04_overspridning",
-                 title=schema.text("jmf_titel_overspridning", lang, ar=ar),
-                 unit=schema.text("jmf_enhet_indikatorer", lang), ar=ar, k=k, lang=lang,
-                 note=schema.text("jmf_not_overspridning", lang))
-    return Section(fig, {"overspridning": od}, standouts_text(fs, lang), fs)
-
-
-def section_casemix(frames: Mapping[str, pd.DataFrame], ar: int, k: int, lang: Lang,
-                    ratios: Mapping[str, pd.DataFrame], max_rows: int = 30) -> Section:
-    """Standardised ratios: funnel plots of O/E (figure ``04_trattdiagram_justerade``) and one
-    table per indicator (``04_justerad_<key>``; with more than ``max_rows`` municipalities only
-    those outside the 95 % limits are returned for display - the saved table has them all)."""
-    from genomlysning import report
-
-    fs = {key: ratio_funnel(sr, key, k) for key, sr in ratios.items()}
-    fig = plot_funnels(fs, lang)
-    report.save_figure(fig, OUT, "04_trattdiagram_justerade")
-    tables = {}
-    for key, sr in ratios.items():
-        ind = indicator(key).label(lang)
-        shown = publish(casemix_table(sr, k), f"04_justerad_{key}",
-                        title=schema.text("jmf_titel_casemix", lang, ind=ind, ar=ar),
-                        unit=indicator(key).unit(lang), ar=ar, k=k, lang=lang,
-                        note=schema.text("jmf_not_casemix", lang))
-        if len(shown) > max_rows:  # many municipalities: show those outside the 95 % limits
-            out = fs[key].points.set_index("kommun").reindex(sr["kommun"])
-            shown = shown[(out["utanfor_95"] & out["visas"]).fillna(False).to_numpy(dtype=bool)]
-        tables[key] = shown.reset_index(drop=True)
-    return Section(fig, tables, standouts_text(fs, lang), fs)
-
-
-def section_mor(frames: Mapping[str, pd.DataFrame], ar: int, k: int, lang: Lang,
-                keys: Sequence[str] = FUNNEL_INDICATORS) -> tuple[pd.DataFrame,
-                                                                  dict[str, MedianOddsRatio]]:
-    """Median odds ratios (table ``04_mor``); returns the display table and the estimates."""
-    mors = between(frames, ar, keys)
-    shown = publish(mor_table(mors, lang), "04_mor", title=schema.text("jmf_titel_mor", lang, ar=ar),
-                    unit=schema.text("jmf_enhet_indikatorer", lang), ar=ar, k=k, lang=lang,
-                    note=schema.text("jmf_not_mor", lang))
-    return shown, mors
-
-
-def results(ar: int, kommuner: Sequence[str], crude: Mapping[str, Funnel],
-            adjusted: Mapping[str, Funnel], mors: Mapping[str, MedianOddsRatio]) -> dict[str, object]:
-    """Headline figures of 04_compare for ``results.json`` (municipality codes, no counts)."""
-    out: dict[str, object] = {"ar": ar, "kommuner": list(kommuner)}
-    for key, f in crude.items():
-        s, a = standouts(f), standouts(adjusted[key]) if key in adjusted else {}
-        m = mors.get(key)
-        out[key] = {
-            "poolad_andel": f.target, "phi": f.od.phi, "p_overspridning": f.od.p_value,
-            "tau2": f.od.tau2, "justerade_granser": f.adjusted,
-            "over_998": s["over"], "under_998": s["under"],
-            "justerat_over_998": a.get("over", []), "justerat_under_998": a.get("under", []),
-            "mor": m.mor if m else None, "mor_lo": m.mor_lo if m else None,
-            "mor_hi": m.mor_hi if m else None,
-        }
-    return out
-
-
-def intro_text(kommuner: Sequence[str], utan_data: Sequence[str], ar: int, lang: Lang = "sv") -> str:
-    """Which municipalities are compared (and which were asked for but have no clean data)."""
-    out = schema.text("jmf_text_intro", lang, ar=ar,
-                      kommuner=", ".join(kommun_namn(k) for k in kommuner) or "–")
-    if utan_data:
-        out += schema.text("jmf_text_utan", lang, kommuner=", ".join(kommun_namn(k) for k in utan_data))
-    return out
-
-
-def workbook_title(lang: Lang = "sv") -> str:
-    """Title of the comparison workbook."""
-    return schema.text("jmf_arbetsbok", lang)

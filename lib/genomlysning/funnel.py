@@ -16,8 +16,8 @@ review (``ar``). Definitions:
 * **Timeliness**: cases still open at ``period_slut`` whose deadline had not passed are *censored*:
   neither on time nor late, counted separately; time-to-decision curves are Kaplan-Meier estimates.
 
-Every table is tidy with counts and rates; ``mask_*`` apply the disclosure rule
-(``genomlysning.disclose``) before a table is shown or saved.
+Every table is tidy with counts and rates, unsuppressed: :mod:`genomlysning.funnel_report`
+protects them all together through the disclosure ledger before anything is shown or saved.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from genomlysning import disclose, schema
+from genomlysning import schema
 
 #: The funnel stages in order; after the first, the names are the clean table's stage flags.
 STAGES: tuple[str, ...] = ("aktualisering", "fb_beslutad", "utredning_inledd", "utredning_avslutad",
@@ -155,13 +155,6 @@ def funnel(df: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def mask_funnel(table: pd.DataFrame, k: int) -> pd.DataFrame:
-    """Suppress a :func:`funnel` table (each stage count is its own total: primary suppression)."""
-    linked = {c: ["n", "n_foregaende"] for c in table.columns if c.startswith("andel_foregaende")}
-    linked |= {c: ["n", "n_forsta"] for c in table.columns if c.startswith("andel_forsta")}
-    return disclose.mask_table(table, ["n", "n_foregaende", "n_forsta"], k, linked=linked, margins=False)
-
-
 def utredning_outcomes(df: pd.DataFrame) -> pd.DataFrame:
     """Outcomes of the utredningar closed (nested funnel stage), both units, with shares of all
     closed utredningar; a missing outcome is its own category ("saknas")."""
@@ -178,12 +171,6 @@ def utredning_outcomes(df: pd.DataFrame) -> pd.DataFrame:
         parts.append(pd.DataFrame({"enhet": unit, "utredning_utfall": cats, "n": n, "n_totalt": base,
                                    **_rate_columns("andel", n, np.full(len(n), base))}))
     return pd.concat(parts, ignore_index=True)
-
-
-def mask_outcomes(table: pd.DataFrame, k: int) -> pd.DataFrame:
-    """Suppress :func:`utredning_outcomes` (the categories add up to the published number closed)."""
-    linked = {c: ["n", "n_totalt"] for c in table.columns if c.startswith("andel")}
-    return disclose.mask_table(table, ["n", "n_totalt"], k, linked=linked, by=["enhet"], margins="columns")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -242,16 +229,6 @@ def breakdown(df: pd.DataFrame, unit: str, variables: Sequence[str] | None = Non
     return pd.concat(parts, ignore_index=True)
 
 
-def mask_breakdown(table: pd.DataFrame, k: int) -> pd.DataFrame:
-    """Suppress a :func:`breakdown` table: per variable and stage the categories are protected
-    against the published stage total; shares hide with their count or the category's total."""
-    counts = [f"n_{s}" for s in STAGES]
-    linked = {c: [f"n_{s}", "n_aktualisering"] for s in STAGES[1:] for c in table.columns
-              if c in (f"andel_{s}", f"andel_{s}_lo", f"andel_{s}_hi")}
-    by = ["variabel", "enhet"] if "enhet" in table.columns else ["variabel"]
-    return disclose.mask_table(table, counts, k, linked=linked, by=by, margins="columns")
-
-
 def children_per_count(df: pd.DataFrame, top: int = 4) -> pd.DataFrame:
     """Children by their number of aktualiseringar in the data (1, 2, ..., ``top`` or more)."""
     per = child_key(df).value_counts()
@@ -260,12 +237,6 @@ def children_per_count(df: pd.DataFrame, top: int = 4) -> pd.DataFrame:
     n = np.array([(bins == i).sum() for i in range(1, top + 1)])
     return pd.DataFrame({"antal_aktualiseringar": labels, "n": n,
                          **_rate_columns("andel", n, np.full(top, n.sum()))})
-
-
-def mask_children_per_count(table: pd.DataFrame, k: int) -> pd.DataFrame:
-    """Suppress :func:`children_per_count` (categories add up to the number of children)."""
-    linked = {c: ["n"] for c in table.columns if c.startswith("andel")}
-    return disclose.mask_table(table, ["n"], k, linked=linked, margins="columns")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -305,16 +276,6 @@ def share_table(df: pd.DataFrame, outcomes: Mapping[str, pd.Series], population:
     for c, v in _rate_columns("andel", t["n_ja"], t["n_bas"]).items():
         t[c] = v
     return t
-
-
-def mask_shares(table: pd.DataFrame, k: int) -> pd.DataFrame:
-    """Suppress a :func:`share_table`: ``n_grupp`` is protected together with its parts (ja, nej,
-    saknas, censurerade) and each variable's categories against the "totalt" row; ``n_bas`` and
-    the shares are hidden when ``n_ja`` or ``n_nej`` is."""
-    parts = [c for c in ("n_ja", "n_nej", "n_saknas", "n_censurerade") if c in table.columns]
-    linked = {c: ["n_ja", "n_nej"] for c in table.columns if c.startswith("andel") or c == "n_bas"}
-    return disclose.mask_table(table, ["n_grupp", *parts], k, linked=linked, by=["variabel", "utfall"],
-                               margins="columns", totals={"n_grupp": parts})
 
 
 def own_utredning(df: pd.DataFrame) -> np.ndarray:
@@ -373,12 +334,6 @@ def insats_mix(df: pd.DataFrame) -> pd.DataFrame:
     for c, v in _rate_columns("andel", t["n"], t["n_totalt"]).items():
         t[c] = v
     return t
-
-
-def mask_mix(table: pd.DataFrame, k: int) -> pd.DataFrame:
-    """Suppress :func:`insats_mix` (the types add up to the number offered)."""
-    linked = {c: ["n", "n_totalt"] for c in table.columns if c.startswith("andel")}
-    return disclose.mask_table(table, ["n", "n_totalt"], k, linked=linked, by=["variabel"], margins="columns")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -486,39 +441,14 @@ def _ordered_groups(values: np.ndarray) -> list[str]:
     return [g for g in order if g in present] + sorted(present - set(order))
 
 
-def mask_curves(table: pd.DataFrame, k: int) -> pd.DataFrame:
-    """Suppress :func:`time_curves` for publication: the group size and the number still open are
-    shown (counts 1..k-1 hidden); the share completed hides with either of them or when fewer than
-    k are completed. The completed and censored counts are not published (with the group size and
-    the number open they would reveal each other)."""
-    linked = {c: ["n_klara", "n_oppna", "n_grupp"] for c in table.columns if c.startswith("andel")}
-    out = disclose.mask_table(table, ["n_grupp", "n_oppna", "n_klara"], k, linked=linked, margins=False)
-    return out.drop(columns=["n_klara", "n_censurerade"])
-
-
 # ---------------------------------------------------------------------------------------------
-# All tables of the notebook, and the headline figures
+# Every table of the notebook (unsuppressed; protected and published by funnel_report)
 # ---------------------------------------------------------------------------------------------
 
-@dataclass
-class FunnelReport:
-    """Every table of 02_funnel, raw (unsuppressed, for tests) and masked (for display/export),
-    and the disclosure ledger that protected them together."""
-
-    raw: dict[str, pd.DataFrame]
-    masked: dict[str, pd.DataFrame]
-    durations: dict[str, Durations]
-    k: int
-    ledger: object = None
-
-
-def analyse(df: pd.DataFrame, ar: int | None, k: int, period_slut: str | pd.Timestamp, *,
-            cache: object = None) -> FunnelReport:
-    """Compute every table of the funnel notebook for the year ``ar`` and protect them together
-    through the disclosure ledger (:mod:`genomlysning.funnel_ledger`); ``cache`` is a local folder
-    for the ledger's solution (see :meth:`genomlysning.ledger.Ledger.protect`)."""
-    from genomlysning import funnel_ledger
-    y = in_year(df, ar)
+def tables(y: pd.DataFrame, period_slut: str | pd.Timestamp) -> tuple[dict[str, pd.DataFrame],
+                                                                     dict[str, Durations]]:
+    """Every table of the funnel notebook for the rows ``y`` (one year), unsuppressed, and the
+    time-to-decision data behind the Kaplan-Meier tables."""
     raw = {
         "tratt": funnel(y),
         "hoppade_steg": skipped_stages(y),
@@ -535,58 +465,11 @@ def analyse(df: pd.DataFrame, ar: int | None, k: int, period_slut: str | pd.Time
     dur = {"fb": durations(y, "fb", period_slut), "utredning": durations(y, "utredning", period_slut)}
     raw["tid_fb"] = time_curves(dur["fb"], FB_DAYS)
     raw["tid_utredning"] = time_curves(dur["utredning"], UTREDNING_DAYS)
-    led = funnel_ledger.build(raw, y, k, pd.Timestamp(period_slut), ar)
-    led.protect(cache)  # type: ignore[arg-type]
-    masked = {name: led.masked(name) for name in raw}
-    for name in ("tid_fb", "tid_utredning"):  # derivable from the other three counts
-        masked[name] = masked[name].drop(columns=["n_censurerade"])
-    return FunnelReport(raw=raw, masked=masked, durations=dur, k=k, ledger=led)
-
-
-def _value(table: pd.DataFrame, col: str, **where: str) -> object:
-    m = np.ones(len(table), dtype=bool)
-    for key, val in where.items():
-        m &= (table[key] == val).to_numpy()
-    if m.sum() != 1:
-        return None
-    v = table.loc[m, col].iloc[0]
-    if disclose.is_suppressed(v):
-        return disclose.SUPPRESSED
-    return None if pd.isna(v) else v
-
-
-def headline(rep: FunnelReport) -> dict[str, object]:
-    """Headline figures for results.json (from the suppressed tables: hidden values are "..")."""
-    t = rep.masked["tratt"]
-    out: dict[str, object] = {"k": rep.k}
-    for unit in UNITS:
-        out[f"{unit}_n"] = _value(t, "n", enhet=unit, steg="aktualisering")
-        for stage in STAGES[1:]:
-            out[f"{unit}_{stage}_n"] = _value(t, "n", enhet=unit, steg=stage)
-            out[f"{unit}_{stage}_andel_forsta"] = _value(t, "andel_forsta", enhet=unit, steg=stage)
-            out[f"{unit}_{stage}_andel_foregaende"] = _value(t, "andel_foregaende", enhet=unit, steg=stage)
-    per = rep.masked["barn_antal_aktualiseringar"]
-    flera = rep.raw["barn_antal_aktualiseringar"]
-    hidden_more = per["n"].iloc[1:].map(disclose.is_suppressed).any()
-    out["barn_andel_flera_aktualiseringar"] = (
-        disclose.SUPPRESSED if hidden_more else float(flera["n"].iloc[1:].sum() / flera["n"].sum())
-        if flera["n"].sum() else None)
-    for key, table, utfall in (("barnsamtal", "barnsamtal", "barnsamtal"),
-                               ("fb_inom_14_dagar", "tidsfrister", "fb_inom_frist"),
-                               ("utredning_inom_4_manader", "tidsfrister", "utredning_inom_frist"),
-                               ("insats_tackat_nej", "avbojda", "tackat_nej")):
-        m = rep.masked[table]
-        out[f"{key}_andel"] = _value(m, "andel", variabel=TOTAL, utfall=utfall)
-        out[f"{key}_n_bas"] = _value(m, "n_bas", variabel=TOTAL, utfall=utfall)
-        if "n_censurerade" in m.columns:
-            out[f"{key}_n_censurerade"] = _value(m, "n_censurerade", variabel=TOTAL, utfall=utfall)
-    for c in KONTAKTER:
-        out[f"{c}_andel"] = _value(rep.masked["samverkan"], "andel", variabel=TOTAL, utfall=c)
-    return out
+    return raw, dur
 
 
 # ---------------------------------------------------------------------------------------------
-# Parameters and export
+# Parameters
 # ---------------------------------------------------------------------------------------------
 
 def period_end(df: pd.DataFrame, kommun: str, period_slut: str | None = None) -> pd.Timestamp:
@@ -606,92 +489,3 @@ def period_end(df: pd.DataFrame, kommun: str, period_slut: str | None = None) ->
     if not latest:
         raise ValueError("no period_slut given and no dates in the data to take it from")
     return pd.Timestamp(max(latest))
-
-
-#: Exported tables: name in ``FunnelReport.masked`` -> (file name, title key, unit key, note keys).
-EXPORTS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
-    "tratt": ("02_tratt", "titel_tratt", "enhet_bada", ("not_kapslad",)),
-    "utfall": ("02_utfall", "titel_utfall", "enhet_bada", ("not_utfall", "not_kapslad")),
-    "fordelning_aktualiseringar": ("02_fordelning_aktualiseringar", "titel_fordelning", "aktualiseringar",
-                                   ("not_fordelning", "not_kapslad")),
-    "fordelning_barn": ("02_fordelning_barn", "titel_fordelning", "barn", ("not_fordelning", "not_kapslad")),
-    "barn_antal_aktualiseringar": ("02_barn_antal_aktualiseringar", "titel_barn_antal", "barn",
-                                   ("not_barn_antal",)),
-    "barnsamtal": ("02_barnsamtal", "titel_barnsamtal", "enhet_utredningar", ("not_andel_kand",)),
-    "samverkan": ("02_samverkan", "titel_samverkan", "enhet_utredningar", ("not_andel_kand",)),
-    "tidsfrister": ("02_tidsfrister", "titel_tidsfrister", "enhet_tidsfrister", ("not_censur",)),
-    "tid_fb": ("02_tid_forhandsbedomning", "titel_tid_fb", "aktualiseringar", ("not_km",)),
-    "tid_utredning": ("02_tid_utredning", "titel_tid_utredning", "enhet_egna_utredningar", ("not_km",)),
-    "avbojda": ("02_avbojda_insatser", "titel_avbojda", "enhet_erbjudna", ("not_andel_kand",)),
-    "insatser": ("02_insatstyper", "titel_insatser", "enhet_erbjudna", ("not_insatser",)),
-    "hoppade_steg": ("02_hoppade_steg", "titel_hoppade_steg", "aktualiseringar", ("not_hoppade",)),
-}
-
-
-def save_tables(rep: FunnelReport, kommun: str, ar: int, *, namn: str | None = None,
-                lang: schema.Lang = "sv") -> list[str]:
-    """Write every masked table to reports/<kommun>/tables/ (CSV + metadata); return the file
-    names (relative to the project root)."""
-    from genomlysning import paths, report
-
-    written = []
-    if rep.ledger is not None:
-        names = {key: spec[0] for key, spec in EXPORTS.items()}
-        path = report.save_ledger(rep.ledger.definitions_json(names), kommun, "02")  # type: ignore[attr-defined]
-        written.append(paths.relative(path))
-    source = schema.text("kalla_data", lang, namn=namn or kommun, ar=ar)
-    for key, (name, title, unit, notes) in EXPORTS.items():
-        path = report.save_table(rep.masked[key], kommun, name, title=schema.text(title, lang, ar=ar),
-                                 unit=schema.text(unit, lang), source=source,
-                                 note=" ".join(schema.text(n, lang) for n in notes), lang=lang, k=rep.k)
-        written.append(paths.relative(path))
-    return written
-
-
-def compact_breakdown(table: pd.DataFrame, stages: Sequence[str] = ("utredning_inledd", "insats_erbjuden",
-                                                                    "insats_startad")) -> pd.DataFrame:
-    """The columns of a (masked) breakdown a reader needs first: category, size and the shares of
-    ``stages`` with their intervals."""
-    cols = ["variabel", "kategori", "n_aktualisering"]
-    for s in stages:
-        cols += [f"andel_{s}", f"andel_{s}_lo", f"andel_{s}_hi"]
-    return table[cols]
-
-
-def summary(rep: FunnelReport, ar: int, lang: schema.Lang = "sv") -> str:
-    """Two paragraphs of headline results for the report's "Resultat" section, built from the
-    suppressed tables (a hidden figure reads ".."); shares with their 95 % interval."""
-    from genomlysning import report
-
-    t = rep.masked["tratt"]
-
-    def share(table: pd.DataFrame, col: str, **where: str) -> str:
-        v = _value(table, col, **where)
-        if v is None or disclose.is_suppressed(v):
-            return disclose.SUPPRESSED
-        lo, hi = _value(table, f"{col}_lo", **where), _value(table, f"{col}_hi", **where)
-        def pct(x: object) -> str:
-            return report.format_number(x, lang, share=True, decimals=0)
-
-        return f"{pct(v)} ({pct(lo).removesuffix('%').rstrip(chr(0xa0))}–{pct(hi)})"
-
-    def count(unit: str) -> str:
-        v = _value(t, "n", enhet=unit, steg=STAGES[0])
-        hidden = v is None or disclose.is_suppressed(v)
-        return disclose.SUPPRESSED if hidden else report.format_number(v, lang)
-
-    first = schema.text(
-        "sammanfattning_tratt", lang, ar=ar, n_akt=count("aktualiseringar"), n_barn=count("barn"),
-        utr=share(t, "andel_forsta", enhet="aktualiseringar", steg="utredning_inledd"),
-        erbj=share(t, "andel_forsta", enhet="aktualiseringar", steg="insats_erbjuden"),
-        start=share(t, "andel_forsta", enhet="aktualiseringar", steg="insats_startad"),
-        utr_barn=share(t, "andel_forsta", enhet="barn", steg="utredning_inledd"),
-        start_barn=share(t, "andel_forsta", enhet="barn", steg="insats_startad"))
-    m = rep.masked
-    second = schema.text(
-        "sammanfattning_barn", lang,
-        barnsamtal=share(m["barnsamtal"], "andel", variabel=TOTAL, utfall="barnsamtal"),
-        fb_frist=share(m["tidsfrister"], "andel", variabel=TOTAL, utfall="fb_inom_frist"),
-        utr_frist=share(m["tidsfrister"], "andel", variabel=TOTAL, utfall="utredning_inom_frist"),
-        nej=share(m["avbojda"], "andel", variabel=TOTAL, utfall="tackat_nej"))
-    return f"{first}\n\n{second}"

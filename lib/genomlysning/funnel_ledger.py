@@ -2,7 +2,7 @@
 
 :func:`build` declares, for the year's aktualiseringar (unit ``akt``) and children (unit
 ``barn``), the dimensions the funnel tables count by, and registers every table of
-:func:`genomlysning.funnel.analyse` with the definition of each of its counts, so that
+:func:`genomlysning.funnel_report.analyse` with the definition of each of its counts, so that
 :mod:`genomlysning.ledger` protects them together. Definitions follow the functions that compute
 the tables; the ledger recomputes every count from its definition and refuses a mismatch.
 
@@ -342,7 +342,7 @@ def declare(led: Ledger, y: pd.DataFrame, period_slut: pd.Timestamp,
 
 def build(raw: dict[str, pd.DataFrame], y: pd.DataFrame, k: int, period_slut: pd.Timestamp,
           ar: int | None = None) -> Ledger:
-    """The ledger of the funnel notebook's tables ``raw`` (unsuppressed, as ``funnel.analyse``
+    """The ledger of the funnel notebook's tables ``raw`` (unsuppressed, as ``funnel.tables``
     computes them for the year's rows ``y``)."""
     led = Ledger(k, scope=scope(ar))
     variables = declare(led, y, period_slut)

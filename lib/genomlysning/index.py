@@ -5,6 +5,11 @@ defensively: whatever sections and scalar values are there are shown), the statu
 (from ``reports/<kommun>/.state.json``) and links to its reports (HTML with and without code, the
 XLSX workbook, the figures), then the cross-municipality reports of ``reports/jamforelse/``.
 
+A unit that the runner withheld after its disclosure audit (marker
+``data/processed/<unit>/tillbakahallet/tillbakahallet.json``, see
+:func:`genomlysning.runner.audit_and_publish`) is shown as withheld, with no figures and no links,
+even if files of it were left under ``reports/``.
+
 The page is deterministic (sorted, no timestamps, relative links) so that it is byte-identical for
 the same reports. Every text on it that comes from a run (names, keys, values, statuses, file names)
 is HTML-escaped, and every link is a relative path with percent-encoded segments (:func:`href`).
@@ -25,6 +30,8 @@ from genomlysning import provenance
 
 #: Folder (under reports/) of the cross-municipality notebooks (same as the runner's).
 CROSS_LABEL = "jamforelse"
+#: Where the runner keeps a withheld unit, and its marker (same as the runner's).
+WITHHELD_DIR, WITHHELD_FILE = "tillbakahallet", "tillbakahallet.json"
 #: At most this many headline figures per municipality in the overview table.
 MAX_HEADLINES = 6
 NO_CODE_SUFFIX = "_utan_kod"
@@ -77,6 +84,13 @@ _TEXT: dict[str, dict[str, str]] = {
     "failed": {"sv": "fel", "en": "failed"},
     "skipped": {"sv": "hoppades över", "en": "skipped"},
     "saknas": {"sv": "ej körd", "en": "not run"},
+    "withheld": {"sv": "tillbakahållen", "en": "withheld"},
+    "tillbakahallen": {"sv": "Rapporterna hålls tillbaka: röjandegranskningen visade att ett dolt värde "
+                             "kunde räknas fram ur det som skulle publiceras (eller kunde inte genomföras). "
+                             "Inget från enheten publiceras förrän den körts om och godkänts.",
+                       "en": "The reports are withheld: the disclosure audit showed that a hidden value "
+                             "could be derived from what was to be published (or the audit could not be "
+                             "completed). Nothing of this unit is published until it is rerun and passes."},
     "fel_i": {"sv": "Fel i", "en": "Failed:"},
     "harkomst": {"sv": "Varje rapport börjar med en cell <em>Härkomst</em>: git-version, parametrar, "
                        "indatas kontrollsumma och paketversioner.",
@@ -106,7 +120,7 @@ a{color:var(--accent)}
 .name{font-weight:600;white-space:nowrap}
 .sub{color:var(--muted);font-size:12px}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;color:#fff}
-.badge.ok{background:var(--ok)}.badge.failed{background:var(--bad)}.badge.skipped,.badge.saknas{background:var(--warn)}
+.badge.ok{background:var(--ok)}.badge.failed,.badge.withheld{background:var(--bad)}.badge.skipped,.badge.saknas{background:var(--warn)}
 ul.links{list-style:none;margin:0;padding:0}
 ul.links li{white-space:nowrap}
 details summary{cursor:pointer;color:var(--accent);white-space:nowrap}
@@ -138,10 +152,14 @@ class Entry:
     results: dict[str, Any] = field(default_factory=dict)
     workbooks: list[str] = field(default_factory=list)
     figures: list[str] = field(default_factory=list)
+    withheld: bool = False
 
     @property
     def overall(self) -> str:
-        """``failed`` if any notebook failed, ``skipped`` if any was skipped, else ``ok``/``saknas``."""
+        """``withheld`` for a withheld unit, ``failed`` if any notebook failed, ``skipped`` if any
+        was skipped, else ``ok``/``saknas``."""
+        if self.withheld:
+            return "withheld"
         values = set(self.status.values())
         for s in ("failed", "skipped"):
             if s in values:
@@ -171,8 +189,16 @@ def _display_name(root: Path, label: str) -> str:
     return str(data.get("namn") or label) if isinstance(data, dict) else label
 
 
+def withheld_marker(root: Path, label: str) -> Path:
+    """The runner's marker of a withheld unit (outside reports/: it is never published)."""
+    return root / "data" / "processed" / label / WITHHELD_DIR / WITHHELD_FILE
+
+
 def read_entry(root: Path, label: str) -> Entry:
-    """Collect the reports of ``reports/<label>/``."""
+    """Collect the reports of ``reports/<label>/`` (nothing of a withheld unit but its name)."""
+    name = "" if label == CROSS_LABEL else _display_name(root, label)
+    if withheld_marker(root, label).is_file():
+        return Entry(label=label, name=name, withheld=True)
     folder = root / "reports" / label
     state = provenance.load_state(folder).get("notebooks", {})
     notebooks = sorted(p.stem for p in folder.glob("[0-9][0-9]_*.ipynb"))
@@ -182,7 +208,7 @@ def read_entry(root: Path, label: str) -> Entry:
             status[nb] = str(entry.get("status", "saknas"))
     return Entry(
         label=label,
-        name="" if label == CROSS_LABEL else _display_name(root, label),
+        name=name,
         notebooks=notebooks,
         status=dict(sorted(status.items())),
         results=_read_json(folder / "results.json"),
@@ -199,10 +225,13 @@ def read_entries(root: str | os.PathLike[str]) -> tuple[list[Entry], Entry | Non
     if reports.is_dir():
         labels |= {p.name for p in reports.iterdir() if p.is_dir() and (
             any(p.glob("[0-9][0-9]_*.ipynb")) or (p / provenance.STATE_FILE).is_file())}
+    markers = (base / "data" / "processed").glob(f"*/{WITHHELD_DIR}/{WITHHELD_FILE}")
+    labels |= {p.parents[1].name for p in markers}
     labels.discard(CROSS_LABEL)
     entries = [read_entry(base, label) for label in sorted(labels)]
     cross_dir = reports / CROSS_LABEL
-    cross = read_entry(base, CROSS_LABEL) if cross_dir.is_dir() else None
+    has_cross = cross_dir.is_dir() or withheld_marker(base, CROSS_LABEL).is_file()
+    cross = read_entry(base, CROSS_LABEL) if has_cross else None
     return entries, cross
 
 
@@ -360,6 +389,9 @@ def _kommun_table(entries: Sequence[Entry], lang: str) -> str:
         legend = ""
     rows = []
     for e in entries:
+        if e.withheld:
+            rows.append(_withheld_row(e, len(keys), lang))
+            continue
         flat = flatten(e.results)
         cells = "".join(f'<td class="num">{escape(format_value(k, flat[k], lang)) if k in flat else "–"}</td>'
                         for k in keys)
@@ -375,7 +407,17 @@ def _kommun_table(entries: Sequence[Entry], lang: str) -> str:
             f'<tbody>{"".join(rows)}</tbody></table></div>{legend}')
 
 
+def _withheld_row(e: Entry, n_keys: int, lang: str) -> str:
+    """A withheld unit's row: its name and the notice, no figures, no links."""
+    empty = '<td class="num">–</td>' * n_keys
+    return (f'<tr id="{escape(e.label)}"><td><div class="name">{escape(e.name)} {_badge("withheld", lang)}'
+            f'</div><div class="sub">{escape(e.label)}</div></td>{empty}'
+            f'<td colspan="2">{_t("tillbakahallen", lang)}</td></tr>')
+
+
 def _cross_section(cross: Entry | None, lang: str) -> str:
+    if cross is not None and cross.withheld:
+        return f'<div class="cross">{_badge("withheld", lang)} {_t("tillbakahallen", lang)}</div>'
     if cross is None or (not cross.notebooks and not cross.status):
         return f"<p>{_t('ingen_jamforelse', lang)}</p>"
     files = _files(cross, lang)

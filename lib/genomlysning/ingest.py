@@ -25,10 +25,12 @@ shape only (:func:`genomlysning.problems.shape`).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import difflib
 import io
+import re
 import unicodedata
 import warnings
 import xml.etree.ElementTree as ET
@@ -36,13 +38,14 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
 
 from genomlysning import paths, personnummer, schema
-from genomlysning.problems import Problem, shape
+from genomlysning.params import DEFAULT_MAX_CELLS, DEFAULT_MAX_XLSX_MB
+from genomlysning.problems import Problem, Severity, shape
 
 #: File suffixes read as CSV.
 CSV_SUFFIXES: frozenset[str] = frozenset({".csv", ".txt", ".tsv"})
@@ -51,9 +54,19 @@ XLSX_SUFFIXES: frozenset[str] = frozenset({".xlsx", ".xlsm"})
 #: Default sheet of the template.
 DEFAULT_SHEET = "Data"
 #: Separators tried when sniffing a CSV file, in order of preference on ties.
-CSV_SEPARATORS: tuple[str, ...] = (";", ",", "\t")
+CSV_SEPARATORS: tuple[str, ...] = (";", ",", "\t", "|")
+#: Base of the private-use characters that stand for stray non-UTF-8 bytes while a file is read.
+_STRAY_BASE = 0xF780
+_STRAY_RE = re.compile("[\uf780-\uf87f]")
 #: Encodings tried in order when params give none.
 ENCODINGS: tuple[str, ...] = ("utf-8-sig", "cp1252", "latin-1")
+#: Rows searched for the header row when the first row does not look like one.
+HEADER_SCAN = 30
+#: Where the valid headers are documented (messages point there instead of listing all 40).
+_HEADERS_DOC = "se bladet Kolumner i mallen: genomlysning template mall.xlsx"
+#: What would be valid instead of a stray non-UTF-8 byte.
+_STRAY_VALID = ("spara filen som CSV UTF-8 (Excel: Spara som > CSV UTF-8), eller ange encoding: cp1252 i "
+                "params-filen om hela filen är Windows-1252")
 #: Default separator of a multi-valued reason column.
 DEFAULT_REASON_SEPARATOR = ";"
 
@@ -285,6 +298,11 @@ class _Sheet:
     rad_excel: pd.Series
     problems: list[Problem] = field(default_factory=list)
     distinct: dict[Any, np.ndarray] | None = None  # distinct non-empty values per column, if known
+    #: Cell-level problems ``(rad_excel, column position, regel, allvarlighet, giltigt)``, reported by
+    #: :func:`read_raw` only for columns it reads (named by their schema column).
+    cell_problems: list[tuple[int, int, str, Severity, str]] = field(default_factory=list)
+    header_row: int = 1  # the Excel row of the header
+    sep: str | None = None  # the CSV separator used (None: a workbook)
 
     def has_pnr(self, pos: Any) -> pd.Series:
         """Cells of column ``pos`` that contain a personnummer-like string."""
@@ -327,22 +345,84 @@ def _tags(local: str) -> frozenset[str]:
     return frozenset({f"{ns}}}{local}" for ns in _SML} | {local})
 
 
-_ROW, _C, _V, _T, _IS, _RPH = (_tags(x) for x in ("row", "c", "v", "t", "is", "rPh"))
+_ROW, _C, _V, _T, _IS, _RPH, _F = (_tags(x) for x in ("row", "c", "v", "t", "is", "rPh", "f"))
 
 
-def _wrong_sheet(fil: str, wanted: str, names: Sequence[str]) -> IngestError:
-    shown = ", ".join(personnummer.mask(n) for n in names)
+@dataclass
+class _XlsxInfo:
+    """What the xlsx readers learn besides the rows: the limits to respect, the Excel positions
+    ``(row, 0-based column)`` of formula cells without a saved value, and file-level notes."""
+
+    max_bytes: int = DEFAULT_MAX_XLSX_MB * 2**20
+    max_cells: int = DEFAULT_MAX_CELLS
+    formulas: list[tuple[int, int]] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)
+
+
+def _limits(params: dict[str, Any] | None) -> _XlsxInfo:
+    """The reader limits of params ``max_xlsx_mb`` and ``max_cells`` (else the defaults)."""
+    prm = params or {}
+    return _XlsxInfo(int(prm.get("max_xlsx_mb") or DEFAULT_MAX_XLSX_MB) * 2**20,
+                     int(prm.get("max_cells") or DEFAULT_MAX_CELLS))
+
+
+class _LimitExceededError(IngestError):
+    """Raised inside the sheet parser when a limit of :class:`_XlsxInfo` is passed (``"cells"`` or
+    ``"bytes"``); turned into an IngestError naming the file and the limit."""
+
+
+def _n(x: int) -> str:
+    """A whole number with spaces between thousands (Swedish style)."""
+    return f"{x:,}".replace(",", " ")
+
+
+def _too_many_cells(fil: str, limit: int) -> IngestError:
+    return IngestError(f"{fil}: bladet har fler än {_n(limit)} celler (gränsen max_cells)"
+                       "; ta bort tomma eller formaterade rader och kolumner, dela upp filen, spara den "
+                       "som CSV eller höj max_cells i params-filen om filen verkligen är så stor")
+
+
+def check_xlsx_size(zf: zipfile.ZipFile, fil: str, max_bytes: int) -> None:
+    """IngestError when the workbook's parts unpack to more than ``max_bytes`` (a zip bomb, or a
+    sheet padded with millions of empty cells); checked from the zip directory, before any read."""
+    total = sum(max(i.file_size, 0) for i in zf.infolist())
+    if total > max_bytes:
+        raise IngestError(
+            f"{fil}: arbetsboken packas upp till {_n(round(total / 2**20))} MB, mer än gränsen "
+            f"{_n(max_bytes // 2**20)} MB (max_xlsx_mb); filen läses inte. Spara den som CSV, ta bort "
+            "tomma rader och kolumner, eller höj max_xlsx_mb i params-filen om filen är pålitlig")
+
+
+def _wrong_sheet(fil: str, wanted: str, names: Sequence[str], hidden: frozenset[str] = frozenset()
+                 ) -> IngestError:
+    shown = ", ".join(personnummer.mask(n) + (" (dolt)" if n in hidden else "") for n in names)
     return IngestError(f"{fil}: bladet {wanted!r} finns inte; bladen heter: {shown}. "
                        "Ange rätt blad med 'sheet:' i params-filen.")
 
 
-def _pick_sheet(fil: str, names: Sequence[str], sheet: str | None) -> str:
-    wanted = sheet or DEFAULT_SHEET
-    if wanted in names:
-        return wanted
-    if sheet is None and len(names) == 1:
-        return names[0]
-    raise _wrong_sheet(fil, wanted, names)
+def _pick_sheet(fil: str, names: Sequence[str], sheet: str | None, hidden: frozenset[str] = frozenset(),
+                notes: list[Problem] | None = None) -> str:
+    """The sheet to read: params ``sheet`` (hidden or not), else the visible ``Data``, else the
+    only visible sheet. A hidden sheet is never read unless named: it may hold stale rows."""
+    if sheet is not None:
+        if sheet in names:
+            return sheet
+        raise _wrong_sheet(fil, sheet, names, hidden)
+    visible = [n for n in names if n not in hidden]
+    if DEFAULT_SHEET in visible:
+        return DEFAULT_SHEET
+    if len(visible) == 1:
+        if DEFAULT_SHEET in hidden and notes is not None:
+            notes.append(Problem(
+                fil, 0, "", "", f"det dolda bladet {DEFAULT_SHEET!r} lästes inte; det synliga bladet "
+                f"{personnummer.mask(visible[0])!r} lästes i stället", "varning",
+                f"ange 'sheet: {DEFAULT_SHEET}' i params-filen om det dolda bladet är det rätta"))
+        return visible[0]
+    if not visible:
+        shown = ", ".join(map(personnummer.mask, names))
+        raise IngestError(f"{fil}: arbetsboken har bara dolda blad ({shown}); visa bladet i Excel eller "
+                          "ange det med 'sheet:' i params-filen")
+    raise _wrong_sheet(fil, DEFAULT_SHEET, names, hidden)
 
 
 def _xml_children(elem: ET.Element, local: str) -> list[ET.Element]:
@@ -410,19 +490,29 @@ def _column_index(ref: str, cache: dict[str, int]) -> int:
     return idx - 1
 
 
-def _sheet_rows(data: bytes, shared: list[str | None], date_styles: frozenset[int],
-                date1904: bool) -> list[tuple[int, list[str | None]]]:
-    """(Excel row number, cell texts) of every non-empty row of a worksheet's XML (expat)."""
+def _sheet_rows(data: bytes | IO[bytes], shared: list[str | None], date_styles: frozenset[int],
+                date1904: bool, info: _XlsxInfo | None = None) -> list[tuple[int, list[str | None]]]:
+    """(Excel row number, cell texts) of every non-empty row of a worksheet's XML (expat).
+
+    ``data`` may be a binary stream (parsed in chunks, so the XML is never held whole). With
+    ``info``: at most ``info.max_cells`` cells and ``info.max_bytes`` bytes are read (IngestError
+    beyond), and formula cells without a saved value are listed in ``info.formulas``.
+    """
     from xml.parsers import expat
 
     rows: list[tuple[int, list[str | None]]] = []
     cols: dict[str, int] = {}
     dates: dict[str, str] = {}
+    limit = info.max_cells if info is not None else None
     st: dict[str, Any] = {"row": 0, "cells": [], "col": -1, "t": "n", "s": None, "buf": [],
-                          "collect": False, "is": False, "rph": False}
+                          "collect": False, "is": False, "rph": False, "f": False, "n": 0}
 
     def start(name: str, attrs: dict[str, str]) -> None:
         if name in _C:
+            st["n"] += 1
+            if limit is not None and st["n"] > limit:
+                raise _LimitExceededError("cells")
+            st["f"] = False
             ref = attrs.get("r")
             st["col"] = _column_index(ref, cols) if ref else st["col"] + 1
             st["t"] = attrs.get("t", "n")
@@ -442,6 +532,8 @@ def _sheet_rows(data: bytes, shared: list[str | None], date_styles: frozenset[in
             st["is"] = True
         elif name in _RPH:
             st["rph"] = True
+        elif name in _F:
+            st["f"] = True
 
     def end(name: str) -> None:
         if name in _V or name in _T:
@@ -449,6 +541,8 @@ def _sheet_rows(data: bytes, shared: list[str | None], date_styles: frozenset[in
         elif name in _C:
             text = "".join(st["buf"])
             t = st["t"]
+            if st["f"] and not text and t != "str" and info is not None:
+                info.formulas.append((st["row"], st["col"]))
             value: str | None
             if t == "s":
                 value = shared[int(text)] if text else None
@@ -490,26 +584,41 @@ def _sheet_rows(data: bytes, shared: list[str | None], date_styles: frozenset[in
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     parser.CharacterDataHandler = chars
-    parser.Parse(data, True)
+    if isinstance(data, bytes):
+        parser.Parse(data, True)
+        return rows
+    read = 0
+    while chunk := data.read(1 << 22):
+        read += len(chunk)
+        if info is not None and read > info.max_bytes:
+            raise _LimitExceededError("bytes")
+        parser.Parse(chunk, False)
+    parser.Parse(b"", True)
     return rows
 
 
-def _xlsx_rows_fast(path: Path, fil: str, sheet: str | None) -> list[tuple[int, list[str | None]]]:
+def _xlsx_rows_fast(path: Path, fil: str, sheet: str | None, info: _XlsxInfo | None = None
+                    ) -> list[tuple[int, list[str | None]]]:
     """Rows of the chosen sheet, read straight from the package XML (several times faster than
-    openpyxl's read-only mode, which builds a Python object per cell)."""
+    openpyxl's read-only mode, which builds a Python object per cell), the sheet streamed."""
     import posixpath
 
     with zipfile.ZipFile(path) as zf:
+        if info is not None:
+            check_xlsx_size(zf, fil, info.max_bytes)
         wb = ET.fromstring(zf.read("xl/workbook.xml"))
         rels = ET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
         targets = {r.get("Id"): r.get("Target", "") for r in rels}
         sheets = {}
+        hidden = set()
         for e in _xml_children(wb, "sheet"):
             rid = next((v for k, v in e.attrib.items() if k.rpartition("}")[2] == "id"), None)
             sheets[e.get("name", "")] = targets.get(rid, "")
+            if e.get("state", "visible") in ("hidden", "veryHidden"):
+                hidden.add(e.get("name", ""))
         pr = _xml_children(wb, "workbookPr")
         date1904 = bool(pr) and pr[0].get("date1904", "0") in ("1", "true")
-        name = _pick_sheet(fil, list(sheets), sheet)
+        name = _pick_sheet(fil, list(sheets), sheet, frozenset(hidden), info.notes if info else None)
         target = sheets[name]
         part = target.lstrip("/") if target.startswith("/") else posixpath.normpath(f"xl/{target}")
         shared_path = "xl/sharedStrings.xml"
@@ -522,20 +631,37 @@ def _xlsx_rows_fast(path: Path, fil: str, sheet: str | None) -> list[tuple[int, 
                 shared_path = full
             elif kind == "styles":
                 styles_path = full
-        return _sheet_rows(zf.read(part), _shared_strings(zf, shared_path), _date_styles(zf, styles_path),
-                           date1904)
+        shared, styles = _shared_strings(zf, shared_path), _date_styles(zf, styles_path)
+        try:
+            with zf.open(part) as fh:
+                return _sheet_rows(fh, shared, styles, date1904, info)
+        except _LimitExceededError as exc:
+            assert info is not None
+            if str(exc) == "cells":
+                raise _too_many_cells(fil, info.max_cells) from None
+            raise IngestError(f"{fil}: bladet är större uppackat än gränsen {_n(info.max_bytes // 2**20)} MB "
+                              "(max_xlsx_mb); spara filen som CSV eller höj max_xlsx_mb") from None
 
 
-def _xlsx_rows_openpyxl(path: Path, fil: str, sheet: str | None) -> list[tuple[int, list[str | None]]]:
+def _xlsx_rows_openpyxl(path: Path, fil: str, sheet: str | None, info: _XlsxInfo | None = None
+                        ) -> list[tuple[int, list[str | None]]]:
     """Rows of the chosen sheet through openpyxl (the reference reader and the fallback)."""
     import openpyxl
 
+    if info is not None:
+        with zipfile.ZipFile(path) as zf:
+            check_xlsx_size(zf, fil, info.max_bytes)
     wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     try:
-        ws = wb[_pick_sheet(fil, wb.sheetnames, sheet)]
+        hidden = frozenset(ws.title for ws in wb.worksheets if ws.sheet_state != "visible")
+        ws = wb[_pick_sheet(fil, wb.sheetnames, sheet, hidden, info.notes if info else None)]
         ws.reset_dimensions()
         rows = []
+        cells = 0
         for i, raw in enumerate(ws.iter_rows(values_only=True), start=1):
+            cells += len(raw)
+            if info is not None and cells > info.max_cells:
+                raise _too_many_cells(fil, info.max_cells)
             texts = [_cell_text(v) for v in raw]
             while texts and texts[-1] is None:
                 texts.pop()
@@ -546,30 +672,69 @@ def _xlsx_rows_openpyxl(path: Path, fil: str, sheet: str | None) -> list[tuple[i
         wb.close()
 
 
-def _read_xlsx(path: Path, fil: str, sheet: str | None) -> _Sheet:
+def _read_xlsx(path: Path, fil: str, params: dict[str, Any]) -> _Sheet:
+    info = _limits(params)
+    sheet = params.get("sheet")
     try:
-        rows = _xlsx_rows_fast(path, fil, sheet)
+        rows = _xlsx_rows_fast(path, fil, sheet, info)
     except IngestError:
         raise
     except Exception:  # noqa: BLE001 - an unusual package layout: let openpyxl try
+        info = _limits(params)
         try:
-            rows = _xlsx_rows_openpyxl(path, fil, sheet)
+            rows = _xlsx_rows_openpyxl(path, fil, sheet, info)
         except IngestError:
             raise
         except Exception as exc:  # noqa: BLE001 - any unreadable workbook is reported the same way
-            raise IngestError(f"{fil}: kan inte läsas som Excel-fil ({type(exc).__name__}: {exc}); "
-                              "spara den som .xlsx eller som CSV (semikolonseparerad, UTF-8)") from None
-    return _sheet_from_rows(rows, fil, sheet)
+            raise IngestError(f"{fil}: kan inte läsas som Excel-fil ({type(exc).__name__}); spara den "
+                              "som .xlsx eller som CSV (semikolonseparerad, UTF-8)") from None
+    out = _sheet_from_rows(rows, fil, sheet, _known_headers(params), set(info.formulas))
+    out.problems[:0] = info.notes
+    for row, col in info.formulas:
+        out.cell_problems.append((row, col, "formelcell utan sparat värde: cellens värde är okänt (filen "
+                                  "har sparats av ett program som inte räknar ut formler)", "fel",
+                                  "öppna filen i Excel och spara den (då räknas formlerna ut), eller "
+                                  "ersätt formlerna med värden"))
+    return out
 
 
-def _sheet_from_rows(rows: list[tuple[int, list[str | None]]], fil: str, sheet: str | None) -> _Sheet:
-    """Header = the first non-empty row; the rest are data rows with their Excel row numbers."""
-    rows = [(i, r) for i, r in rows if any(v is not None for v in r)]
+def header_row_index(rows: Sequence[Sequence[str | None]], known: set[str], scan: int = HEADER_SCAN
+                     ) -> int:
+    """Position (0-based) among ``rows`` of the header row: the first row, unless one of the next
+    ``scan`` rows holds at least two known headers and more than the first row does (a title or
+    an export banner above the table)."""
+    def hits(row: Sequence[str | None]) -> int:
+        return sum(normalise_header(v) in known for v in row if v)
+
+    if not rows:
+        return 0
+    scores = [hits(r) for r in rows[:scan]]
+    best = max(range(len(scores)), key=lambda i: (scores[i], -i))
+    return best if best > 0 and scores[best] >= 2 and scores[best] > scores[0] else 0
+
+
+def _above_header_note(fil: str, first: int, header: int) -> Problem:
+    """The file-level note that rows ``first``..``header - 1`` above the header were not read."""
+    rows = f"rad {first}" if header - 1 == first else f"raderna {first}-{header - 1}"
+    return Problem(fil, 0, "", "", f"rubrikraden är rad {header}, inte rad {first}: {rows} ovanför den "
+                   "lästes inte in (text ovanför tabellen)", "varning",
+                   "kolumnrubrikerna på första raden och inga rader ovanför tabellen")
+
+
+def _sheet_from_rows(rows: list[tuple[int, list[str | None]]], fil: str, sheet: str | None,
+                     known: set[str] | None = None, keep: set[tuple[int, int]] | None = None) -> _Sheet:
+    """Header = the first non-empty row (or a later one that is clearly the header, see
+    :func:`header_row_index`); the rest are data rows with their Excel row numbers. A row holding
+    only formula cells without a value (``keep``: their positions) is kept, so its problem has a row."""
+    formula_rows = {r for r, _ in keep or ()}
+    rows = [(i, r) for i, r in rows if any(v is not None for v in r) or i in formula_rows]
     if not rows:
         raise IngestError(f"{fil}: bladet {sheet or DEFAULT_SHEET!r} är tomt; första raden ska vara "
-                          f"kolumnrubrikerna ({valid_headers_text()})")
-    header = [v or "" for v in rows[0][1]]
-    body = rows[1:]
+                          f"kolumnrubrikerna ({_HEADERS_DOC})")
+    at = header_row_index([r for _, r in rows], known or set())
+    notes = [_above_header_note(fil, rows[0][0], rows[at][0])] if at else []
+    header = [v or "" for v in rows[at][1]]
+    body = rows[at + 1:]
     width = max([len(header), *(len(r) for _, r in body)])
     header += [""] * (width - len(header))
     if body:
@@ -577,7 +742,8 @@ def _sheet_from_rows(rows: list[tuple[int, list[str | None]]], fil: str, sheet: 
                              dtype=object)
     else:
         frame = pd.DataFrame({i: pd.Series(dtype=object) for i in range(width)})
-    return _Sheet(header, frame, pd.Series([i for i, _ in body], dtype="int64"))
+    return _Sheet(header, frame, pd.Series([i for i, _ in body], dtype="int64"), notes,
+                  header_row=rows[at][0])
 
 
 def _decode_probe(raw: bytes, encoding: str | None, fil: str) -> str:
@@ -592,8 +758,83 @@ def _decode_probe(raw: bytes, encoding: str | None, fil: str) -> str:
                       "som CSV UTF-8 eller ange 'encoding:' i params-filen")
 
 
+def _stray_to_private(exc: UnicodeError) -> tuple[str, int]:
+    """Decode error handler: each byte that is not UTF-8 becomes a private-use marker character."""
+    assert isinstance(exc, UnicodeDecodeError)
+    bad = exc.object[exc.start:exc.end]
+    return "".join(chr(_STRAY_BASE + b) for b in bad), exc.end
+
+
+codecs.register_error("genomlysning-stray", _stray_to_private)
+
+
+def _stray_char(marker: str) -> str:
+    """The Windows-1252 reading of the byte behind a marker (Latin-1 for its five unused bytes)."""
+    b = bytes([ord(marker) - _STRAY_BASE])
+    try:
+        return b.decode("cp1252")
+    except UnicodeDecodeError:
+        return b.decode("latin-1")
+
+
+def looks_utf16(raw: bytes) -> bool:
+    """True for UTF-16 text: a byte-order mark, or NUL in every other byte of an ASCII-range start
+    (Excel's "Unicode text" is UTF-16 LE with a BOM)."""
+    if raw[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return True
+    head = raw[:4096]
+    return len(head) >= 8 and (head[1::2].count(0) > 0.9 * len(head[1::2]) or
+                               head[0::2].count(0) > 0.9 * len(head[0::2]))
+
+
+def _is_utf16_name(encoding: str | None) -> bool:
+    try:
+        return bool(encoding) and codecs.lookup(str(encoding)).name.startswith("utf-16")
+    except LookupError:
+        return False
+
+
+@dataclass
+class _Decoded:
+    """A CSV file as bytes in an ASCII-compatible encoding, plus what the decoding noticed."""
+
+    data: bytes
+    encoding: str
+    notes: list[Problem] = field(default_factory=list)
+    stray: bool = False  # private-use markers stand for bytes that were not UTF-8
+
+
+def decode_csv(raw: bytes, encoding: str | None, fil: str) -> _Decoded:
+    """Decode a CSV file: params ``encoding``, else UTF-16 (detected), UTF-8, UTF-8 with a few
+    stray Windows-1252 bytes (more valid UTF-8 letters than stray bytes: each stray cell is
+    reported), Windows-1252, Latin-1. UTF-16 and stray bytes are re-encoded as UTF-8."""
+    if _is_utf16_name(encoding) or (not encoding and looks_utf16(raw)):
+        try:
+            text = raw.decode(encoding or "utf-16")
+        except UnicodeDecodeError:
+            raise IngestError(f"{fil}: filen ser ut att vara UTF-16 men kan inte avkodas som det; spara den "
+                              "som CSV UTF-8 (Excel: Spara som > CSV UTF-8)") from None
+        notes = [] if encoding else [Problem(
+            fil, 0, "", "", "filen är kodad som UTF-16 (Excels 'Unicode-text') och lästes som UTF-16",
+            "varning", "spara gärna som CSV UTF-8 (Excel: Spara som > CSV UTF-8)")]
+        return _Decoded(text.lstrip("\ufeff").encode("utf-8"), "utf-8", notes)
+    if encoding:
+        return _Decoded(raw, _decode_probe(raw, encoding, fil))
+    try:
+        raw.decode("utf-8-sig")
+        return _Decoded(raw, "utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    text = raw.decode("utf-8-sig", errors="genomlysning-stray")
+    stray = len(_STRAY_RE.findall(text))
+    non_ascii = len(text) - len(text.encode("ascii", errors="ignore"))
+    if non_ascii - stray > stray:
+        return _Decoded(text.encode("utf-8"), "utf-8", stray=True)
+    return _Decoded(raw, _decode_probe(raw, None, fil))
+
+
 def sniff_separator(sample: str, known: Iterable[str] = ()) -> str:
-    """The separator (``;`` ``,`` or tab) of a CSV sample.
+    """The separator (``;`` ``,`` tab or ``|``) of a CSV sample.
 
     Scored, in order, by how many header fields are known headers (``known``: normalised schema
     names/labels and mapped export headers), how many of the first records have the header's
@@ -654,16 +895,53 @@ def _text_frame(frame: pd.DataFrame, numbers: pd.Series
     return result, numbers.loc[keep].reset_index(drop=True), distinct
 
 
-def _read_csv_ragged(text: str, sep: str, width: int, fil: str
+def _field_counts(data: bytes, sep: str, chunk: int = 1 << 24) -> np.ndarray:
+    """Fields per record of CSV ``data`` (header first), with ``"`` quoting: separators and line
+    breaks inside quotes do not count. Vectorised over 16 MB chunks (the quote parity carried over),
+    so a million rows cost a fraction of a second."""
+    quote, sepb, nl = ord('"'), ord(sep), ord("\n")
+    parts: list[np.ndarray] = []
+    inside, carry, open_record = 0, 0, False
+    for start in range(0, len(data), chunk):
+        b = np.frombuffer(data, dtype=np.uint8, count=min(chunk, len(data) - start), offset=start)
+        outside = ((np.cumsum(b == quote, dtype=np.uint8) + inside) & 1) == 0
+        nl_pos = np.flatnonzero((b == nl) & outside)
+        sep_pos = np.flatnonzero((b == sepb) & outside)
+        before = np.searchsorted(sep_pos, nl_pos)
+        per = np.diff(before, prepend=0) + 1
+        if len(per):
+            per[0] += carry
+            carry = len(sep_pos) - int(before[-1])
+            open_record = int(nl_pos[-1]) < len(b) - 1
+        else:
+            carry += len(sep_pos)
+            open_record = open_record or len(b) > 0
+        parts.append(per)
+        inside = (inside + int(np.count_nonzero(b == quote))) & 1
+    if open_record:
+        parts.append(np.array([carry + 1]))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def _short_row(fil: str, rad: int, n: int, width: int, sep: str) -> Problem:
+    return Problem(fil, rad, "", f"{n} fält", f"raden har {n} fält men rubrikraden har {width}: de sista "
+                   "kolumnernas värden saknas", "fel",
+                   f"lika många fält som rubrikraden; kontrollera avgränsaren ({sep!r}), citattecken och "
+                   "radbrytningar inne i celler")
+
+
+def _read_csv_ragged(text: str, sep: str, width: int, fil: str, first: int = 2
                      ) -> tuple[pd.DataFrame, pd.Series, list[Problem]]:
-    """Slow path for rows with more fields than the header: extra empty fields are ignored, a row
-    with extra non-empty fields is kept truncated and gets a ``fel`` problem (it is quarantined)."""
+    """Slow path for rows whose width differs from the header's: extra empty fields are ignored,
+    a row with extra non-empty fields is kept truncated and a row with fewer fields (and some
+    value) is kept padded; both get a ``fel`` problem (they are quarantined). ``text`` starts
+    with the header row; ``first`` is the Excel row of the first data row."""
     rows: list[list[str]] = []
     numbers: list[int] = []
     problems: list[Problem] = []
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
     next(reader, None)
-    for i, row in enumerate(reader, start=2):
+    for i, row in enumerate(reader, start=first):
         if len(row) > width:
             extra = [x for x in row[width:] if x.strip()]
             if extra:
@@ -672,6 +950,8 @@ def _read_csv_ragged(text: str, sep: str, width: int, fil: str
                     f"raden har {len(row)} fält men rubrikraden har {width}", "fel",
                     f"lika många fält som rubrikraden; kontrollera avgränsaren ({sep!r}) och citattecken"))
             row = row[:width]
+        elif len(row) < width and any(x.strip() for x in row):
+            problems.append(_short_row(fil, i, len(row), width, sep))
         rows.append(row + [""] * (width - len(row)))
         numbers.append(i)
     frame = pd.DataFrame(rows, columns=range(width), dtype=object) if rows else \
@@ -686,36 +966,143 @@ def _known_headers(params: dict[str, Any]) -> set[str]:
     return known | ({reasons[0]} if reasons else set())
 
 
+@dataclass
+class _CsvLayout:
+    """Where a CSV table starts: separator, physical lines before the header row, the Excel row of
+    the header (a ``sep=`` first line is not shown by Excel) and what was noticed."""
+
+    sep: str
+    skip: int
+    header_row: int
+    notes: list[Problem] = field(default_factory=list)
+
+
+_SEP_LINE = re.compile(r'\s*"?sep=(.)"?[;,|\t]*\s*', re.IGNORECASE)
+
+
+def csv_layout(head: str, params: dict[str, Any], fil: str) -> _CsvLayout:
+    """Find the separator and the header row of a CSV sample: Excel's ``sep=;`` first line is
+    honoured and skipped; a title above the table is skipped when a later row is clearly the
+    header (:func:`header_row_index`); ``|`` is read but noted, as it is unusual."""
+    lines = head.split("\n")[:HEADER_SCAN + 2]
+    notes: list[Problem] = []
+    start, hint = 0, None
+    m = _SEP_LINE.fullmatch(lines[0].lstrip("\ufeff").rstrip("\r")) if lines else None
+    if m and m.group(1) in CSV_SEPARATORS:
+        start, hint = 1, m.group(1)
+        notes.append(Problem(fil, 0, "", "", f"första raden 'sep={hint}' är en anvisning till Excel om "
+                             "avgränsaren och lästes inte som data (radnumren räknas som Excel visar dem)",
+                             "varning", "kolumnrubrikerna på första raden"))
+    given = params.get("csv_sep") or hint
+    known = _known_headers(params)
+    block = lines[start:start + HEADER_SCAN]
+    best = (-1, 0)  # (hits of the header row, position)
+    for sep in (given,) if given else CSV_SEPARATORS:
+        rows = [next(csv.reader([line.rstrip("\r")], delimiter=sep), []) for line in block]
+        at = header_row_index(rows, known)
+        hits = sum(normalise_header(v) in known for v in rows[at]) if rows else 0
+        if (hits, -at) > (best[0], -best[1]):
+            best = (hits, at)
+    at = best[1]
+    header_row = at + 1
+    if at:
+        notes.append(_above_header_note(fil, 1, header_row))
+    rest = "\n".join(head.split("\n")[start + at:])
+    sep = given or sniff_separator(rest, known)
+    if sep == "|" and not given:
+        notes.append(Problem(fil, 0, "", "", "avgränsaren är '|' (lodstreck), inte semikolon; filen lästes "
+                             "med '|'", "varning",
+                             "semikolon (;), komma eller tabb, eller ange csv_sep: '|'"))
+    return _CsvLayout(sep, start + at, header_row, notes)
+
+
+def _line_offset(data: bytes, lines: int) -> int:
+    """Byte offset of the start of physical line ``lines`` (0-based) of ``data``."""
+    pos = 0
+    for _ in range(lines):
+        nxt = data.find(b"\n", pos)
+        if nxt < 0:
+            return len(data)
+        pos = nxt + 1
+    return pos
+
+
+def _resolve_stray(sheet: _Sheet, fil: str) -> None:
+    """Replace the markers of stray non-UTF-8 bytes by their Windows-1252 reading, in headers and
+    cells, and report each cell (a ``varning``: the reading is almost always right)."""
+    def fix(text: str) -> str:
+        return _STRAY_RE.sub(lambda m: _stray_char(m.group()), text)
+
+    for pos, header in enumerate(sheet.headers):
+        if _STRAY_RE.search(header):
+            sheet.headers[pos] = fix(header)
+            sheet.problems.append(Problem(fil, 0, "", "", f"rubriken i kolumn {column_letter(pos)} har ett "
+                                          "tecken som inte är UTF-8; det lästes som Windows-1252", "varning",
+                                          _STRAY_VALID))
+    for pos in sheet.frame.columns:
+        values = sheet.distinct.get(pos) if sheet.distinct is not None else None
+        if values is None:
+            values = pd.unique(sheet.frame[pos].dropna().to_numpy(dtype=object))
+        bad = [v for v in values if _STRAY_RE.search(str(v))]
+        if not bad:
+            continue
+        col = sheet.frame[pos]
+        hit = col.isin(bad)
+        for rad, value in zip(sheet.rad_excel[hit.to_numpy()], col[hit], strict=True):
+            chars = "".join(dict.fromkeys(_stray_char(m) for m in _STRAY_RE.findall(str(value))))
+            sheet.cell_problems.append((int(rad), int(pos), f"tecken som inte är UTF-8 lästes som "
+                                        f"Windows-1252 ({chars!r})", "varning", _STRAY_VALID))
+        sheet.frame[pos] = col.where(~hit, col[hit].map(fix))
+        if sheet.distinct is not None:
+            sheet.distinct[pos] = np.array([fix(str(v)) if v in bad else v for v in values], dtype=object)
+
+
 def _read_csv(path: Path, fil: str, params: dict[str, Any]) -> _Sheet:
     raw = path.read_bytes()
-    if not raw[:65536].strip() and not raw.strip():
-        raise IngestError(f"{fil}: filen är tom; första raden ska vara kolumnrubrikerna "
-                          f"({valid_headers_text()})")
-    enc = _decode_probe(raw, params.get("encoding"), fil)
-    head = raw[:200_000].decode(enc, errors="ignore")
-    sep = params.get("csv_sep") or sniff_separator(head, _known_headers(params))
-    header = next(csv.reader(io.StringIO(head, newline=""), delimiter=sep))
+    if not raw.strip():
+        raise IngestError(f"{fil}: filen är tom; första raden ska vara kolumnrubrikerna ({_HEADERS_DOC})")
+    dec = decode_csv(raw, params.get("encoding"), fil)
+    data, enc = dec.data, dec.encoding
+    layout = csv_layout(data[:200_000].decode(enc, errors="ignore"), params, fil)
+    if layout.skip:
+        data = data[_line_offset(data, layout.skip):]
+    head = data[:200_000].decode(enc, errors="ignore")
+    sep = layout.sep
+    header = next(csv.reader(io.StringIO(head, newline=""), delimiter=sep), [])
     width = len(header)
-    problems: list[Problem] = []
+    first = layout.header_row + 1
+    problems: list[Problem] = dec.notes + layout.notes
     try:
         with warnings.catch_warnings():
             # more fields than the header: pandas would truncate with only a warning
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            frame = pd.read_csv(io.BytesIO(raw), sep=sep, encoding=enc, header=0, names=range(width),
+            frame = pd.read_csv(io.BytesIO(data), sep=sep, encoding=enc, header=0, names=range(width),
                                 dtype=object, keep_default_na=False, na_filter=False,
                                 skip_blank_lines=False, index_col=False, engine="c", quotechar='"')
-        numbers = pd.Series(range(2, len(frame) + 2), dtype="int64", index=frame.index)
+        counts = _field_counts(data, sep)
+        if len(counts) != len(frame) + 1:  # unusual quoting: let the csv module count the fields
+            raise pd.errors.ParserError("record count differs")
+        numbers = pd.Series(range(first, len(frame) + first), dtype="int64", index=frame.index)
+        short = np.flatnonzero(counts[1:] < width)
+        if len(short):  # pandas pads a short row silently: its missing values would look blank
+            filled = (frame.iloc[short] != "").any(axis=1).to_numpy()
+            problems += [_short_row(fil, first + int(i), int(counts[i + 1]), width, sep)
+                         for i in short[filled]]
     except (pd.errors.ParserError, pd.errors.ParserWarning):
-        frame, numbers, problems = _read_csv_ragged(raw.decode(enc), sep, width, fil)
+        frame, numbers, ragged = _read_csv_ragged(data.decode(enc), sep, width, fil, first)
+        problems += ragged
     frame, numbers, distinct = _text_frame(frame, numbers)
-    return _Sheet(header, frame, numbers, problems, distinct)
+    sheet = _Sheet(header, frame, numbers, problems, distinct, header_row=layout.header_row, sep=sep)
+    if dec.stray:
+        _resolve_stray(sheet, fil)
+    return sheet
 
 
 def read_table(path: Path, fil: str, params: dict[str, Any]) -> _Sheet:
     """Read a file into its original headers, a frame of text keyed 0..n-1 and Excel row numbers."""
     suffix = path.suffix.lower()
     if suffix in XLSX_SUFFIXES:
-        return _read_xlsx(path, fil, params.get("sheet"))
+        return _read_xlsx(path, fil, params)
     if suffix in CSV_SUFFIXES:
         return _read_csv(path, fil, params)
     raise IngestError(f"{fil}: okänt filformat {suffix or '(inget)'!r}; giltiga: .xlsx (mallen) eller "
@@ -798,6 +1185,30 @@ def _suggest(header: str) -> str:
     return f"; menade du {schema.column(header_lookup()[near[0]]).sv!r}?" if near else ""
 
 
+def _missing_diagnosis(headers: Sequence[str], declared: set[str], sheet: _Sheet) -> str:
+    """Why required columns may be missing, in a few lines: one column only (another separator?),
+    headers that look mis-decoded, or simply the headers found (at most 12, undeclared ones by
+    column letter) and where the valid headers are documented."""
+    named = [h for h in headers if h]
+    if len(headers) == 1 and sheet.sep is not None:
+        return ("Filen har bara en kolumn: avgränsaren är troligen inte ; , tabb eller |. Spara filen som "
+                "CSV (semikolonseparerad) eller ange avgränsaren med csv_sep: i params-filen.")
+    if any(c in h for h in named for c in ("Ã", "\ufffd", "\x00")):
+        return ("Rubrikerna ser felavkodade ut (t.ex. 'Ã¶' i stället för 'ö'): ange filens teckenkodning med "
+                "encoding: i params-filen (utf-8, cp1252 eller utf-16) eller spara den som CSV UTF-8.")
+    if sheet.sep is not None and not any(normalise_header(h) in declared for h in named):
+        return (f"Ingen rubrik känns igen när filen läses med avgränsaren {sheet.sep!r}: filen har troligen "
+                "en annan avgränsare (ange den med csv_sep: i params-filen) eller andra rubriker (läs dem "
+                f"med mapping.columns; giltiga rubriker: {_HEADERS_DOC}).")
+    shown = [header_display(h, i, declared) for i, h in enumerate(headers) if h]
+    listed = ", ".join(h if h.startswith("(kolumn ") else repr(h) for h in shown[:12]) or "(inga)"
+    more = f" och {len(shown) - 12} till" if len(shown) > 12 else ""
+    return (f"Rubrikraden (rad {sheet.header_row}) har: "
+            f"{listed}{more} (rubriker utanför schemat visas med kolumnbokstav). Giltiga rubriker är "
+            "schemats svenska eller engelska etiketter eller namn (se bladet Kolumner i mallen: genomlysning "
+            "template mall.xlsx); en export med andra rubriker läses med mapping.columns i params-filen.")
+
+
 def read_raw(path: str | Path, params: dict[str, Any] | None = None) -> RawTable:
     """Read a template xlsx or CSV export into a :class:`RawTable` (see the module docstring).
 
@@ -826,6 +1237,7 @@ def read_raw(path: str | Path, params: dict[str, Any] | None = None) -> RawTable
     columns: dict[str, pd.Series] = {}
     origin: dict[str, str] = {}
     reason_frame: pd.DataFrame | None = None
+    read_at: dict[int, str] = {}  # column position -> schema column (or reason header) read from it
 
     def drop_col(header: str, reason: str, note: bool = True) -> None:
         dropped.append((header, reason))
@@ -852,6 +1264,7 @@ def read_raw(path: str | Path, params: dict[str, Any] | None = None) -> RawTable
                                               rad_excel)
             problems.extend(rp)
             origin["__orsak__"] = header
+            read_at[pos] = shown
             continue
         name = col_map.get(key) or lookup.get(key)
         if name is None:
@@ -871,6 +1284,9 @@ def read_raw(path: str | Path, params: dict[str, Any] | None = None) -> RawTable
                               "döp om den med mapping.columns i params-filen")
         columns[name] = _recode(s, values.get(name, {}))
         origin[name] = header
+        read_at[pos] = name
+    problems += [Problem(fil, rad, read_at[pos], "", regel, sev, giltigt)
+                 for rad, pos, regel, sev, giltigt in sheet.cell_problems if pos in read_at]
 
     if reason_frame is not None:
         clash = [c for c in schema.REASON_COLUMNS if c in columns]
@@ -885,15 +1301,9 @@ def read_raw(path: str | Path, params: dict[str, Any] | None = None) -> RawTable
     if missing:
         miss = [Problem(fil, 0, n, "", "obligatorisk kolumn saknas", "fel",
                         f"en kolumn med rubriken {schema.column(n).sv!r} eller {n!r}") for n in missing]
-        shown_all = [header_display(h, i, declared) for i, h in enumerate(headers) if h]
-        found = ", ".join(h if h.startswith("(kolumn ") else repr(h) for h in shown_all) or "(inga)"
-        raise IngestError(
-            f"{fil}: obligatorisk kolumn saknas: "
-            + ", ".join(f"{schema.column(n).sv} ({n})" for n in missing)
-            + f". Filen har rubrikerna: {found} (rubriker utanför schemat och params-filens mapping "
-            "visas med kolumnbokstav). Giltiga rubriker (svensk etikett eller namn, "
-            f"skiftläge spelar ingen roll): {valid_headers_text()}. En export med andra rubriker "
-            "läses med mapping.columns i params-filen.", problems + miss)
+        raise IngestError(f"{fil}: obligatorisk kolumn saknas: "
+                          + ", ".join(f"{schema.column(n).sv} ({n})" for n in missing) + ". "
+                          + _missing_diagnosis(headers, declared, sheet), problems + miss)
 
     n = len(frame)
     empty = np.full(n, None, dtype=object)

@@ -300,8 +300,9 @@ class Model:
         if total > MAX_CLIQUE:
             raise LedgerError(f"disclosure model: the cross-classification of {real} has {total} cells "
                               f"(more than {MAX_CLIQUE}); publish fewer dimensions together")
-        grids = np.array(list(itertools.product(*[range(len(dims[d].codes)) for d in real])),
-                         dtype=np.int32).reshape(-1, len(real))
+        grids = (np.array(list(itertools.product(*[range(len(dims[d].codes)) for d in real])),
+                          dtype=np.int32).reshape(-1, len(real)) if real
+                 else np.zeros((1, 0), dtype=np.int32))  # a unit counted by its total only
         keep = np.ones(len(grids), dtype=bool)
         for j, d in enumerate(real):
             dim = dims[d]
@@ -471,7 +472,21 @@ class Bounds:
         self._mip: Any = None
         self._hs = highspy
         self._cost_idx = np.zeros(0, dtype=np.int32)
+        self._pool: list[np.ndarray] = []  # integer solutions found so far (hiding keeps them feasible)
         self.solves = 0
+        self.mip_solves = 0
+
+    def add_solution(self, x: np.ndarray) -> None:
+        """Remember a non-negative integer solution of the current rows (e.g. the records' own
+        cross-classification): :meth:`integer_feasible` tries the remembered ones first."""
+        self._pool.append(np.asarray(np.round(x), dtype=np.int64))
+
+    def _pooled(self, idx: np.ndarray, lower: float, upper: float) -> bool:
+        for x in self._pool:
+            v = float(x[idx].sum())
+            if lower - 1e-9 <= v <= upper + 1e-9:
+                return True
+        return False
 
     def hide(self, row: int) -> None:
         """Free the equation of published cell ``row`` (it is hidden from now on)."""
@@ -486,6 +501,24 @@ class Bounds:
         idx = np.asarray(expr, dtype=np.int32)
         self.h.changeColsCost(len(idx), idx, np.full(len(idx), float(sense)))
         self._cost_idx = idx
+
+    def point(self, exprs: Sequence[np.ndarray], sense: int) -> np.ndarray | None:
+        """An LP optimum of min (sense=+1) or max (sense=-1) of the *sum* of several cell
+        expressions: one feasible point that pushes many targets down (or up) at once; None
+        when unbounded or not solved."""
+        cost = np.zeros(self.model.n)
+        for e in exprs:
+            np.add.at(cost, np.asarray(e, dtype=np.int64), float(sense))
+        idx = np.flatnonzero(cost).astype(np.int32)
+        if len(self._cost_idx):
+            self.h.changeColsCost(len(self._cost_idx), self._cost_idx, np.zeros(len(self._cost_idx)))
+        self.h.changeColsCost(len(idx), idx, cost[idx])
+        self._cost_idx = idx
+        self.solves += 1
+        self.h.run()
+        if self.h.getModelStatus() != self._hs.HighsModelStatus.kOptimal:
+            return None
+        return np.asarray(self.h.getSolution().col_value)
 
     def bound(self, expr: np.ndarray, sense: int) -> tuple[float, np.ndarray | None, bool]:
         """min (sense=+1) or max (sense=-1) of the sum of the variables ``expr`` over the LP
@@ -506,9 +539,8 @@ class Bounds:
         duals = np.asarray(sol.row_dual)[self.n_con:self.n_con + self.n_cells]
         return float(np.round(value, 6)), duals, bool(np.allclose(x, np.round(x), atol=1e-7))
 
-    def integer_feasible(self, expr: np.ndarray, lower: float, upper: float) -> bool:
-        """Is there a non-negative *integer* solution with lower <= sum(expr) <= upper? (HiGHS
-        branch and bound on the same rows, with that bound added and no objective.)"""
+    def _integer_model(self) -> Any:
+        """The branch-and-bound twin of the LP (same rows and current bounds), made once."""
         hs = self._hs
         if self._mip is None:
             self._mip = _quiet_highs(hs)
@@ -522,15 +554,99 @@ class Bounds:
             n = self.model.n
             self._mip.changeColsIntegrality(n, np.arange(n, dtype=np.int32),
                                             np.full(n, hs.HighsVarType.kInteger))
+        return self._mip
+
+    def integer_point(self, exprs: Sequence[np.ndarray], sense: int) -> np.ndarray | None:
+        """A good (not necessarily optimal: 50 % gap) integer solution of min (sense=+1) or max
+        (sense=-1) of the summed expressions; it joins the pool. None if none was found."""
+        mip = self._integer_model()
+        cost = np.zeros(self.model.n)
+        for e in exprs:
+            np.add.at(cost, np.asarray(e, dtype=np.int64), float(sense))
+        idx = np.flatnonzero(cost).astype(np.int32)
+        mip.changeColsCost(len(idx), idx, cost[idx])
+        mip.setOptionValue("mip_rel_gap", 0.5)
+        self.solves += 1
+        self.mip_solves += 1
+        try:
+            mip.run()
+            ok = mip.getModelStatus() == self._hs.HighsModelStatus.kOptimal
+            x = np.asarray(mip.getSolution().col_value) if ok else None
+        finally:
+            mip.changeColsCost(len(idx), idx, np.zeros(len(idx)))
+            mip.setOptionValue("mip_rel_gap", 1e-4)
+        if x is not None:
+            self.add_solution(x)
+        return x
+
+    def integer_feasible(self, expr: np.ndarray, lower: float, upper: float) -> bool:
+        """Is there a non-negative *integer* solution with lower <= sum(expr) <= upper? (The
+        pool of solutions found so far first, else HiGHS branch and bound on the same rows, with
+        that bound added and no objective.)"""
+        hs = self._hs
         idx = np.asarray(expr, dtype=np.int32)
+        if self._pooled(idx, lower, upper):
+            return True
+        self._integer_model()
         inf = hs.kHighsInf
         self._mip.addRow(-inf if not np.isfinite(lower) else lower, inf if not np.isfinite(upper) else upper,
                          len(idx), idx, np.ones(len(idx)))
         self.solves += 1
+        self.mip_solves += 1
         self._mip.run()
         status = self._mip.getModelStatus()
+        ok = status == hs.HighsModelStatus.kOptimal
+        if ok:
+            self.add_solution(np.asarray(self._mip.getSolution().col_value))
         self._mip.deleteRows(1, np.array([self._mip.getNumRow() - 1], dtype=np.int32))
-        return status == hs.HighsModelStatus.kOptimal
+        return ok
+
+
+#: Rounds of :func:`_certify` per direction (each certifies at least one target or stops).
+CERTIFY_ROUNDS = 40
+
+
+def _certify(b: Bounds, targets: Sequence[str], expr: Mapping[str, np.ndarray], sense: int,
+             k: int) -> dict[str, tuple[float, bool]]:
+    """Targets whose count can be <= 1 (sense +1) or >= k-1 (sense -1) at one LP optimum of the
+    summed objective over the targets not yet certified: key -> (value there, point integral).
+    An integral point also joins the pool of integer solutions."""
+    out: dict[str, tuple[float, bool]] = {}
+    left = list(targets)
+    for _ in range(CERTIFY_ROUNDS):
+        if not left:
+            break
+        x = b.point([expr[t] for t in left], sense)
+        if x is None:
+            break
+        integral = bool(np.allclose(x, np.round(x), atol=1e-7))
+        if integral:
+            b.add_solution(x)
+        got = {t: float(np.round(x[expr[t]].sum(), 6)) for t in left}
+        new = [t for t in left if (got[t] <= 1 + 1e-9 if sense > 0 else got[t] >= k - 1 - 1e-9)]
+        if not new:
+            break
+        out.update({t: (got[t], integral) for t in new})
+        left = [t for t in left if t not in out]
+    return out
+
+
+def _certify_integer(b: Bounds, targets: Sequence[str], expr: Mapping[str, np.ndarray], sense: int,
+                     k: int) -> None:
+    """Add integer points to the pool, each good for the summed objective over the targets it
+    has not settled yet (<= 1 for sense +1, >= k-1 for sense -1), while each settles some."""
+    left = list(targets)
+    for _ in range(CERTIFY_ROUNDS):
+        if not left:
+            return
+        x = b.integer_point([expr[t] for t in left], sense)
+        if x is None:
+            return
+        got = {t: float(np.round(x[expr[t]].sum())) for t in left}
+        kept = [t for t in left if not (got[t] <= 1 if sense > 0 else got[t] >= k - 1)]
+        if len(kept) == len(left):
+            return
+        left = kept
 
 
 def _quiet_highs(highspy: Any) -> Any:
@@ -811,6 +927,7 @@ class Ledger:
         ranges: dict[str, tuple[float, float]] = {}
         solves = 0
         b = Bounds(model, matrix, values, known, relations)
+        b.add_solution(truth)
 
         def hide(pick: str | None, key: str) -> None:
             if pick is None:
@@ -819,17 +936,30 @@ class Ledger:
             b.hide(pos[pick])
 
         exact: dict[str, bool] = {}
+        # pass 0: feasible points that push many targets to <= 1 (>= k-1) at once certify those
+        # sides before any cell is hidden (hiding only widens ranges): the same result as the
+        # target-by-target bounds below, with far fewer solves
+        cert = {+1: _certify(b, targets, expr, +1, k), -1: _certify(b, targets, expr, -1, k)}
         for key in targets:  # pass 1: LP ranges, suppressions chosen by the duals
             while True:
-                lo, duals, int_lo = b.bound(expr[key], +1)
+                if key in cert[+1]:
+                    (lo, int_lo), duals = cert[+1][key], None
+                else:
+                    lo, duals, int_lo = b.bound(expr[key], +1)
                 hi, int_hi = np.inf, True
                 if protected_enough(lo, np.inf, k):
-                    hi, duals, int_hi = b.bound(expr[key], -1)
+                    if key in cert[-1]:
+                        hi, int_hi = cert[-1][key]
+                    else:
+                        hi, duals, int_hi = b.bound(expr[key], -1)
                 if protected_enough(lo, hi, k):
                     ranges[key] = (lo, hi)
                     exact[key] = int_lo and int_hi
                     break
                 hide(_cheapest(order, known & ~fixed, duals, values, totals, matrix, expr[key]), key)
+        fractional = [kk for kk in targets if not exact[kk]]
+        for sense in (+1, -1):  # integer points that settle many of them at once join the pool
+            _certify_integer(b, fractional, expr, sense, k)
         for key in targets:  # pass 2: the integer program where the LP optimum was fractional
             if exact[key]:
                 continue
@@ -851,17 +981,7 @@ class Ledger:
         for col, defs in table.cells.items():
             hide[col] = np.array([c is not None and self.canonical(c).key() in self.result.hidden
                                   for c in defs], dtype=bool)
-        for col, srcs in table.linked.items():
-            m = np.zeros(len(out), dtype=bool)
-            for s in srcs:
-                m |= hide.get(s, np.zeros(len(out), dtype=bool))
-            hide[col] = m | hide.get(col, np.zeros(len(out), dtype=bool))
-        for col, m in hide.items():
-            if m.any():
-                values = out[col].astype(object).to_numpy(copy=True)
-                values[m] = disclose.SUPPRESSED
-                out[col] = pd.Series(values, index=out.index, dtype=object)
-        return out
+        return hide_linked(out, hide, table.linked)
 
     def definitions(self, names: Mapping[str, str] | None = None) -> dict[str, Any]:
         """ledger.json: k, the dimensions, and per table (renamed by ``names``, e.g. to the
@@ -887,6 +1007,26 @@ class Ledger:
     def definitions_json(self, names: Mapping[str, str] | None = None) -> str:
         """:meth:`definitions` as deterministic JSON text."""
         return json.dumps(self.definitions(names), ensure_ascii=False, sort_keys=True, indent=1) + "\n"
+
+
+def hide_linked(frame: pd.DataFrame, hide: dict[str, np.ndarray],
+                linked: Mapping[str, Sequence[str]]) -> pd.DataFrame:
+    """``frame`` with the cells ``hide`` marks (column -> row mask) and every column computed
+    from them (``linked``: derived column -> its count columns) shown as ``..``."""
+    out = frame.copy()
+    none = np.zeros(len(out), dtype=bool)
+    for col, srcs in linked.items():
+        if col in out.columns:
+            m = none.copy()
+            for s in srcs:
+                m |= hide.get(s, none)
+            hide[col] = m | hide.get(col, none)
+    for col, m in hide.items():
+        if m.any():
+            values = out[col].astype(object).to_numpy(copy=True)
+            values[m] = disclose.SUPPRESSED
+            out[col] = pd.Series(values, index=out.index, dtype=object)
+    return out
 
 
 def canonical(cell: Cell, dims: Mapping[str, Mapping[str, Dim]]) -> Cell:
@@ -1072,7 +1212,8 @@ class AuditRow:
 
     table: str
     cell: str
-    kind: str  # "dold" (a published ..) or "atom" (a disjoint cell a reader could derive)
+    kind: str  # "dold" (a published ..), "atom" (a disjoint cell a reader could derive) or
+    # "synlig" (a count 1..k-1 printed as it is)
     lo: float
     hi: float
     disclosed: bool
@@ -1088,6 +1229,7 @@ def audit_ranges(definitions: Mapping[str, Any], published: Mapping[str, pd.Data
         d = Dim.from_json(obj)
         dims[d.unit][d.name] = d
     known: dict[str, float] = {}
+    visible_in: dict[str, str] = {}
     hidden: dict[str, str] = {}
     cell_tables: dict[str, Cell] = {}
     atoms: dict[str, tuple[str, Cell]] = {}
@@ -1113,9 +1255,11 @@ def audit_ranges(definitions: Mapping[str, Any], published: Mapping[str, pd.Data
                     if kk in known and known[kk] != float(v):
                         raise LedgerError(f"audit: {kk} is published as {known[kk]} and {v}")
                     known[kk] = float(v)
+                    visible_in.setdefault(kk, t["name"])
         for a in table_atoms(defs, dims) + [Cell.from_key(kk) for kk in t.get("protect", [])]:
             a = canonical(a, dims)
             atoms.setdefault(a.key(), (t["name"], a))
+    shown_small = {kk: table for kk, table in visible_in.items() if 1 <= known[kk] < k}
     hidden = {kk: v for kk, v in hidden.items() if kk not in known}
     relations_def = [Relation(tuple((float(coef), canonical(Cell.from_key(kk), dims)) for coef, kk in r))
                      for r in definitions.get("relations", [])]
@@ -1125,7 +1269,9 @@ def audit_ranges(definitions: Mapping[str, Any], published: Mapping[str, pd.Data
     matrix = _sparse_rows([model.expression(cell_tables[kk]) for kk in order], model.n)
     b = Bounds(model, matrix, np.array([known[kk] for kk in order], dtype=float),
                np.ones(len(order), dtype=bool), _relation_matrix(model, relations_def))
-    rows: list[AuditRow] = []
+    # a small count shown anywhere (also one hidden in another table) is disclosed outright
+    rows: list[AuditRow] = [AuditRow(table, kk, "synlig", known[kk], known[kk], True)
+                            for kk, table in shown_small.items()]
 
     def feasible_range(e: np.ndarray) -> tuple[float, float] | None:
         lo, _, int_lo = b.bound(e, +1)
@@ -1133,10 +1279,16 @@ def audit_ranges(definitions: Mapping[str, Any], published: Mapping[str, pd.Data
             return None  # certainly not small
         hi, _, int_hi = b.bound(e, -1)
         if not (int_lo and int_hi) and lo >= -1e-9 and hi <= k - 1 + 1e-9:
-            # the LP range lies inside [0, k-1]: tighten it to the integer range
-            vals = [v for v in range(int(np.ceil(lo - 1e-9)), int(np.floor(hi + 1e-9)) + 1)
-                    if b.integer_feasible(e, v, v)]
-            lo, hi = (float(min(vals)), float(max(vals))) if vals else (lo, hi)
+            # the LP range lies inside [0, k-1]: tighten it to the integer range (exact where it
+            # decides; with an integer 0 feasible the cell is safe and hi stays floor(LP hi))
+            vals = range(int(np.ceil(lo - 1e-9)), int(np.floor(hi + 1e-9)) + 1)
+            low = next((v for v in vals if b.integer_feasible(e, v, v)), None)
+            if low is None:
+                return lo, hi
+            if low < 1:
+                return float(low), float(vals[-1])
+            high = next(v for v in reversed(vals) if v == low or b.integer_feasible(e, v, v))
+            lo, hi = float(low), float(high)
         return lo, hi
 
     for kk, table in hidden.items():

@@ -1,6 +1,6 @@
 """Figures of the funnel notebook, with Swedish (default) or English labels from the schema.
 
-Every function takes *suppressed* tables (``genomlysning.funnel.mask_*``) and draws no hidden value:
+Every function takes *suppressed* tables (``genomlysning.funnel_report``) and draws no hidden value:
 a hidden bar or point is left out and marked ``..``. Labels that come from the data (categories,
 titles passed in, which may hold the municipality's name) are drawn through
 ``genomlysning.report.safe_label``, which masks personnummer-like content. Figures are returned

@@ -474,9 +474,22 @@ def load_results(kommun: str) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
+def table_ref(kommun: str, name: str) -> tuple[str, str]:
+    """The unit and table a ledger's table name refers to: ``name`` in ``kommun``, or
+    ``<unit>/<table>`` in another unit (each part a plain name, never a path)."""
+    unit, sep, table = name.partition("/")
+    if not sep:
+        unit, table = kommun, name
+    _check_name(unit)
+    _check_name(table)
+    return unit, table
+
+
 def read_table(kommun: str, name: str) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read a saved table back: values as numbers where they parse, ``..`` kept as text, cells
-    neutralised against formula injection restored to their original text."""
+    neutralised against formula injection restored to their original text. ``name`` may be
+    ``<unit>/<table>``: a table of another unit (:func:`table_ref`)."""
+    kommun, name = table_ref(kommun, name)
     folder = tables_dir(kommun)
     raw = pd.read_csv(folder / f"{name}.csv", dtype=str, keep_default_na=False, encoding="utf-8")
     meta = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))

@@ -17,6 +17,17 @@ it has a ``kommun`` parameter and cross-municipality when it has ``kommuner``):
 * ``04_compare``: once per run, over every municipality of the run whose notebooks all succeeded
   (at least two), with ``kommuner`` set to that list.
 
+Audit before publication (:func:`audit_and_publish`): when a unit's notebooks have run, the unit
+(``reports/<kommun>/``, and ``reports/jamforelse/`` after 04) is attacked by
+:func:`genomlysning.audit.audit_unit` if it has ledger definitions. A unit that discloses a small
+count, or whose audit fails, is *withheld*: its whole report folder is moved (one rename) to
+``data/processed/<kommun>/tillbakahallet/`` (never published) with the audit's findings beside it,
+its notebooks count as failed and the run exits 1; the other units go on. The audit's time is the
+``granskning`` row of the summary. The notebooks write into ``reports/`` directly (no staging
+folder): a notebook prints and records its own paths, 03 reads what 02 published, the up-to-date
+state lists files under ``reports/``. So ``reports/`` is a work area until ``genomlysning run``
+has finished; publish it only after a run that exited 0.
+
 Parameters come from the params file: a notebook receives exactly the keys its ``parameters`` cell
 declares (papermill's inspection), plus ``params_path`` when it declares it. A key in a params file
 that is neither an import setting (:data:`genomlysning.params.IMPORT_KEYS`) nor a parameter of any
@@ -36,16 +47,18 @@ workers (one task per municipality).
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import multiprocessing
 import os
 import queue
 import re
+import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -72,6 +85,18 @@ NO_CODE_SUFFIX = "_utan_kod"
 CELL_TIMEOUT = 3600
 #: Keys the runner itself supplies when a notebook declares them.
 RUNNER_KEYS: frozenset[str] = frozenset({"params_path", "input_path", "kommuner"})
+#: The audit's row in the run summary (in place of a notebook name).
+AUDIT_STEP = "granskning"
+#: Folder under ``data/processed/<unit>/`` (never published) that receives a withheld unit's reports.
+WITHHELD_DIR = "tillbakahallet"
+#: The marker in :data:`WITHHELD_DIR` that the index reads (why the unit is withheld).
+WITHHELD_FILE = "tillbakahallet.json"
+#: The audit's full text (every hidden cell and its range) in :data:`WITHHELD_DIR`.
+WITHHELD_REPORT = "granskning.txt"
+#: Message of a withheld unit's notebooks in the summary.
+WITHHELD_NOTE = "tillbakahållen efter röjandegranskningen"
+#: At most this many disclosed cells in the summary's message (all of them in WITHHELD_REPORT).
+MAX_LISTED = 20
 
 
 @dataclass(frozen=True)
@@ -85,12 +110,12 @@ class Role:
 
 
 #: The known notebooks. ``requires_any``: run only where the params set one of these keys;
-#: ``after``: 02 and 03 only read the clean data, so they may run side by side after 01; 05 reads
-#: what 02 and 03 published (its ledger protects them together), so it runs after them.
+#: ``after``: 02 only reads the clean data; 03 reads what 02 published (its disclosure ledger),
+#: so it runs after 02; 05 reads what 02 and 03 published (its ledger protects them together).
 REGISTRY: dict[str, Role] = {
     "01_cleaning": Role("kommun"),
     "02_funnel": Role("kommun", after=("01_cleaning",)),
-    "03_models": Role("kommun", after=("01_cleaning",)),
+    "03_models": Role("kommun", after=("01_cleaning", "02_funnel")),  # reads 02's ledger
     "04_compare": Role("alla"),
     "05_change": Role("kommun", requires_any=("reform_datum", "pilot_omrade"),
                       after=("01_cleaning", "02_funnel", "03_models")),
@@ -223,14 +248,17 @@ def check_params(project: Project, kommuner: Sequence[str],
     A key must be an import setting or a parameter of at least one notebook; ``kommun`` (when set)
     must equal the file name.
     """
-    import yaml
-
     declared = frozenset(p for nb in notebooks for p in nb.parameters)
     valid = params_mod.IMPORT_KEYS | declared
     problems: list[str] = []
     loaded: dict[str, dict[str, Any]] = {}
     available = project.kommuner()
     for kommun in kommuner:
+        try:
+            paths.check_kommun(kommun)
+        except paths.PathError as exc:
+            problems.append(str(exc))
+            continue
         path = project.params_file(kommun)
         rel = project.rel(path)
         if not path.is_file():
@@ -238,12 +266,9 @@ def check_params(project: Project, kommuner: Sequence[str],
                             f"{', '.join(available) or '(none)'}")
             continue
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            problems.append(f"{rel}: not valid YAML: {exc}")
-            continue
-        if not isinstance(raw, dict):
-            problems.append(f"{rel}: expected a mapping of keys to values")
+            raw, _ = params_mod.read_yaml(path)
+        except params_mod.ParamsError as exc:
+            problems.append(str(exc))
             continue
         for key in (k for k in raw if k in RUNNER_KEYS):
             problems.append(f"{rel}: {key!r} is set by the runner for each notebook, not in a params file "
@@ -317,6 +342,7 @@ class Job:
     cost: int = 0
     kernels: int = 1
     finalize: str = ""
+    audit: bool = True
 
 
 @dataclass(frozen=True)
@@ -344,9 +370,19 @@ class RunSummary:
         return [r for r in self.results if r.status == FAILED]
 
     @property
+    def withheld(self) -> list[str]:
+        """The units withheld after their audit (their reports are not under reports/)."""
+        return [r.kommun for r in self.results if r.notebook == AUDIT_STEP and r.status == FAILED]
+
+    @property
+    def audits(self) -> list[NotebookResult]:
+        """The audit rows (one per audited unit, with the audit's seconds)."""
+        return [r for r in self.results if r.notebook == AUDIT_STEP]
+
+    @property
     def exit_code(self) -> int:
-        """0 when nothing failed, else 1."""
-        return 1 if self.failed else 0
+        """0 when nothing failed and no unit was withheld, else 1."""
+        return 1 if self.failed or self.withheld else 0
 
     def status(self, kommun: str, notebook: str) -> Status | None:
         """Status of one notebook (None when it was not part of the run)."""
@@ -363,12 +399,24 @@ class RunSummary:
         lines = ["  ".join(c.ljust(w) if i < 3 else c.rjust(w)
                            for i, (c, w) in enumerate(zip(row, widths, strict=True))) for row in rows]
         lines.insert(1, "  ".join("-" * w for w in widths))
-        counts = {s: sum(r.status == s for r in self.results) for s in (OK, UP_TO_DATE, SKIPPED, FAILED)}
+        notebooks = [r for r in self.results if r.notebook != AUDIT_STEP]
+        counts = {s: sum(r.status == s for r in notebooks) for s in (OK, UP_TO_DATE, SKIPPED, FAILED)}
         lines.append(", ".join(f"{n} {s}" for s, n in counts.items()))
-        for r in self.results:
-            if r.message and r.status in (FAILED, SKIPPED):
+        for r in notebooks:
+            if r.message and r.status in (FAILED, SKIPPED) and r.message != WITHHELD_NOTE:
                 lines.append(f"{r.kommun}/{r.notebook} {r.status}: {r.message}")
+        if self.audits:
+            lines.append(audit_line(self.audits))
+        lines += [r.message for r in self.audits if r.status == FAILED]
         return "\n".join(lines)
+
+
+def audit_line(audits: Sequence[NotebookResult]) -> str:
+    """One line: units audited, the time the audit added, the units withheld."""
+    withheld = [r.kommun for r in audits if r.status == FAILED]
+    seconds = sum(r.seconds for r in audits)
+    tail = f"; tillbakahållna: {', '.join(withheld)}" if withheld else "; alla godkända"
+    return f"röjandegranskning: {len(audits)} enheter på {seconds:.1f} s{tail}"
 
 
 def _parameters_for(nb: NotebookSpec, p: Mapping[str, Any], project: Project,
@@ -564,9 +612,24 @@ def scrub_paths(nb: Any, rules: Sequence[tuple[re.Pattern[str], str]]) -> Any:
     return nb
 
 
+def merge_streams(outputs: list[Any]) -> list[Any]:
+    """Consecutive stream outputs of the same name (stdout, stderr) joined into one: how the kernel
+    splits one ``print`` into messages depends on timing, the text does not."""
+    merged: list[Any] = []
+    for out in outputs:
+        prev = merged[-1] if merged else None
+        if (out.get("output_type") == "stream" and prev is not None and prev.get("output_type") == "stream"
+                and prev.get("name") == out.get("name")):
+            prev["text"] = "".join(prev["text"]) + "".join(out["text"])
+        else:
+            merged.append(out)
+    return merged
+
+
 def strip_volatile(nb: Any) -> Any:
-    """Remove papermill/widget metadata and execution timestamps, fix the kernelspec and give the
-    cells stable ids, in place, so the same run gives a byte-identical notebook. Returns ``nb``."""
+    """Remove papermill/widget metadata and execution timestamps, fix the kernelspec, give the
+    cells stable ids and merge split stream outputs, in place, so the same run gives a
+    byte-identical notebook. Returns ``nb``."""
     nb.metadata.pop("papermill", None)
     nb.metadata.pop("widgets", None)
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
@@ -576,6 +639,8 @@ def strip_volatile(nb: Any) -> Any:
         if "tags" in c.metadata and not c.metadata["tags"]:
             del c.metadata["tags"]
         c["id"] = f"cell-{i:02d}"
+        if c.get("outputs"):
+            c["outputs"] = merge_streams(c["outputs"])
     return nb
 
 
@@ -856,7 +921,14 @@ def run_job(job: Job, kernels: Sequence[WarmKernel] | None = None,
                 outcome[task.notebook] = NotebookResult(task.label, task.notebook, status, seconds, message)
         _save_state(job, notebooks)
     _save_state(job, notebooks)
-    return [outcome[t.notebook] for t in job.tasks]
+    results = [outcome[t.notebook] for t in job.tasks]
+    if not job.audit:
+        return results
+    emit_("start", job.label, AUDIT_STEP)
+    try:
+        return audit_and_publish(Project(Path(root)), job.label, results)
+    finally:
+        emit_("end", job.label, AUDIT_STEP)
 
 
 def _side_by_side(kernels: Sequence[WarmKernel], tasks: Sequence[Task],
@@ -883,6 +955,137 @@ def _save_state(job: Job, notebooks: Mapping[str, Any]) -> None:
     names = sorted({f for e in notebooks.values() for f in e.get("wrote", ())})
     provenance.save_state(job.state_dir, {"notebooks": dict(notebooks),
                                           "files": provenance.hash_files(job.root, names)})
+
+
+# -- audit before publication ---------------------------------------------------------------
+
+_PATHS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def library_paths(root: str | os.PathLike[str]) -> Iterator[None]:
+    """Point :mod:`genomlysning.paths` at the project ``root`` while the block runs (the audit reads
+    ``reports/`` through it; a worker's own ``paths`` may be anchored elsewhere). One at a time."""
+    base = Path(root).resolve()
+    values = {"PROJECT_ROOT": base, "DATA_RAW": base / "data" / "raw",
+              "DATA_PROCESSED": base / "data" / "processed", "PARAMS_DIR": base / "params",
+              "NOTEBOOKS_DIR": base / "notebooks", "REPORTS_DIR": base / "reports"}
+    with _PATHS_LOCK:
+        saved = {name: getattr(paths, name) for name in values}
+        try:
+            for name, value in values.items():
+                setattr(paths, name, value)
+            yield
+        finally:
+            for name, value in saved.items():
+                setattr(paths, name, value)
+
+
+def withheld_dir(project: Project, label: str) -> Path:
+    """``data/processed/<label>/tillbakahallet/``: where a withheld unit's reports are kept."""
+    return project.processed_dir(label) / WITHHELD_DIR
+
+
+def is_withheld(project: Project, label: str) -> bool:
+    """True when the unit's last audit withheld it (its marker is there)."""
+    return (withheld_dir(project, label) / WITHHELD_FILE).is_file()
+
+
+def _move_folder(src: Path, dst: Path) -> None:
+    """Move ``src`` to ``dst`` (which must not exist): one rename where possible, so that no part of
+    the unit stays readable under reports/; copy-then-delete across file systems."""
+    try:
+        os.rename(src, dst)
+    except OSError:
+        shutil.move(str(src), str(dst))
+
+
+def withhold(project: Project, label: str, reason: str, details: str = "") -> Path:
+    """Take ``reports/<label>/`` down: move it to :func:`withheld_dir` (replacing an older copy),
+    with :data:`WITHHELD_FILE` (why) and :data:`WITHHELD_REPORT` (the audit's text) beside it."""
+    target = withheld_dir(project, label)
+    if target.exists():
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    source = project.report_dir(label)
+    if source.exists():
+        _move_folder(source, target)
+    target.mkdir(parents=True, exist_ok=True)
+    files = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
+    marker = {"enhet": label, "orsak": reason, "filer": files}
+    (target / WITHHELD_FILE).write_text(json.dumps(marker, ensure_ascii=False, indent=1) + "\n",
+                                        encoding="utf-8")
+    (target / WITHHELD_REPORT).write_text(details + "\n", encoding="utf-8")
+    return target
+
+
+def _drop_withheld(project: Project, label: str) -> None:
+    """Remove an older withheld copy of a unit that is published now."""
+    if withheld_dir(project, label).exists():
+        shutil.rmtree(withheld_dir(project, label))
+
+
+def _listed(text: str, limit: int = MAX_LISTED) -> str:
+    """The audit text (:func:`genomlysning.audit.describe`) cut to ``limit`` listed cells."""
+    lines = text.splitlines()
+    if len(lines) <= limit + 1:
+        return text
+    return "\n".join([*lines[:limit + 1], f"  ... och {len(lines) - limit - 1} till"])
+
+
+def audit_and_publish(project: Project, label: str,
+                      results: Sequence[NotebookResult]) -> list[NotebookResult]:
+    """Audit the unit ``label`` as published under ``reports/<label>/`` (if it has ledger
+    definitions); withhold it when it discloses a small count or the audit fails.
+
+    Returns ``results`` followed by the audit's row (:data:`AUDIT_STEP`, its seconds, status ok or
+    failed with a Swedish message naming the unit and the disclosed cells); a withheld unit's
+    notebooks are marked failed. A unit that is not withheld loses any older withheld copy.
+    """
+    from genomlysning import audit
+
+    out = list(results)
+    t0 = time.perf_counter()
+    failure: str | None = None
+    with library_paths(project.root):
+        members = audit.compared_units() if label == CROSS_LABEL else [label]
+        if not any(audit.ledger_files(m) for m in [*members, label]):
+            _drop_withheld(project, label)
+            return out
+        try:
+            # a municipality is audited without the comparison's rows about it (04 may be stale
+            # until it runs again); the comparison is audited through every municipality it covers
+            if label == CROSS_LABEL:
+                founds = [audit.audit_unit(m) for m in members]
+                founds += [audit.audit_unit(label)] if audit.ledger_files(label) else []
+            else:
+                founds = [audit.audit_unit(label, exclude=(audit.COMPARISON,))]
+            details = "\n".join(audit.describe(f, verbose=True) for f in founds)
+            listed = "\n".join(audit.describe(f) for f in founds if not f.ok)
+            found = audit.UnitAudit(label, [r for f in founds for r in f.rows], sum(f.hidden for f in founds),
+                                    sum(f.seconds for f in founds))
+            if not found.ok:
+                n = sum(r.disclosed for r in found.rows)
+                failure = (f"röjandegranskningen fann {n} {'litet antal' if n == 1 else 'små antal'} "
+                           "som kan räknas fram ur det publicerade")
+        except Exception as exc:
+            failure = f"röjandegranskningen kunde inte genomföras ({_describe(exc)})"
+            details = listed = failure
+    seconds = time.perf_counter() - t0
+    if failure is None:
+        _drop_withheld(project, label)
+        note = f"{found.hidden} dolda celler, inga röjda"
+        return [*out, NotebookResult(label, AUDIT_STEP, OK, seconds, note)]
+    target = withhold(project, label, failure, details)
+    if label == CROSS_LABEL:  # its rows about each municipality are gone with it
+        for m in members:
+            (project.report_dir(m) / "ledger" / f"{audit.COMPARISON}.json").unlink(missing_ok=True)
+    message = (f"{label}: TILLBAKAHÅLLEN – {failure}. Inget av {label} publiceras; filerna ligger i "
+               f"{project.rel(target)}/ (publiceras aldrig; hela granskningen i {WITHHELD_REPORT}).\n"
+               f"{_listed(listed)}")
+    out = [replace(r, status=FAILED, message=WITHHELD_NOTE) if r.status in (OK, UP_TO_DATE) else r
+           for r in out]
+    return [*out, NotebookResult(label, AUDIT_STEP, FAILED, seconds, message)]
 
 
 # -- local process pool ----------------------------------------------------------------------
@@ -948,7 +1151,8 @@ class _Progress:
             else:
                 if name in self.running:
                     self.running.remove(name)
-                self.bar.update(1)
+                if notebook != AUDIT_STEP:  # the bar counts notebooks
+                    self.bar.update(1)
             self.bar.set_postfix_str(("kör " + ", ".join(self.running)) if self.running else "", refresh=True)
 
     def close(self) -> None:
@@ -1006,7 +1210,7 @@ def run(kommuner: Sequence[str] | None = None, jobs: int | None = None, schedule
         force: bool = False, *, root: str | os.PathLike[str] | None = None, progress: bool | None = None,
         prewarm: bool = True, reuse_kernels: bool = True, timeout: int | None = CELL_TIMEOUT,
         only: Sequence[str] | None = None, overrides: Mapping[str, Any] | None = None,
-        cross: bool = True, index: bool = True) -> RunSummary:
+        cross: bool = True, index: bool = True, audit: bool = True) -> RunSummary:
     """Run the notebooks for ``kommuner`` (default: every params file), then the cross notebooks.
 
     ``jobs``: local worker processes (default: cores; never more than municipalities with work);
@@ -1015,8 +1219,10 @@ def run(kommuner: Sequence[str] | None = None, jobs: int | None = None, schedule
     (None: only on a terminal); ``prewarm``/``reuse_kernels``: kernel reuse (see
     :mod:`genomlysning.kernel`); ``only``/``overrides``: run only these notebooks with these extra
     parameters (``genomlysning clean``); ``cross``/``index``: run the cross notebooks / write
-    ``reports/index.html``. Raises :class:`ParamsError` (bad params) or :class:`RunnerError`
-    before anything runs. No kernel or worker is started when everything is up to date.
+    ``reports/index.html``; ``audit``: audit each unit after its notebooks and withhold it when
+    it discloses (:func:`audit_and_publish`). Raises :class:`ParamsError` (bad params) or
+    :class:`RunnerError` before anything runs. No kernel or worker is started when everything is
+    up to date (an up-to-date unit passed its audit when it was written).
     """
     project = Project(Path(root).resolve() if root is not None else paths.PROJECT_ROOT)
     notebooks = discover_notebooks(project)
@@ -1032,7 +1238,7 @@ def run(kommuner: Sequence[str] | None = None, jobs: int | None = None, schedule
     planned = [plan_kommun(project, notebooks, k, loaded[k], env, force=force, only=only,
                            overrides=overrides, prewarm=warm, reuse=reuse_kernels, timeout=timeout)
                for k in names]
-    kommun_jobs = [job for job, _ in planned]
+    kommun_jobs = [replace(job, audit=audit) for job, _ in planned]
     chains = {job.label: chain for job, chain in planned}
     n_cross = sum(nb.role.scope == "alla" for nb in notebooks) if cross and only is None else 0
     summary = RunSummary()
@@ -1047,12 +1253,14 @@ def run(kommuner: Sequence[str] | None = None, jobs: int | None = None, schedule
                      all(r.status in (OK, UP_TO_DATE) for r in by_kommun[k])]
             cross_job, skipped = plan_cross(project, notebooks, loaded, chains, ready, env, force=force,
                                             prewarm=warm, reuse=reuse_kernels, timeout=timeout)
+            cross_job = replace(cross_job, audit=audit) if cross_job is not None else None
             for r in skipped:
                 bar("end", r.kommun, r.notebook, r.status, 0.0)
             cross_results = executor.run([cross_job]) if cross_job is not None else {}
             order = [nb.name for nb in notebooks]
             merged = cross_results.get(CROSS_LABEL, []) + skipped
-            summary.results.extend(sorted(merged, key=lambda r: order.index(r.notebook)))
+            summary.results.extend(sorted(merged, key=lambda r: order.index(r.notebook)
+                                          if r.notebook in order else len(order)))
     finally:
         bar.close()
         summary.kernels_started = executor.close()
@@ -1231,8 +1439,9 @@ def cli_clean(args: Any) -> int:
             return 2
         overrides["input_path"] = os.path.relpath(src, project.root)
     try:
+        # only the cleaning notebook runs: the published (audited) tables of 02 are unchanged
         summary = run(kommuner=[args.kommun], jobs=1, force=True, only=[CLEANING_NOTEBOOK],
-                      overrides=overrides, cross=False, index=False)
+                      overrides=overrides, cross=False, index=False, audit=False)
     except (params_mod.ParamsError, RunnerError) as exc:
         print(f"genomlysning clean: {exc}")
         return 2

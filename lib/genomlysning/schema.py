@@ -625,6 +625,16 @@ TEXTS.update({
                        "en": "Municipalities/districts compared, year {ar}: {kommuner}."},
     "jmf_text_utan": {"sv": " Utan rensade data (ingår inte): {kommuner}.",
                       "en": " Without cleaned data (not included): {kommuner}."},
+    "jmf_not_pool": {
+        "sv": "En kommun vars antal eller nämnare döljs (..) ingår inte i det poolade målvärdet, "
+              "kontrollgränserna, överspridningen, justeringen för ärendesammansättning eller MOR och "
+              "ritas inte ut: annars kunde det dolda antalet räknas fram ur de poolade värdena.",
+        "en": "A municipality whose count or denominator is hidden (..) is left out of the pooled "
+              "target, the control limits, the overdispersion test, the case-mix adjustment and the "
+              "MOR, and is not drawn: otherwise the hidden count could be computed from the pooled "
+              "figures."},
+    "jmf_not_pool_utan": {"sv": " Utanför den poolade jämförelsen: {kommuner}.",
+                          "en": " Left out of the pooled comparison: {kommuner}."},
     "fdr_text_intro": {
         "sv": "**{namn}**: {n} aktualiseringar {fran} – {till}. Datum som utvärderas: {datum}. "
               "Indikator i tidsserien: {ind}.",
@@ -1016,6 +1026,7 @@ TEXTS.update({
                          "en": "Too few events for a model (fewer than {m} with or without the outcome)"},
     "mod_ingen_variabel": {"sv": "Ingen förklarande variabel kvar efter sammanslagningen av små kategorier",
                            "en": "No explanatory variable left after pooling small categories"},
+    "mod_ej_modellerad": {"sv": "ingen modell", "en": "no model"},
     "mod_kalibrering_intercept": {"sv": "Kalibrering i stort (intercept)",
                                   "en": "Calibration in the large (intercept)"},
     "mod_kalibrering_lutning": {"sv": "Kalibreringslutning", "en": "Calibration slope"},

@@ -20,6 +20,10 @@ kommun                        per year  what it exercises
 ``sjohamn``                   ~20 000   large: recovery of the known effects
 ============================  ========  ==================================================
 
+Not a demo municipality (``demo-data`` writes it only when named: ``--only pyttby``):
+:data:`TINY_SPEC` (``pyttby``, ~60 aktualiseringar in 2025 alone), where almost every cell is
+small: the test of the disclosure control on a unit that is mostly hidden.
+
 The generating model
 --------------------
 Children (55 % boys) have an annual report intensity drawn from a gamma distribution (so about four
@@ -382,14 +386,21 @@ DEMO_SPECS: tuple[KommunSpec, ...] = (
     KommunSpec("sjohamn", "Sjöhamn", 20000),
 )
 
+#: A deliberately tiny municipality: about 60 aktualiseringar, all in 2025 (so nearly every cell of
+#: the funnel tables is 1..k-1). Not among :data:`DEMO_SPECS`: ``demo-data`` writes it only when
+#: named, and the demo municipalities are unchanged by it.
+TINY_SPEC = KommunSpec("pyttby", "Pyttby", 60, ar=(2025,))
+#: Specs that :func:`demo_spec` (and ``demo-data --only``) know beside the demo municipalities.
+EXTRA_SPECS: tuple[KommunSpec, ...] = (TINY_SPEC,)
+
 
 def demo_spec(kommun: str) -> KommunSpec:
-    """Return the spec of a demo municipality (KeyError naming the valid ones otherwise)."""
-    for spec in DEMO_SPECS:
+    """Return the spec of a demo (or extra) municipality (KeyError naming the valid ones otherwise)."""
+    for spec in (*DEMO_SPECS, *EXTRA_SPECS):
         if spec.kommun == kommun:
             return spec
     raise KeyError(f"unknown demo municipality {kommun!r}; valid: "
-                   f"{', '.join(s.kommun for s in DEMO_SPECS)}")
+                   f"{', '.join(s.kommun for s in (*DEMO_SPECS, *EXTRA_SPECS))}")
 
 
 def kommun_seed(seed: int, kommun: str) -> np.random.SeedSequence:
