@@ -195,7 +195,7 @@ def test_child_voice_timeliness_declines_by_hand(year: pd.DataFrame) -> None:
     assert (total["n_grupp"], total["n_ja"], total["n_nej"], total["n_saknas"]) == (3, 1, 1, 1)
     assert total["andel"] == pytest.approx(0.5)  # the unknown (r7) is outside the base
 
-    tl = funnel.timeliness(year).set_index(["utfall", "variabel", "kategori"])
+    tl = funnel.timeliness(year, "2025-12-31").set_index(["utfall", "variabel", "kategori"])
     fb = tl.loc[("fb_inom_frist", "totalt", "totalt")]
     assert (fb["n_ja"], fb["n_nej"], fb["n_censurerade"], fb["n_saknas"]) == (4, 3, 1, 0)
     assert fb["andel"] == pytest.approx(4 / 7)

@@ -13,8 +13,10 @@ review (``ar``). Definitions:
   of a child breakdown can add up to more than the total).
 * **Anmälningsorsak**: an aktualisering with several reasons counts under each of them.
 * **Rates** are shares of the previous stage and of the first, with Wilson score intervals.
-* **Timeliness**: cases still open at ``period_slut`` whose deadline had not passed are *censored*:
-  neither on time nor late, counted separately; time-to-decision curves are Kaplan-Meier estimates.
+* **Timeliness** is computed on the *complete cohort*: the cases whose deadline (14 days, four
+  months) had passed at ``period_slut``, all of them, done or not; the cases whose deadline had
+  not yet passed are left out (done or not) and counted separately. Time-to-decision curves are
+  Kaplan-Meier estimates (1 - S(t) agrees with the complete-cohort share in expectation).
 
 Every table is tidy with counts and rates, unsuppressed: :mod:`genomlysning.funnel_report`
 protects them all together through the disclosure ledger before anything is shown or saved.
@@ -296,13 +298,43 @@ def samverkan(df: pd.DataFrame, by: Sequence[str] = ("aldersgrupp", "arendetyp")
     return share_table(df, {c: df[c] for c in KONTAKTER}, pop, by)
 
 
-def timeliness(df: pd.DataFrame, by: Sequence[str] = ("arendetyp",)) -> pd.DataFrame:
+def deadline_start(df: pd.DataFrame, kind: str) -> pd.Series:
+    """When the deadline of ``kind`` starts to run: the aktualisering date ("fb") or the start of
+    the own utredning ("utredning": ``utredning_start``, else the decision date of "inleda")."""
+    if kind == "fb":
+        return pd.to_datetime(df["aktualiseringsdatum"])
+    if kind == "utredning":
+        return pd.to_datetime(df["utredning_start"].where(
+            df["utredning_start"].notna(), df["fb_datum"].where(df["fb_beslut"].astype(object) == "inleda")))
+    raise ValueError(f"kind must be 'fb' or 'utredning', not {kind!r}")
+
+
+def deadline_cohort(df: pd.DataFrame, kind: str, period_slut: str | pd.Timestamp) -> np.ndarray:
+    """Cohort code per row: "ja" when the deadline (14 days / four months) had passed at
+    ``period_slut``, so that whether it was met is known for the row, decided or not; "nej" when it
+    had not (the row is outside the complete cohort); "okand" when the start date is missing."""
+    limit = schema.FB_FRIST_DAGAR if kind == "fb" else schema.UTREDNING_FRIST_DAGAR
+    start = deadline_start(df, kind)
+    open_days = (pd.Timestamp(period_slut) - start).dt.days.to_numpy(dtype=float, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isnan(open_days), "okand", np.where(open_days > limit, "ja", "nej")).astype(object)
+
+
+def timeliness(df: pd.DataFrame, period_slut: str | pd.Timestamp,
+               by: Sequence[str] = ("arendetyp",)) -> pd.DataFrame:
     """Share of förhandsbedömningar decided within 14 days (all aktualiseringar) and of own
-    utredningar closed within four months; censored cases are excluded and counted separately."""
+    utredningar closed within four months, in the *complete cohort*: every case whose deadline
+    had passed at ``period_slut``, decided/closed or not (late and still open count as not in
+    time). Cases whose deadline had not yet passed are left out of numerator and denominator
+    whether they are done or not, and counted in ``n_censurerade`` ("fristen inte ute"): dropping
+    only the open ones would keep the quick cases of the last weeks and drop the slow ones, biasing
+    the share upwards (``tests/test_simulation.py`` measures it)."""
+    fb_out = pd.Series(deadline_cohort(df, "fb", period_slut) == "nej", index=df.index)
+    utr_out = pd.Series(deadline_cohort(df, "utredning", period_slut) == "nej", index=df.index)
     fb = share_table(df, {"fb_inom_frist": df["fb_inom_frist"]}, np.ones(len(df), dtype=bool), by,
-                     censored={"fb_inom_frist": df["fb_oppen_vid_periodslut"]})
+                     censored={"fb_inom_frist": fb_out})
     utr = share_table(df, {"utredning_inom_frist": df["utredning_inom_frist"]}, own_utredning(df), by,
-                      censored={"utredning_inom_frist": df["utredning_oppen_vid_periodslut"]})
+                      censored={"utredning_inom_frist": utr_out})
     return pd.concat([fb, utr], ignore_index=True)
 
 
@@ -458,7 +490,7 @@ def tables(y: pd.DataFrame, period_slut: str | pd.Timestamp) -> tuple[dict[str, 
         "barn_antal_aktualiseringar": children_per_count(y),
         "barnsamtal": child_voice(y),
         "samverkan": samverkan(y),
-        "tidsfrister": timeliness(y),
+        "tidsfrister": timeliness(y, period_slut),
         "avbojda": declines(y),
         "insatser": insats_mix(y),
     }
