@@ -979,7 +979,8 @@ OUT = "jamforelse"
 
 
 def format_p(p: object, lang: Lang = "sv") -> object:
-    """A p-value as text: ``< 0,001`` below 0.001, otherwise three decimals."""
-    if isinstance(p, str) or p is None or p is pd.NA or not math.isfinite(float(p)):
-        return p
-    return "< " + _fmt(0.001, 3, lang) if float(p) < 0.001 else _fmt(float(p), 3, lang)
+    """A p-value as text: ``< 0,001`` below 0.001, otherwise three decimals
+    (:func:`genomlysning.report.format_p`)."""
+    from genomlysning import report
+
+    return report.format_p(p, lang)
