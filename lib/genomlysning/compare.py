@@ -71,8 +71,9 @@ class Indicator:
     ``denominator=None`` means every aktualisering; a name in :data:`POPULATIONS` is a population
     of the funnel (e.g. closed own utredningar), otherwise it is a yes/no column. Rows flagged in
     any ``exclude`` column (cases still open at the end of the period, whose outcome is not known
-    yet: censored) and rows whose numerator is missing (censored timeliness, an unrecorded
-    barnsamtal) are left out of the denominator.
+    yet: censored) and rows whose numerator is missing (an unrecorded barnsamtal; for timeliness
+    every case outside the complete cohort, done or not - see ``clean._censored_deadline``) are
+    left out of the denominator.
     """
 
     key: str

@@ -231,8 +231,10 @@ def utredning_outcomes(df: pd.DataFrame) -> pd.DataFrame:
     for unit in UNITS:
         n = _count(ind, unit, children).to_numpy()
         base = int(_count(pd.DataFrame({"x": closed}), unit, children).iloc[0])
+        eff = (effective_n(ind.to_numpy(dtype=bool), np.repeat(closed[:, None], len(cats), axis=1), children)
+               if unit == "aktualiseringar" else None)
         parts.append(pd.DataFrame({"enhet": unit, "utredning_utfall": cats, "n": n, "n_totalt": base,
-                                   **_rate_columns("andel", n, np.full(len(n), base))}))
+                                   **_rate_columns("andel", n, np.full(len(n), base), eff)}))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -431,7 +433,15 @@ def insats_mix(df: pd.DataFrame) -> pd.DataFrame:
         rows.append(("insats_heldygn", MISSING, int((pop & held.isna().to_numpy()).sum())))
     t = pd.DataFrame(rows, columns=["variabel", "kategori", "n"])
     t["n_totalt"] = int(pop.sum())
-    for c, v in _rate_columns("andel", t["n"], t["n_totalt"]).items():
+    masks = {("insats_typ", code): (typ == code).to_numpy(dtype=bool)
+             for code in schema.column("insats_typ").code_values()}
+    masks |= {("insats_typ", MISSING): typ.isna().to_numpy(),
+              ("insats_heldygn", "ja"): held.fillna(False).to_numpy(bool),
+              ("insats_heldygn", "nej"): (~held).fillna(False).to_numpy(bool),
+              ("insats_heldygn", MISSING): held.isna().to_numpy()}
+    num = np.column_stack([pop & masks[(v, c)] for v, c in zip(t["variabel"], t["kategori"], strict=True)])
+    eff = effective_n(num, np.repeat(pop[:, None], len(t), axis=1), child_key(df))
+    for c, v in _rate_columns("andel", t["n"], t["n_totalt"], eff).items():
         t[c] = v
     return t
 
