@@ -393,3 +393,20 @@ def test_clustered_funnel_interval_covers_with_a_strong_child_effect() -> None:
 
 #: E[expit(N(-0.4, 1.5^2))] (child sizes are independent of the child effect), by quadrature.
 TRUE_SHARE_STRONG_EFFECT = float(stats.norm(-0.4, 1.5).expect(lambda v: 0.5 * (1 + np.tanh(v / 2))))
+
+
+def test_deadline_cohort_leaves_out_quick_cases_whose_deadline_had_not_passed() -> None:
+    """The complete cohort is decided by the dates alone: a case decided in two days but
+    aktualiserad eleven days before period end is outside it, like the open one beside it."""
+    recs = [dict(barn_id="A", aktualiseringsdatum="2025-12-20", fb_beslut="inte_inleda", fb_beslutad=True,
+                 dagar_till_fb=2, fb_datum="2025-12-22"),
+            dict(barn_id="B", aktualiseringsdatum="2025-12-20", fb_oppen_vid_periodslut=True),
+            dict(barn_id="C", aktualiseringsdatum="2025-12-01", fb_oppen_vid_periodslut=True,
+                 fb_inom_frist=False),
+            dict(barn_id="D", aktualiseringsdatum="2025-11-01", fb_beslut="inte_inleda", fb_beslutad=True,
+                 dagar_till_fb=3, fb_datum="2025-11-04", fb_inom_frist=True)]
+    df = make_clean(recs)
+    assert funnel.deadline_cohort(df, "fb", "2025-12-31").tolist() == ["nej", "nej", "ja", "ja"]
+    t = funnel.timeliness(df, "2025-12-31", by=()).set_index("utfall").loc["fb_inom_frist"]
+    assert (t["n_ja"], t["n_nej"], t["n_censurerade"], t["n_saknas"]) == (1, 1, 2, 0)
+    assert t["andel"] == pytest.approx(0.5)
