@@ -19,7 +19,7 @@ NBVAL_PROJECT = rm -rf $(NBVAL_ROOT) && mkdir -p $(NBVAL_ROOT)/data && cp -r par
 	ln -s $(CURDIR)/data/raw $(NBVAL_ROOT)/data/raw && ln -s $(CURDIR)/data/processed $(NBVAL_ROOT)/data/processed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data processed run test lint bench bench-quick notebooks clean-outputs
+.PHONY: help venv data processed run test lint bench bench-quick simulate notebooks clean-outputs
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ bench: data ## benchmarks: cleaning throughput and notebook run times (prints me
 
 bench-quick: data ## a shorter benchmark (fewer municipalities in the national run)
 	$(PY) scripts/bench.py --quick
+
+simulate: $(STAMP) ## Monte Carlo bias and coverage of the published shares (1 000 replicates, ~5 min)
+	$(PY) -m pytest tests/test_simulation.py -m simulation -s -p no:cacheprovider
 
 clean-outputs: ## remove generated data, processed data and reports (keeps .venv)
 	rm -rf data/processed/*/ reports/

@@ -512,14 +512,18 @@ def test_forhandsbedomning_timeliness_and_censoring() -> None:
             _plain(rad_id="c", aktualiseringsdatum="2024-12-20"),                      # open, 11 days
             _plain(rad_id="d", aktualiseringsdatum="2024-12-17"),                      # open, exactly 14
             _plain(rad_id="e", aktualiseringsdatum="2024-12-01"),                      # open, 30 days
-            _plain(rad_id="f", fb_beslut="Inte inleda")]                               # decided, no date
+            _plain(rad_id="f", fb_beslut="Inte inleda"),                               # decided, no date
+            # decided in 2 days, but the 14 days had not passed at period end: outside the complete
+            # cohort (keeping it while dropping the open ones would favour the quick cases)
+            _plain(rad_id="g", aktualiseringsdatum="2024-12-20", fb_beslut="Inte inleda",
+                   fb_datum="2024-12-22")]
     for i, r in enumerate(rows):
         r["personnummer"] = _child(i)
     f = run(rows).frame.set_index("rad_excel").sort_index()
-    assert f["fb_beslutad"].tolist() == [True, True, False, False, False, True]
-    assert f["dagar_till_fb"].astype(object).tolist() == [14, 15, pd.NA, pd.NA, pd.NA, pd.NA]
-    assert f["fb_inom_frist"].astype(object).tolist() == [True, False, pd.NA, pd.NA, False, pd.NA]
-    assert f["fb_oppen_vid_periodslut"].tolist() == [False, False, True, True, True, False]
+    assert f["fb_beslutad"].tolist() == [True, True, False, False, False, True, True]
+    assert f["dagar_till_fb"].astype(object).tolist() == [14, 15, pd.NA, pd.NA, pd.NA, pd.NA, 2]
+    assert f["fb_inom_frist"].astype(object).tolist() == [True, False, pd.NA, pd.NA, False, pd.NA, pd.NA]
+    assert f["fb_oppen_vid_periodslut"].tolist() == [False, False, True, True, True, False, False]
 
 
 def test_utredning_timeliness_and_censoring() -> None:
@@ -533,16 +537,18 @@ def test_utredning_timeliness_and_censoring() -> None:
             u("d", "2024-06-01", None),                  # open 213 days: overdue
             u("e", None, "2024-03-01", fb="2024-01-05"),  # start from the decision date: 56 days
             u("f", None, None),                          # opened, no dates: unknown
-            _plain(rad_id="g", fb_beslut="Inte inleda", fb_datum="2024-03-06")]
+            _plain(rad_id="g", fb_beslut="Inte inleda", fb_datum="2024-03-06"),
+            u("h", "2024-10-01", "2024-11-01")]          # closed in 31 days, deadline not passed: outside
     result = run(rows)
     assert found(result) == set()
     f = result.frame.set_index("rad_excel").sort_index()
-    assert f["utredning_inledd"].tolist() == [True] * 6 + [False]
-    assert f["utredning_avslutad"].tolist() == [True, True, False, False, True, False, False]
-    assert f["utredning_dagar"].astype(object).tolist() == [122, 123, pd.NA, pd.NA, 56, pd.NA, pd.NA]
+    assert f["utredning_inledd"].tolist() == [True] * 6 + [False, True]
+    assert f["utredning_avslutad"].tolist() == [True, True, False, False, True, False, False, True]
+    assert f["utredning_dagar"].astype(object).tolist() == [122, 123, pd.NA, pd.NA, 56, pd.NA, pd.NA, 31]
     assert f["utredning_inom_frist"].astype(object).tolist() == [True, False, pd.NA, False, True, pd.NA,
-                                                                  pd.NA]
-    assert f["utredning_oppen_vid_periodslut"].tolist() == [False, False, True, True, False, True, False]
+                                                                  pd.NA, pd.NA]
+    assert f["utredning_oppen_vid_periodslut"].tolist() == [False, False, True, True, False, True, False,
+                                                            False]
 
 
 def test_pagaende_counts_as_utredning_inledd() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from genomlysning import disclose, funnel, funnel_report, schema
 from genomlysning.funnel import STAGES
@@ -195,7 +196,7 @@ def test_child_voice_timeliness_declines_by_hand(year: pd.DataFrame) -> None:
     assert (total["n_grupp"], total["n_ja"], total["n_nej"], total["n_saknas"]) == (3, 1, 1, 1)
     assert total["andel"] == pytest.approx(0.5)  # the unknown (r7) is outside the base
 
-    tl = funnel.timeliness(year).set_index(["utfall", "variabel", "kategori"])
+    tl = funnel.timeliness(year, "2025-12-31").set_index(["utfall", "variabel", "kategori"])
     fb = tl.loc[("fb_inom_frist", "totalt", "totalt")]
     assert (fb["n_ja"], fb["n_nej"], fb["n_censurerade"], fb["n_saknas"]) == (4, 3, 1, 0)
     assert fb["andel"] == pytest.approx(4 / 7)
@@ -347,3 +348,65 @@ def test_wilson_bounds_are_exact_at_zero_and_n() -> None:
     x = np.arange(0, 51)
     lo, hi = funnel.wilson(x, np.full(51, 50))
     assert (lo <= x / 50).all() and (x / 50 <= hi).all()
+
+
+def test_effective_n_is_n_without_clustering_and_n_over_k_for_k_copies() -> None:
+    rng = np.random.default_rng(4)
+    y = rng.random(300) < 0.3
+    base = np.ones(300, dtype=bool)
+    singletons = np.arange(300)
+    assert funnel.effective_n(y, base, singletons)[0] == pytest.approx(300)
+    lo, hi = funnel.wilson_clustered(y, base, singletons)
+    plain = funnel.wilson(y.sum(), 300)
+    assert (float(lo[0]), float(hi[0])) == (pytest.approx(float(plain[0])), pytest.approx(float(plain[1])))
+    # every child's row entered 4 times: the information is that of 300 rows, not 1 200
+    copies = np.repeat(y, 4)
+    assert funnel.effective_n(copies, np.ones(1200, dtype=bool), np.repeat(singletons, 4))[0] == \
+        pytest.approx(300)
+    # all or none: no design effect to estimate, Wilson's closed-form ends
+    pairs = [0, 0, 1, 1, 2, 2, 3, 3]
+    lo0, hi0 = funnel.wilson_clustered(np.zeros(8, dtype=bool), np.ones(8, dtype=bool), pairs)
+    assert float(lo0[0]) == 0.0 and float(hi0[0]) == pytest.approx(float(funnel.wilson(0, 8)[1][()]))
+
+
+def test_clustered_funnel_interval_covers_with_a_strong_child_effect() -> None:
+    """Children with a child-level effect and several aktualiseringar: the plain Wilson interval of
+    the aktualisering-unit share undercovers, the design-effect-adjusted one does not."""
+    rng = np.random.default_rng(8)
+    reps, cover, plain = 400, 0, 0
+    for _ in range(reps):
+        size = rng.integers(1, 6, 200)
+        child = np.repeat(np.arange(200), size)
+        eta = rng.normal(-0.4, 1.5, 200)
+        p_child = 1 / (1 + np.exp(-eta))
+        y = rng.random(len(child)) < p_child[child]
+        base = np.ones(len(child), dtype=bool)
+        # truth: E[sum y / sum n] = size-weighted mean of p over children, in the super-population
+        truth = TRUE_SHARE_STRONG_EFFECT
+        lo, hi = funnel.wilson_clustered(y, base, child)
+        plo, phi = funnel.wilson(y.sum(), len(y))
+        cover += bool(lo[0] <= truth <= hi[0])
+        plain += bool(plo <= truth <= phi)
+    assert 0.93 <= cover / reps <= 0.98
+    assert plain / reps < 0.90
+
+
+#: E[expit(N(-0.4, 1.5^2))] (child sizes are independent of the child effect), by quadrature.
+TRUE_SHARE_STRONG_EFFECT = float(stats.norm(-0.4, 1.5).expect(lambda v: 0.5 * (1 + np.tanh(v / 2))))
+
+
+def test_deadline_cohort_leaves_out_quick_cases_whose_deadline_had_not_passed() -> None:
+    """The complete cohort is decided by the dates alone: a case decided in two days but
+    aktualiserad eleven days before period end is outside it, like the open one beside it."""
+    recs = [dict(barn_id="A", aktualiseringsdatum="2025-12-20", fb_beslut="inte_inleda", fb_beslutad=True,
+                 dagar_till_fb=2, fb_datum="2025-12-22"),
+            dict(barn_id="B", aktualiseringsdatum="2025-12-20", fb_oppen_vid_periodslut=True),
+            dict(barn_id="C", aktualiseringsdatum="2025-12-01", fb_oppen_vid_periodslut=True,
+                 fb_inom_frist=False),
+            dict(barn_id="D", aktualiseringsdatum="2025-11-01", fb_beslut="inte_inleda", fb_beslutad=True,
+                 dagar_till_fb=3, fb_datum="2025-11-04", fb_inom_frist=True)]
+    df = make_clean(recs)
+    assert funnel.deadline_cohort(df, "fb", "2025-12-31").tolist() == ["nej", "nej", "ja", "ja"]
+    t = funnel.timeliness(df, "2025-12-31", by=()).set_index("utfall").loc["fb_inom_frist"]
+    assert (t["n_ja"], t["n_nej"], t["n_censurerade"], t["n_saknas"]) == (1, 1, 2, 0)
+    assert t["andel"] == pytest.approx(0.5)

@@ -193,7 +193,7 @@ def test_csv_cells_that_start_like_formulas_are_neutralised(reports: Path) -> No
     rows = _csv_rows(path)
     assert [r[1] for r in rows[1:]] == ["'=cmd|' /C calc'!A0", "'=HYPERLINK(\"http://x\",\"y\")", "'+1+1",
                                         "'-2+3", "'@SUM(A1)", "'\tflik", "''=redan citerad", "#N/A"]
-    assert [r[3] for r in rows[1:]] == ["-0.5", "-3", "0.25", "-0.00001", "2", "-7", "0", "1.5"]  # numbers
+    assert [r[3] for r in rows[1:]] == ["-0.5", "-3", "0.25", "-1e-05", "2", "-7", "0", "1.5"]  # numbers
     df, _ = report.read_table("a", "02_injektion")
     assert df["kategori"].tolist() == INJECTIONS
     assert df["diff"].tolist() == [-0.5, -3, 0.25, -1e-5, 2, -7, 0, 1.5]
@@ -250,3 +250,15 @@ def test_workbook_replaces_characters_xml_cannot_hold(reports: Path) -> None:
                       title="T", unit="U", source="S")
     ws = load_workbook(report.write_workbook("a"))["02_ctrl"]
     assert [ws["A6"].value, ws["A7"].value] == ["a\ufffdb", "c\td"]
+
+
+def test_tiny_floats_and_p_values_are_short() -> None:
+    """A p-value of 1e-150 was written as a 151-character decimal; now scientific notation with
+    six significant digits, read back as the same number, and shown as ``< 0,001``."""
+    text = report.format_cell(1.2345678e-150)
+    assert text == "1.23457e-150" and report.is_number_text(text) and float(text) == 1.23457e-150
+    assert report.format_cell(0.000123456789) == "0.000123457"  # at 1e-4 and above: positional
+    assert report.format_cell(4.2e-5) == "4.2e-05"
+    assert report.format_p(1e-150) == "< 0,001" and report.format_p(0.0123, "en") == "0.012"
+    assert report.format_p(0.5) == "0,500" and report.format_p("..") == ".." and report.format_p(None) is None
+    assert report.format_p_scientific(1.2345e-150) == "1.2e-150"

@@ -1,9 +1,11 @@
 """Judging change: before/after, interrupted time series and difference in differences.
 
 * Before/after: each indicator's rate before and from the reform date, with Newcombe's (1998)
-  hybrid score interval (method 10) for the difference of two independent proportions.
+  hybrid score interval (method 10) for the difference, on Wilson limits adjusted for the
+  clustering of aktualiseringar by child (``funnel.effective_n``).
 * Interrupted time series on monthly rates: segmented regression with a level change and a slope
-  change at the reform month. On the rate scale by OLS with Newey-West (HAC) standard errors, the lag
+  change at the reform month (t-based inference, df = months - 4). On the rate scale by OLS with
+  Newey-West (HAC) standard errors, the lag
   chosen by the Newey-West (1994) rule ``floor(4 (T/100)^(2/9))``; on the log-odds scale by a
   binomial GLM of the monthly counts (each month weighted by its n) with the same HAC errors; and,
   at row level, a case-mix adjusted logistic version with standard errors clustered by child, whose
@@ -30,7 +32,7 @@ import pandas as pd
 
 from genomlysning import schema
 from genomlysning.compare import CASEMIX, Indicator, indicator, indicator_rows
-from genomlysning.funnel import wilson
+from genomlysning.funnel import _wilson_eff, child_key, effective_n, wilson
 from genomlysning.schema import Lang
 
 DATE_COL = "aktualiseringsdatum"
@@ -41,18 +43,22 @@ DATE_COL = "aktualiseringsdatum"
 # ---------------------------------------------------------------------------------------------
 
 def newcombe_diff(x1: np.ndarray | float, n1: np.ndarray | float, x2: np.ndarray | float,
-                  n2: np.ndarray | float,
-                  level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  n2: np.ndarray | float, level: float = 0.95, n_eff1: np.ndarray | float | None = None,
+                  n_eff2: np.ndarray | float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Difference ``x1/n1 - x2/n2`` with Newcombe's hybrid score interval (1998, method 10).
 
     ``L = d - sqrt((p1 - l1)^2 + (u2 - p2)^2)``, ``U = d + sqrt((u1 - p1)^2 + (p2 - l2)^2)`` where
-    ``(l, u)`` are the Wilson score limits of each proportion (``funnel.wilson``).
+    ``(l, u)`` are the Wilson score limits of each proportion (``funnel.wilson``). With
+    ``n_eff1``/``n_eff2`` (aktualiseringar clustered by child, ``funnel.effective_n``) the limits
+    are the design-effect-adjusted Wilson limits, so the difference inherits the clustering. A
+    child with aktualiseringar on both sides makes the two shares positively correlated; treating
+    them as independent, as the formula does, then errs on the wide side.
     """
     x1, n1, x2, n2 = (np.asarray(v, dtype=float) for v in (x1, n1, x2, n2))
     with np.errstate(invalid="ignore", divide="ignore"):
         p1, p2 = x1 / n1, x2 / n2
-    l1, u1 = wilson(x1, n1, level)
-    l2, u2 = wilson(x2, n2, level)
+    l1, u1 = wilson(x1, n1, level) if n_eff1 is None else _wilson_eff(x1, n1, np.asarray(n_eff1), level)
+    l2, u2 = wilson(x2, n2, level) if n_eff2 is None else _wilson_eff(x2, n2, np.asarray(n_eff2), level)
     d = p1 - p2
     lo = d - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
     hi = d + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
@@ -72,16 +78,21 @@ def before_after(df: pd.DataFrame, reform_datum: str | pd.Timestamp,
     """Each indicator before and from ``reform_datum``: counts, rates, difference and interval.
 
     The difference is after minus before (percentage points as a fraction) with Newcombe's
-    hybrid score interval. Rows are aktualiseringar in the indicator's denominator.
+    hybrid score interval built on design-effect-adjusted Wilson limits (rows are aktualiseringar
+    in the indicator's denominator, clustered by child: ``funnel.effective_n``).
     """
     recs = []
     for key in indicators:
         ind = indicator(key)
         rows = indicator_rows(df, ind)
-        post = _post(rows, reform_datum)
-        x0, n0 = int(rows.loc[~post, "y"].sum()), int((~post).sum())
-        x1, n1 = int(rows.loc[post, "y"].sum()), int(post.sum())
-        d, lo, hi = newcombe_diff(x1, n1, x0, n0, level)
+        post = _post(rows, reform_datum).to_numpy(dtype=bool)
+        y = rows["y"].to_numpy(dtype=bool)
+        x0, n0 = int(y[~post].sum()), int((~post).sum())
+        x1, n1 = int(y[post].sum()), int(post.sum())
+        children = child_key(rows)
+        eff1 = effective_n(y & post, post, children)[0]
+        eff0 = effective_n(y & ~post, ~post, children)[0]
+        d, lo, hi = newcombe_diff(x1, n1, x0, n0, level, eff1, eff0)
         recs.append({"indikator": ind.key, "x_fore": x0, "n_fore": n0, "andel_fore": _ratio(x0, n0),
                      "x_efter": x1, "n_efter": n1, "andel_efter": _ratio(x1, n1),
                      "skillnad": float(d), "skillnad_nedre": float(lo), "skillnad_ovre": float(hi)})
@@ -153,6 +164,7 @@ class ItsResult:
     maxlags: int
     n_months: int
     reform_datum: pd.Timestamp
+    df_resid: int = 0  #: degrees of freedom of the t-based intervals and p-values (months - 4)
 
     def term(self, name: str) -> pd.Series:
         """The coefficient row of ``name``."""
@@ -174,7 +186,9 @@ def its(series: pd.DataFrame, reform_datum: str | pd.Timestamp, scale: str = "an
 
     ``scale="andel"``: OLS of the monthly rate (each month weighs the same); ``"logodds"``:
     binomial GLM of x out of n (months weighted by n). ``maxlags`` defaults to the Newey-West rule;
-    HAC uses the Bartlett kernel with the small-sample correction.
+    HAC uses the Bartlett kernel with the small-sample correction. Intervals and p-values use the
+    t distribution with ``months - 4`` degrees of freedom (``df_resid``): with 36 months the normal
+    distribution would make them too narrow.
     """
     from statsmodels.genmod.families import Binomial
     from statsmodels.genmod.generalized_linear_model import GLM
@@ -185,7 +199,7 @@ def its(series: pd.DataFrame, reform_datum: str | pd.Timestamp, scale: str = "an
     keep = X["efter"].notna().to_numpy()
     s, X = s[keep].reset_index(drop=True), X[keep].reset_index(drop=True)
     lags = newey_west_lags(len(s)) if maxlags is None else maxlags
-    cov = {"cov_type": "HAC", "cov_kwds": {"maxlags": lags, "use_correction": True}}
+    cov = {"cov_type": "HAC", "cov_kwds": {"maxlags": lags, "use_correction": True}, "use_t": True}
     if scale == "andel":
         res = OLS(s["andel"].to_numpy(float), X.to_numpy(float)).fit(**cov)
     elif scale == "logodds":
@@ -200,7 +214,7 @@ def its(series: pd.DataFrame, reform_datum: str | pd.Timestamp, scale: str = "an
                            "efter": X["efter"].astype(bool), "anpassad": res.predict(Xa),
                            "kontrafaktisk": res.predict(cf)})
     return ItsResult(scale, _coef_table(res, list(X.columns), level), fitted, lags, len(s),
-                     pd.Timestamp(reform_datum))
+                     pd.Timestamp(reform_datum), int(round(float(res.df_resid))))
 
 
 def _logit_clustered(y: np.ndarray, X: pd.DataFrame, groups: np.ndarray, level: float,

@@ -1171,15 +1171,19 @@ def _days(later: pd.Series, earlier: pd.Series) -> pd.Series:
 
 def _censored_deadline(done: pd.Series, days: pd.Series, start: pd.Series, period_slut: pd.Timestamp | None,
                        limit: int, applies: pd.Series) -> pd.Series:
-    """Within deadline: decided -> days <= limit; open -> False once the deadline has passed at
-    period_slut, NA (censored) before; NA where it does not apply or cannot be known."""
+    """Within the deadline, defined on the *complete cohort*: the rows whose deadline had passed at
+    period_slut (more than ``limit`` days from ``start``). In it: True when done within ``limit``
+    days, False when done later or still open. NA outside the cohort *whether done or not* (a share
+    that kept the fast cases of the last weeks and dropped only the open ones would be biased
+    upwards), where it does not apply or cannot be known (a missing date). Without a period_slut
+    no cohort can be formed and every row is NA."""
     out = pd.Series(pd.NA, index=done.index, dtype="boolean")
-    closed = applies & done & days.notna()
+    if period_slut is None:
+        return out
+    cohort = applies & start.notna() & ((period_slut - start).dt.days > limit)
+    closed = cohort & done & days.notna()
     out[closed] = (days[closed] <= limit).astype("boolean")
-    if period_slut is not None:
-        open_ = applies & ~done & start.notna()
-        overdue = open_ & ((period_slut - start).dt.days > limit)
-        out[overdue] = False
+    out[cohort & ~done] = False
     return out
 
 

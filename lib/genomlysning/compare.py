@@ -71,8 +71,9 @@ class Indicator:
     ``denominator=None`` means every aktualisering; a name in :data:`POPULATIONS` is a population
     of the funnel (e.g. closed own utredningar), otherwise it is a yes/no column. Rows flagged in
     any ``exclude`` column (cases still open at the end of the period, whose outcome is not known
-    yet: censored) and rows whose numerator is missing (censored timeliness, an unrecorded
-    barnsamtal) are left out of the denominator.
+    yet: censored) and rows whose numerator is missing (an unrecorded barnsamtal; for timeliness
+    every case outside the complete cohort, done or not - see ``clean._censored_deadline``) are
+    left out of the denominator.
     """
 
     key: str
@@ -979,7 +980,8 @@ OUT = "jamforelse"
 
 
 def format_p(p: object, lang: Lang = "sv") -> object:
-    """A p-value as text: ``< 0,001`` below 0.001, otherwise three decimals."""
-    if isinstance(p, str) or p is None or p is pd.NA or not math.isfinite(float(p)):
-        return p
-    return "< " + _fmt(0.001, 3, lang) if float(p) < 0.001 else _fmt(float(p), 3, lang)
+    """A p-value as text: ``< 0,001`` below 0.001, otherwise three decimals
+    (:func:`genomlysning.report.format_p`)."""
+    from genomlysning import report
+
+    return report.format_p(p, lang)

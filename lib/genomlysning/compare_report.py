@@ -119,11 +119,11 @@ def indicator_cells(key: str) -> tuple[Cell, Cell, list[Cell]]:
     if key == "barnsamtal":  # closed own utredningar with a known answer (02_funnel's table)
         own = akt_at_least("utredning_avslutad", "egen")
         return Cell.of(A, steg=own, barnsamtal="ja"), Cell.of(A, steg=own, barnsamtal=["ja", "nej"]), []
-    if key == "fb_inom_frist":  # decided within 14 days / decided later or open past 14 days
-        fb, days = funnel.FB_DAYS, schema.FB_FRIST_DAGAR
+    if key == "fb_inom_frist":  # complete cohort (14 days passed at period end): decided within 14
+        fb, days = funnel.FB_DAYS, schema.FB_FRIST_DAGAR  # days / decided later or still open
         ja = ["kneg", *funnel_ledger._at_or_below("k", fb, days)]
         nej = funnel_ledger._above("k", fb, days) + funnel_ledger._above("o", fb, days)
-        return Cell.of(A, fb_tid=ja), Cell.of(A, fb_tid=ja + nej), []
+        return Cell.of(A, fb_kohort="ja", fb_tid=ja), Cell.of(A, fb_kohort="ja", fb_tid=ja + nej), []
     raise KeyError(f"indicator {key!r} has no cell definition in the funnel's dimensions")
 
 

@@ -12,9 +12,13 @@ review (``ar``). Definitions:
   counts under every category that any of its aktualiseringar in the year has (so the categories
   of a child breakdown can add up to more than the total).
 * **Anmälningsorsak**: an aktualisering with several reasons counts under each of them.
-* **Rates** are shares of the previous stage and of the first, with Wilson score intervals.
-* **Timeliness**: cases still open at ``period_slut`` whose deadline had not passed are *censored*:
-  neither on time nor late, counted separately; time-to-decision curves are Kaplan-Meier estimates.
+* **Rates** are shares of the previous stage and of the first, with Wilson score intervals; in the
+  aktualisering unit, where one child can have several aktualiseringar, the interval is
+  design-effect adjusted for clustering by child (Korn-Graubard effective n, :func:`effective_n`).
+* **Timeliness** is computed on the *complete cohort*: the cases whose deadline (14 days, four
+  months) had passed at ``period_slut``, all of them, done or not; the cases whose deadline had
+  not yet passed are left out (done or not) and counted separately. Time-to-decision curves are
+  Kaplan-Meier estimates (1 - S(t) agrees with the complete-cohort share in expectation).
 
 Every table is tidy with counts and rates, unsuppressed: :mod:`genomlysning.funnel_report`
 protects them all together through the disclosure ledger before anything is shown or saved.
@@ -75,10 +79,63 @@ def wilson(x: object, n: object, level: float = 0.95) -> tuple[np.ndarray, np.nd
     return lo, hi
 
 
-def _rate_columns(prefix: str, x: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:
+def effective_n(num: np.ndarray, den: np.ndarray, cluster: object) -> np.ndarray:
+    """Effective sample size (Korn & Graubard 1998) of the shares ``num.sum() / den.sum()``, one
+    per column of the boolean rows x shares arrays, when rows are clustered (by child).
+
+    Why this and not a cluster bootstrap: the funnel publishes hundreds of shares per
+    municipality, each a deterministic function of the data (byte-reproducible reports, no
+    seed), and the disclosure ledger links every interval to the counts it is built on; a closed
+    form gives both at the cost of one pass over the rows. The variance is the cluster-robust
+    sandwich of the linearised ratio, ``V = sum_g (sum_{i in g} (x_i - p n_i))^2 / n^2`` over the
+    clusters; the design effect ``deff = V / (p (1 - p) / n)`` is truncated below at 1 (Korn and
+    Graubard's convention: never narrower than simple random sampling) and ``n_eff = n / deff``.
+    With one row per child ``V`` is exactly ``p (1 - p) / n``, so the interval is then exactly
+    Wilson's (no small-sample factor is added that would widen unclustered small cells). A share
+    of 0 or 1 has no estimable design effect: ``n`` is kept. ``tests/test_simulation.py`` checks
+    the coverage on the synthetic generator.
+    """
+    num2 = np.asarray(num, dtype=float).reshape(len(num), -1)
+    den2 = np.asarray(den, dtype=float).reshape(len(den), -1)
+    codes, _ = pd.factorize(np.asarray(cluster, dtype=object))
+    n = den2.sum(axis=0)
+    x = num2.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.where(n > 0, x / np.where(n > 0, n, 1), 0.0)
+        resid = pd.DataFrame(num2 - p * den2).groupby(codes).sum().to_numpy()
+        v = (resid ** 2).sum(axis=0) / n ** 2
+        srs = p * (1 - p) / n
+        deff = np.where((srs > 0) & np.isfinite(v), np.maximum(v / srs, 1.0), 1.0)
+    return np.where(n > 0, n / deff, 0.0)
+
+
+def wilson_clustered(num: np.ndarray, den: np.ndarray, cluster: object, level: float = 0.95
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Design-effect-adjusted Wilson interval of ``num.sum() / den.sum()`` (per column) with rows
+    clustered by ``cluster`` (:func:`effective_n`)."""
+    num2 = np.asarray(num, dtype=bool).reshape(len(num), -1)
+    den2 = np.asarray(den, dtype=bool).reshape(len(den), -1)
+    x, n = num2.sum(axis=0), den2.sum(axis=0)
+    return _wilson_eff(x, n, effective_n(num2, den2, cluster), level)
+
+
+def _wilson_eff(x: np.ndarray, n: np.ndarray, n_eff: np.ndarray, level: float = 0.95
+                ) -> tuple[np.ndarray, np.ndarray]:
+    x, n, n_eff = (np.asarray(v, dtype=float) for v in (x, n, n_eff))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x_eff = np.where(n > 0, x / np.where(n > 0, n, 1) * n_eff, 0.0)
+    lo, hi = wilson(x_eff, n_eff, level)
+    # the closed-form ends: exactly 0 at x = 0 and 1 at x = n (x_eff may round off otherwise)
+    return np.where(x <= 0, np.where(n > 0, 0.0, np.nan), lo), np.where((x >= n) & (n > 0), 1.0, hi)
+
+
+def _rate_columns(prefix: str, x: np.ndarray, n: np.ndarray, n_eff: np.ndarray | None = None
+                  ) -> dict[str, np.ndarray]:
+    """Share x/n with a Wilson interval; with ``n_eff`` (clustered rows) the design-effect-adjusted
+    one (:func:`effective_n`)."""
     x = np.asarray(x, dtype=float)
     n = np.asarray(n, dtype=float)
-    lo, hi = wilson(x, n)
+    lo, hi = wilson(x, n) if n_eff is None else _wilson_eff(x, n, n_eff)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(n > 0, x / n, np.nan)
     return {prefix: share, f"{prefix}_lo": lo, f"{prefix}_hi": hi}
@@ -143,13 +200,19 @@ def funnel(df: pd.DataFrame) -> pd.DataFrame:
     r = reached(df)
     children = child_key(df)
     parts = []
+    rows = r.to_numpy()
+    prev_rows = np.column_stack([rows[:, 0], rows[:, :-1]])
     for unit in UNITS:
         n = _count(r, unit, children).to_numpy()
         prev = np.concatenate([[n[0]], n[:-1]])
         first = np.full(len(n), n[0])
+        # aktualiseringar of one child are clustered: design-effect-adjusted intervals
+        eff_prev = effective_n(rows, prev_rows, children) if unit == "aktualiseringar" else None
+        eff_first = (effective_n(rows, np.repeat(rows[:, :1], rows.shape[1], axis=1), children)
+                     if unit == "aktualiseringar" else None)
         t = pd.DataFrame({"enhet": unit, "steg": list(STAGES), "n": n, "n_foregaende": prev,
-                          **_rate_columns("andel_foregaende", n, prev), "n_forsta": first,
-                          **_rate_columns("andel_forsta", n, first)})
+                          **_rate_columns("andel_foregaende", n, prev, eff_prev), "n_forsta": first,
+                          **_rate_columns("andel_forsta", n, first, eff_first)})
         t.loc[0, ["andel_foregaende", "andel_foregaende_lo", "andel_foregaende_hi"]] = np.nan
         parts.append(t)
     return pd.concat(parts, ignore_index=True)
@@ -168,8 +231,10 @@ def utredning_outcomes(df: pd.DataFrame) -> pd.DataFrame:
     for unit in UNITS:
         n = _count(ind, unit, children).to_numpy()
         base = int(_count(pd.DataFrame({"x": closed}), unit, children).iloc[0])
+        eff = (effective_n(ind.to_numpy(dtype=bool), np.repeat(closed[:, None], len(cats), axis=1), children)
+               if unit == "aktualiseringar" else None)
         parts.append(pd.DataFrame({"enhet": unit, "utredning_utfall": cats, "n": n, "n_totalt": base,
-                                   **_rate_columns("andel", n, np.full(len(n), base))}))
+                                   **_rate_columns("andel", n, np.full(len(n), base), eff)}))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -222,8 +287,11 @@ def breakdown(df: pd.DataFrame, unit: str, variables: Sequence[str] | None = Non
             joint = cats.mul(r[stage].to_numpy(), axis=0)
             counts[f"n_{stage}"] = _count(joint, unit, children).to_numpy()
         t = pd.DataFrame({"variabel": variable, "kategori": list(cats.columns), "enhet": unit, **counts})
+        base = cats.to_numpy(dtype=bool)
         for stage in STAGES[1:]:
-            for c, v in _rate_columns(f"andel_{stage}", t[f"n_{stage}"], t["n_aktualisering"]).items():
+            eff = (effective_n(base & r[stage].to_numpy()[:, None], base, children)
+                   if unit == "aktualiseringar" else None)
+            for c, v in _rate_columns(f"andel_{stage}", t[f"n_{stage}"], t["n_aktualisering"], eff).items():
                 t[c] = v
         parts.append(t)
     return pd.concat(parts, ignore_index=True)
@@ -252,6 +320,7 @@ def share_table(df: pd.DataFrame, outcomes: Mapping[str, pd.Series], population:
     the population = ``n_ja`` + ``n_nej`` + ``n_saknas`` (unknown) [+ ``n_censurerade``: still
     open at period end, for outcomes in ``censored``]; ``n_bas`` = ``n_ja`` + ``n_nej`` is the
     base of ``andel`` (unknown and censored cases are excluded from numerator and denominator).
+    The interval is Wilson's, design-effect adjusted for aktualiseringar clustered by child.
     """
     pop = np.asarray(population, dtype=bool)
     groups: list[tuple[str, str, np.ndarray]] = [(TOTAL, TOTAL, pop)]
@@ -259,6 +328,8 @@ def share_table(df: pd.DataFrame, outcomes: Mapping[str, pd.Series], population:
         cats = categories(df, variable)
         groups += [(variable, str(c), pop & cats[c].to_numpy()) for c in cats.columns]
     rows = []
+    n_eff: list[float] = []
+    children = child_key(df)
     for name, flag in outcomes.items():
         f = flag.astype("boolean")
         yes, no, na = f.fillna(False).to_numpy(bool), (~f).fillna(False).to_numpy(bool), f.isna().to_numpy()
@@ -272,8 +343,9 @@ def share_table(df: pd.DataFrame, outcomes: Mapping[str, pd.Series], population:
                 row["n_censurerade"] = int((m & cens).sum())
             row["n_bas"] = row["n_ja"] + row["n_nej"]
             rows.append(row)
+            n_eff.append(float(effective_n(m & yes, m & (yes | no), children)[0]))
     t = pd.DataFrame(rows)
-    for c, v in _rate_columns("andel", t["n_ja"], t["n_bas"]).items():
+    for c, v in _rate_columns("andel", t["n_ja"], t["n_bas"], np.array(n_eff)).items():
         t[c] = v
     return t
 
@@ -296,13 +368,43 @@ def samverkan(df: pd.DataFrame, by: Sequence[str] = ("aldersgrupp", "arendetyp")
     return share_table(df, {c: df[c] for c in KONTAKTER}, pop, by)
 
 
-def timeliness(df: pd.DataFrame, by: Sequence[str] = ("arendetyp",)) -> pd.DataFrame:
+def deadline_start(df: pd.DataFrame, kind: str) -> pd.Series:
+    """When the deadline of ``kind`` starts to run: the aktualisering date ("fb") or the start of
+    the own utredning ("utredning": ``utredning_start``, else the decision date of "inleda")."""
+    if kind == "fb":
+        return pd.to_datetime(df["aktualiseringsdatum"])
+    if kind == "utredning":
+        return pd.to_datetime(df["utredning_start"].where(
+            df["utredning_start"].notna(), df["fb_datum"].where(df["fb_beslut"].astype(object) == "inleda")))
+    raise ValueError(f"kind must be 'fb' or 'utredning', not {kind!r}")
+
+
+def deadline_cohort(df: pd.DataFrame, kind: str, period_slut: str | pd.Timestamp) -> np.ndarray:
+    """Cohort code per row: "ja" when the deadline (14 days / four months) had passed at
+    ``period_slut``, so that whether it was met is known for the row, decided or not; "nej" when it
+    had not (the row is outside the complete cohort); "okand" when the start date is missing."""
+    limit = schema.FB_FRIST_DAGAR if kind == "fb" else schema.UTREDNING_FRIST_DAGAR
+    start = deadline_start(df, kind)
+    open_days = (pd.Timestamp(period_slut) - start).dt.days.to_numpy(dtype=float, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isnan(open_days), "okand", np.where(open_days > limit, "ja", "nej")).astype(object)
+
+
+def timeliness(df: pd.DataFrame, period_slut: str | pd.Timestamp,
+               by: Sequence[str] = ("arendetyp",)) -> pd.DataFrame:
     """Share of förhandsbedömningar decided within 14 days (all aktualiseringar) and of own
-    utredningar closed within four months; censored cases are excluded and counted separately."""
+    utredningar closed within four months, in the *complete cohort*: every case whose deadline
+    had passed at ``period_slut``, decided/closed or not (late and still open count as not in
+    time). Cases whose deadline had not yet passed are left out of numerator and denominator
+    whether they are done or not, and counted in ``n_censurerade`` ("fristen inte ute"): dropping
+    only the open ones would keep the quick cases of the last weeks and drop the slow ones, biasing
+    the share upwards (``tests/test_simulation.py`` measures it)."""
+    fb_out = pd.Series(deadline_cohort(df, "fb", period_slut) == "nej", index=df.index)
+    utr_out = pd.Series(deadline_cohort(df, "utredning", period_slut) == "nej", index=df.index)
     fb = share_table(df, {"fb_inom_frist": df["fb_inom_frist"]}, np.ones(len(df), dtype=bool), by,
-                     censored={"fb_inom_frist": df["fb_oppen_vid_periodslut"]})
+                     censored={"fb_inom_frist": fb_out})
     utr = share_table(df, {"utredning_inom_frist": df["utredning_inom_frist"]}, own_utredning(df), by,
-                      censored={"utredning_inom_frist": df["utredning_oppen_vid_periodslut"]})
+                      censored={"utredning_inom_frist": utr_out})
     return pd.concat([fb, utr], ignore_index=True)
 
 
@@ -331,7 +433,15 @@ def insats_mix(df: pd.DataFrame) -> pd.DataFrame:
         rows.append(("insats_heldygn", MISSING, int((pop & held.isna().to_numpy()).sum())))
     t = pd.DataFrame(rows, columns=["variabel", "kategori", "n"])
     t["n_totalt"] = int(pop.sum())
-    for c, v in _rate_columns("andel", t["n"], t["n_totalt"]).items():
+    masks = {("insats_typ", code): (typ == code).to_numpy(dtype=bool)
+             for code in schema.column("insats_typ").code_values()}
+    masks |= {("insats_typ", MISSING): typ.isna().to_numpy(),
+              ("insats_heldygn", "ja"): held.fillna(False).to_numpy(bool),
+              ("insats_heldygn", "nej"): (~held).fillna(False).to_numpy(bool),
+              ("insats_heldygn", MISSING): held.isna().to_numpy()}
+    num = np.column_stack([pop & masks[(v, c)] for v, c in zip(t["variabel"], t["kategori"], strict=True)])
+    eff = effective_n(num, np.repeat(pop[:, None], len(t), axis=1), child_key(df))
+    for c, v in _rate_columns("andel", t["n"], t["n_totalt"], eff).items():
         t[c] = v
     return t
 
@@ -458,7 +568,7 @@ def tables(y: pd.DataFrame, period_slut: str | pd.Timestamp) -> tuple[dict[str, 
         "barn_antal_aktualiseringar": children_per_count(y),
         "barnsamtal": child_voice(y),
         "samverkan": samverkan(y),
-        "tidsfrister": timeliness(y),
+        "tidsfrister": timeliness(y, period_slut),
         "avbojda": declines(y),
         "insatser": insats_mix(y),
     }

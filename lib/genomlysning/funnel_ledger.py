@@ -18,6 +18,9 @@ Dimensions of an aktualisering (``akt``):
 * ``fb_tid`` / ``utr_tid``: days to the decision (to the end of the own utredning), decided
   (``k``) or still open (``o``), in the bins of the Kaplan-Meier tables' days - the timeliness
   table's "late" and the curve's "still open at day 14" are the same cells.
+* ``fb_kohort`` / ``utr_kohort`` (parent: the days): whether the deadline had passed at period
+  end (``ja``: in the complete cohort that the timeliness shares are computed on), ``nej``,
+  ``okand`` (start date missing), ``utanfor`` outside the population.
 * ``hoppat:<stage>``: the stage's flag is set though an earlier stage is not.
 
 Dimensions of a child (``barn``): ``steg`` (furthest stage over its aktualiseringar), for every
@@ -193,7 +196,35 @@ def _declare_akt(led: Ledger, y: pd.DataFrame, period_slut: pd.Timestamp) -> dic
             allowed = {c: (own_closed if c.startswith("k") or c == "okand" else own_open) for c in codes}
             allowed[OUT] = [s for s in AKT_STEG if s not in own]
             led.dimension(A, "utr_tid", vals, codes, parent="steg", allowed=allowed)
+        _declare_cohort(led, y, kind, grid, inside, period_slut)
     return variables
+
+
+#: Cohort dimension of each kind of deadline (see :func:`funnel.deadline_cohort`).
+KOHORT = {"fb": "fb_kohort", "utredning": "utr_kohort"}
+KOHORT_CODES: tuple[str, ...] = ("ja", "nej", "okand", OUT)
+
+
+def cohort_allowed(grid: Sequence[int], limit: int) -> dict[str, list[str]]:
+    """Structural rules between the cohort and the days dimension (its parent), which a reader
+    knows: outside the cohort (the deadline had not passed at period end) a decided case took at
+    most ``limit`` days and an open one has been open at most ``limit`` days; in the cohort an
+    open case has been open longer; an unknown start leaves the days unknown."""
+    k_all = ["kneg", *(f"k{b}" for b in _bins(grid))]
+    return {"ja": [*k_all, "okand", *_above("o", grid, limit)],
+            "nej": ["kneg", *_at_or_below("k", grid, limit), "okand", "oneg",
+                    *_at_or_below("o", grid, limit)],
+            "okand": ["okand", "ookand"], OUT: [OUT]}
+
+
+def _declare_cohort(led: Ledger, y: pd.DataFrame, kind: str, grid: Sequence[int], inside: np.ndarray,
+                    period_slut: pd.Timestamp) -> None:
+    """``fb_kohort`` / ``utr_kohort``: in the complete cohort of the deadline (ja/nej/okand, the
+    timeliness table's denominators), ``utanfor`` outside the population; parent: the days."""
+    vals = np.where(inside, funnel.deadline_cohort(y, kind, period_slut), OUT).astype(object)
+    limit = schema.FB_FRIST_DAGAR if kind == "fb" else schema.UTREDNING_FRIST_DAGAR
+    led.dimension(A, KOHORT[kind], vals, KOHORT_CODES, parent="fb_tid" if kind == "fb" else "utr_tid",
+                  allowed=cohort_allowed(grid, limit))
 
 
 def _declare_barn(led: Ledger, y: pd.DataFrame, variables: dict[str, list[str]]) -> None:
@@ -293,8 +324,9 @@ def _register_shares(led: Ledger, name: str, t: pd.DataFrame,
             if col == "n_grupp":
                 cells[col].append(base)
             else:
-                dim, codes = parts[col]
-                cells[col].append(base.also(**{dim: codes}))
+                spec = parts[col]
+                conds = dict(spec) if isinstance(spec, list) else {spec[0]: spec[1]}
+                cells[col].append(base.also(**conds))
     linked = {c: ["n_ja", "n_bas"] for c in t.columns if c.startswith("andel")}
     led.add(name, t, cells, linked=linked)
 
@@ -304,6 +336,20 @@ def _share_spec(dim: str, pop: dict[str, object], ja: list[str], nej: list[str],
     parts = {"n_ja": (dim, ja), "n_nej": (dim, nej), "n_saknas": (dim, saknas), "n_bas": (dim, ja + nej)}
     if cens is not None:
         parts["n_censurerade"] = (dim, cens)
+    return pop, parts  # type: ignore[return-value]
+
+
+def _timeliness_spec(dim: str, cohort: str, pop: dict[str, object], grid: Sequence[int], limit: int
+                     ) -> tuple[dict[str, object], dict[str, list[tuple[str, list[str]]]]]:
+    """Cells of a complete-cohort timeliness share (``funnel.timeliness``): in time = in the
+    cohort and decided within ``limit`` days; late = in the cohort, decided later or still open;
+    fristen inte ute = outside the cohort; unknown = a date missing."""
+    ja = ["kneg", *_at_or_below("k", grid, limit)]
+    nej = _above("k", grid, limit) + _above("o", grid, limit)
+    parts = {"n_ja": [(cohort, ["ja"]), (dim, ja)], "n_nej": [(cohort, ["ja"]), (dim, nej)],
+             "n_saknas": [(cohort, ["ja", "okand"]), (dim, ["okand", "ookand"])],
+             "n_censurerade": [(cohort, ["nej"])],
+             "n_bas": [(cohort, ["ja"]), (dim, ja + nej)]}
     return pop, parts  # type: ignore[return-value]
 
 
@@ -375,12 +421,8 @@ def build(raw: dict[str, pd.DataFrame], y: pd.DataFrame, k: int, period_slut: pd
     fbd, ugd = schema.FB_FRIST_DAGAR, schema.UTREDNING_FRIST_DAGAR
     own = {"steg": akt_at_least("utredning_inledd", "egen")}
     _register_shares(led, "tidsfrister", raw["tidsfrister"], {
-        "fb_inom_frist": _share_spec("fb_tid", {}, ["kneg", *_at_or_below("k", fb, fbd)],
-                                     _above("k", fb, fbd) + _above("o", fb, fbd), ["okand"],
-                                     ["oneg", "ookand", *_at_or_below("o", fb, fbd)]),
-        "utredning_inom_frist": _share_spec("utr_tid", own, ["kneg", *_at_or_below("k", ug, ugd)],
-                                            _above("k", ug, ugd) + _above("o", ug, ugd), ["okand"],
-                                            ["oneg", "ookand", *_at_or_below("o", ug, ugd)]),
+        "fb_inom_frist": _timeliness_spec("fb_tid", "fb_kohort", {}, fb, fbd),
+        "utredning_inom_frist": _timeliness_spec("utr_tid", "utr_kohort", own, ug, ugd),
     })
     svar = [c for c in schema.column("insats_svar").code_values()]
     _register_shares(led, "avbojda", raw["avbojda"], {

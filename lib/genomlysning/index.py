@@ -381,8 +381,8 @@ def _kommun_table(entries: Sequence[Entry], lang: str) -> str:
         head = "".join(_th(key, en if lang == "en" else sv) for key, sv, en, note in curated)
         notes = "; ".join(f"{sv.lower()} {note}" for _, sv, _, note in curated if note)
         legend = "" if lang == "en" or not notes else (
-            f'<p class="sub">Andelar: {escape(notes)}. Ärenden som var öppna vid periodens slut räknas '
-            f"inte som missade frister.</p>")
+            f'<p class="sub">Andelar: {escape(notes)}. Tidsfristerna räknas på ärenden där fristen hade '
+            f"gått ut vid periodens slut (klara eller inte).</p>")
     else:
         keys = headline_keys(entries)
         head = "".join(f'<th title="{escape(k)}">{escape(_label(k, lang))}</th>' for k in keys)

@@ -338,8 +338,9 @@ class Model:
         """One equation per code combination of the separator: (variable indices, coefficients)."""
         ca, cb = self.cliques[a], self.cliques[b]
         sep = [d for d in ca.dims if d in cb.dims]
-        ka = _row_keys(ca.codes[:, [ca.dims.index(d) for d in sep]])
-        kb = _row_keys(cb.codes[:, [cb.dims.index(d) for d in sep]])
+        radix = [len(self.dims[ca.unit][d].codes) for d in sep]
+        ka = _row_keys(ca.codes[:, [ca.dims.index(d) for d in sep]], radix)
+        kb = _row_keys(cb.codes[:, [cb.dims.index(d) for d in sep]], radix)
         out = []
         for s in np.union1d(ka, kb):
             ia, ib = ca.offset + np.flatnonzero(ka == s), cb.offset + np.flatnonzero(kb == s)
@@ -398,12 +399,15 @@ def _code_index(values: pd.Series, dim: Dim) -> np.ndarray:
     return out.to_numpy(dtype=np.int64)
 
 
-def _row_keys(codes: np.ndarray) -> np.ndarray:
-    """One integer per row of a code matrix (equal rows, equal keys)."""
-    if codes.shape[1] == 0:
-        return np.zeros(len(codes), dtype=np.int64)
-    _, inv = np.unique(codes, axis=0, return_inverse=True)
-    return inv.reshape(-1).astype(np.int64)
+def _row_keys(codes: np.ndarray, radix: Sequence[int]) -> np.ndarray:
+    """One integer per row of a code matrix: the mixed-radix number of its codes (``radix``: the
+    number of codes of each column), so equal rows get equal keys *across* cliques, also when
+    structural zeros removed different combinations from each (ranks of the rows present would
+    then disagree)."""
+    key = np.zeros(len(codes), dtype=np.int64)
+    for j, r in enumerate(radix):
+        key = key * int(r) + codes[:, j].astype(np.int64)
+    return key
 
 
 def _stack(rows: Sequence[tuple[np.ndarray, np.ndarray]], n: int) -> Any:

@@ -52,6 +52,8 @@ FIXED_TIME = dt.datetime(2000, 1, 1, 0, 0, 0)
 FORBIDDEN_COLUMNS: frozenset[str] = frozenset({*schema.IDENTIFIER_COLUMNS, "barn_id", "rad_id", "rad_excel"})
 #: Significant digits kept for floats in CSV and results.json.
 SIGNIFICANT = 6
+#: Floats smaller in size than this are written in scientific notation (``1.23457e-150``).
+SCIENTIFIC_BELOW = 1e-4
 
 #: First characters that make a spreadsheet read a CSV cell as a formula (OWASP "CSV injection").
 FORMULA_START: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
@@ -172,10 +174,35 @@ def format_cell(value: object) -> str:
             return ""
         if x.is_integer() and abs(x) < 1e15:
             return str(int(x))
-        return np.format_float_positional(_round_sig(x), trim="-")
+        r = _round_sig(x)
+        if r != 0 and abs(r) < SCIENTIFIC_BELOW:  # a p-value of 1e-150 is not 151 characters
+            return f"{r:.{SIGNIFICANT}g}"
+        return np.format_float_positional(r, trim="-")
     if isinstance(value, dt.date | pd.Timestamp):
         return pd.Timestamp(value).date().isoformat()
     return str(value)
+
+
+def format_p(p: object, lang: schema.Lang = "sv") -> object:
+    """A p-value for display: ``< 0,001`` (``< 0.001``) below 0.001, otherwise three decimals
+    (decimal comma in Swedish); text, None and NaN are returned as they are. The one p-value
+    format of every notebook (``compare``, ``change``; ``models`` may call it too)."""
+    if isinstance(p, str) or p is None or p is pd.NA:
+        return p
+    v = float(p)  # type: ignore[arg-type]
+    if not math.isfinite(v):
+        return p
+    s = "< 0.001" if v < 0.001 else f"{v:.3f}"
+    return s.replace(".", ",") if lang == "sv" else s
+
+
+def format_p_scientific(p: object, digits: int = 2) -> str:
+    """A p-value in scientific notation with ``digits`` significant digits (``1.2e-150``), for
+    text where the size of a very small p-value matters; "" for a missing value."""
+    if p is None or p is pd.NA or isinstance(p, str):
+        return "" if p is None or p is pd.NA else str(p)
+    v = float(p)  # type: ignore[arg-type]
+    return "" if not math.isfinite(v) else f"{v:.{digits - 1}e}"
 
 
 def is_number_text(text: str) -> bool:

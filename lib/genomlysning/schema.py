@@ -390,8 +390,8 @@ _DERIVED_COLUMNS: tuple[Column, ...] = (
            group="forhandsbedomning"),
     Column("fb_inom_frist", "Beslut inom 14 dagar", "Decided within 14 days", "bool", "derived",
            group="forhandsbedomning",
-           description_en="Missing when undecided and the 14 days had not passed at period end "
-           "(censored)."),
+           description_en="Complete cohort: missing whenever the 14 days had not passed at period "
+           "end, decided or not (and when a date is missing), so that its share is unbiased."),
     Column("fb_oppen_vid_periodslut", "Förhandsbedömning öppen vid periodslut",
            "Initial assessment open at period end", "bool", "derived", group="forhandsbedomning"),
     Column("utredning_inledd", "Utredning inledd", "Investigation opened", "bool", "derived",
@@ -403,8 +403,8 @@ _DERIVED_COLUMNS: tuple[Column, ...] = (
            "derived", group="utredning"),
     Column("utredning_inom_frist", "Utredning inom fyra månader",
            "Investigation within four months", "bool", "derived", group="utredning",
-           description_en="Missing when open at period end and four months had not passed "
-           "(censored)."),
+           description_en="Complete cohort: missing whenever four months had not passed at period "
+           "end, closed or not (and when a date is missing), so that its share is unbiased."),
     Column("utredning_oppen_vid_periodslut", "Utredning öppen vid periodslut",
            "Investigation open at period end", "bool", "derived", group="utredning"),
     Column("insats_accepterad", "Insats accepterad", "Intervention accepted", "bool", "derived",
@@ -684,13 +684,17 @@ TEXTS.update({
         "en": "Referrals with their own investigation (excluding investigations open at the end of "
               "the period)"},
     "jmf_enhet_fb_inom_frist": {
-        "sv": "Aktualiseringar (utom öppna förhandsbedömningar där 14 dagar inte hunnit gå)",
-        "en": "Referrals (excluding open initial assessments whose 14 days had not passed)"},
+        "sv": "Aktualiseringar där 14 dagar hade gått vid periodslut (komplett kohort, beslutade "
+              "eller inte)",
+        "en": "Referrals whose 14 days had passed at the end of the period (complete cohort, decided "
+              "or not)"},
     "jmf_enhet_insats_accepterad": {"sv": "Aktualiseringar med erbjuden insats",
                                     "en": "Referrals with an intervention offered"},
     "jmf_enhet_utredning_inom_frist": {
-        "sv": "Utredningar (utom pågående där fyra månader inte hunnit gå)",
-        "en": "Investigations (excluding open ones whose four months had not passed)"},
+        "sv": "Egna utredningar där fyra månader hade gått vid periodslut (komplett kohort, "
+              "avslutade eller inte)",
+        "en": "Own investigations whose four months had passed at the end of the period (complete "
+              "cohort)"},
     "jmf_kalla": {"sv": "Rensade genomlysningsdata (data/processed), år {ar}",
                   "en": "Cleaned review data (data/processed), year {ar}"},
     "jmf_arbetsbok": {"sv": "Jämförelse mellan kommuner", "en": "Comparison of municipalities"},
@@ -817,7 +821,8 @@ TEXTS.update({
     "n_ja": {"sv": "Antal ja", "en": "Number yes"},
     "n_nej": {"sv": "Antal nej", "en": "Number no"},
     "n_saknas": {"sv": "Uppgift saknas", "en": "Not recorded"},
-    "n_censurerade": {"sv": "Öppna vid periodslut (censurerade)", "en": "Open at period end (censored)"},
+    "n_censurerade": {"sv": "Fristen inte ute vid periodslut (utanför kohorten)",
+                      "en": "Deadline not passed at period end (outside the cohort)"},
     "utfall": {"sv": "Utfall", "en": "Outcome"},
     "tackat_nej": {"sv": "Tackat nej till erbjuden insats", "en": "Declined the offered intervention"},
     "grupp": {"sv": "Grupp", "en": "Group"},
@@ -868,22 +873,30 @@ TEXTS.update({
               "closed."},
     "not_fordelning": {
         "sv": "Andel = andel av gruppens aktualiseringar (barn) som nådde steget, med 95 % "
-              "konfidensintervall (Wilson). En aktualisering med flera anmälningsorsaker räknas under var "
+              "konfidensintervall (Wilson; för aktualiseringar justerat för att ett barn kan ha flera). "
+              "En aktualisering med flera anmälningsorsaker räknas under var "
               "och en av dem, och ett barn räknas under varje kategori som någon av dess aktualiseringar "
               "har; summan över kategorierna kan därför bli större än totalen.",
         "en": "Share = share of the group's referrals (children) that reached the stage, with a 95% "
-              "confidence interval (Wilson). A referral with several reasons counts under each of them, and "
+              "confidence interval (Wilson; for referrals adjusted for children with several). A "
+              "referral with several reasons counts under each of them, and "
               "a child counts under every category any of its referrals has, so the categories can add up "
               "to more than the total."},
     "not_andel_kand": {
         "sv": "Andelen beräknas på ärenden med känt utfall; uppgift saknas redovisas separat.",
         "en": "The share is computed on cases with a known outcome; missing values are shown separately."},
     "not_censur": {
-        "sv": "Ärenden som var öppna vid periodslut och där fristen ännu inte gått ut är censurerade: de "
-              "räknas varken som i tid eller för sent utan redovisas separat. Andelen beräknas på ärenden "
-              "med känt utfall.",
-        "en": "Cases open at the end of the period whose deadline had not yet passed are censored: neither "
-              "on time nor late, shown separately. The share is computed on cases with a known outcome."},
+        "sv": "Andelen beräknas på den kompletta kohorten: alla ärenden där fristen (14 dagar, fyra "
+              "månader) hade gått ut vid periodslut, klara eller inte; de som ännu inte var klara räknas "
+              "som för sena. Ärenden där fristen ännu inte gått ut räknas inte med, vare sig de hunnit bli "
+              "klara eller inte, utan redovisas separat: att bara ta bort de öppna skulle behålla de "
+              "snabba ärendena och ge en för hög andel. 95 % KI (Wilson, justerat för att ett barn kan ha "
+              "flera aktualiseringar).",
+        "en": "The share is computed on the complete cohort: every case whose deadline (14 days, four "
+              "months) had passed at the end of the period, done or not; those not done count as late. "
+              "Cases whose deadline had not yet passed are left out, whether done or not, and shown "
+              "separately: removing only the open ones would keep the quick cases and overstate the "
+              "share. 95% CI (Wilson, adjusted for children with several referrals)."},
     "not_km": {
         "sv": "Kaplan–Meier-skattning av andelen klara efter ett visst antal dagar (95 % KI); ärenden som "
               "var öppna vid periodslut censureras då.",

@@ -1062,12 +1062,13 @@ def clean_view(df: pd.DataFrame, kommun: str = "", period_slut: str = PERIOD_SLU
     fb_beslutad = out["fb_beslut"].notna()
     dagar_fb = (fb_datum - dates).dt.days
     fb_open = ~fb_beslutad
-    fb_late_open = fb_open & ((end - dates).dt.days > schema.FB_FRIST_DAGAR)
+    fb_cohort = (end - dates).dt.days > schema.FB_FRIST_DAGAR  # the deadline had passed (complete cohort)
     inledd = out["fb_beslut"].isin(["inleda", "pagaende"]) | start.notna()
     avslutad = slut.notna()
     utr_dagar = (slut - start).dt.days
     utr_open = inledd & ~avslutad  # as genomlysning.clean: rows added to an ongoing one count too
-    utr_late_open = utr_open & ((end - start).dt.days > schema.UTREDNING_FRIST_DAGAR)
+    utr_start = start.where(start.notna(), fb_datum.where(out["fb_beslut"] == "inleda"))
+    utr_cohort = inledd & utr_start.notna() & ((end - utr_start).dt.days > schema.UTREDNING_FRIST_DAGAR)
     out |= {
         "kommun": pd.Series(kommun, index=df.index), "rad_excel": pd.Series(np.arange(n) + 2, index=df.index),
         "ar": dates.dt.year, "manad": dates.dt.strftime("%Y-%m"),
@@ -1076,12 +1077,12 @@ def clean_view(df: pd.DataFrame, kommun: str = "", period_slut: str = PERIOD_SLU
         "ateraktualisering": ateraktualisering_flags(codes, dates, manader),
         "tidigare_i_data": pd.Series(codes).duplicated().to_numpy(),
         "fb_beslutad": fb_beslutad, "dagar_till_fb": dagar_fb,
-        "fb_inom_frist": (dagar_fb <= schema.FB_FRIST_DAGAR).where(fb_beslutad, np.where(
-            fb_late_open, False, pd.NA)),
+        "fb_inom_frist": (dagar_fb <= schema.FB_FRIST_DAGAR).where(fb_beslutad, False).where(
+            fb_cohort, pd.NA),
         "fb_oppen_vid_periodslut": fb_open,
         "utredning_inledd": inledd, "utredning_avslutad": avslutad, "utredning_dagar": utr_dagar,
-        "utredning_inom_frist": (utr_dagar <= schema.UTREDNING_FRIST_DAGAR).where(avslutad, np.where(
-            utr_late_open, False, pd.NA)),
+        "utredning_inom_frist": (utr_dagar <= schema.UTREDNING_FRIST_DAGAR).where(avslutad, False).where(
+            utr_cohort, pd.NA),
         "utredning_oppen_vid_periodslut": utr_open,
         "insats_accepterad": out["insats_svar"].eq("ja").fillna(False),
         "insats_heldygn": out["insats_typ"].isin(list(schema.HELDYGN)).fillna(False),
