@@ -83,6 +83,13 @@ class Column:
 
 JA_NEJ_ALIASES_TRUE: tuple[str, ...] = ("ja", "j", "1", "x", "yes", "y", "sant", "true")
 JA_NEJ_ALIASES_FALSE: tuple[str, ...] = ("nej", "n", "0", "no", "falskt", "false", "-")
+#: The third value of every yes/no and outcome field: the answer is not recorded. Read as missing
+#: (``pd.NA`` in clean data), never as "nej", and without an unknown-value warning.
+JA_NEJ_ALIASES_UNKNOWN: tuple[str, ...] = (
+    "uppgift saknas", "saknas", "okänt", "okänd", "vet ej", "vet inte", "ej känt", "inte känt",
+    "uppgift finns ej", "ej angivet", "?", "??", "unknown", "not known", "not recorded", "missing")
+#: The label of the third value in the template's dropdowns and code sheet.
+UPPGIFT_SAKNAS: tuple[str, str] = ("Uppgift saknas", "Not recorded")
 
 AKTUALISERINGSTYP = (
     Code("anmalan", "Anmälan", "Report of concern", ("orosanmälan", "orosanmalan")),
@@ -196,6 +203,14 @@ UTREDNING_UTFALL = (
          ("flyttat", "avslutad", "övrigt")),
 )
 
+#: What an utredning's outcome implies about ``insats_erbjuden`` (the consistency rules of the
+#: cleaning): "Insats beviljad" means an insats was granted, "Inget behov" that none was. The other
+#: outcomes imply nothing (a declined or LVU case may or may not have had an offer recorded).
+UTFALL_INSATS_ERBJUDEN: dict[str, bool] = {"insats": True, "inget_behov": False}
+#: Outcomes that contradict an accepted insats (``insats_svar`` "ja"): the need was there but the
+#: guardian/young person declined.
+UTFALL_AVBOJT: frozenset[str] = frozenset({"avbojd"})
+
 INSATS_SVAR = (
     Code("ja", "Tackat ja", "Accepted", ("ja", "accepterat", "tackat ja")),
     Code("nej", "Tackat nej", "Declined", ("nej", "avböjt", "tackat nej")),
@@ -215,6 +230,15 @@ INSATS_TYP = (
     Code("stodboende", "Stödboende", "Supported housing"),
     Code("sis", "SiS särskilt ungdomshem", "SiS secure youth home", ("sis",)),
     Code("annan", "Annan insats", "Other intervention", ("annat",)),
+)
+
+#: Kinds of utredning a row reached (derived): its own, or added to an ongoing one (påförd) that is
+#: in the data (the row takes that utredning's outcome) or is not (its outcome is unknown).
+UTREDNING_SLAG = (
+    Code("egen", "Egen utredning", "Own investigation"),
+    Code("pafort", "Påförd pågående utredning (i data)", "Added to an ongoing investigation (in the data)"),
+    Code("pafort_utan_kalla", "Påförd pågående utredning (inte i data)",
+         "Added to an ongoing investigation (not in the data)"),
 )
 
 #: Insats types that are heldygnsvård (out-of-home care); the rest are öppenvård.
@@ -397,8 +421,15 @@ _DERIVED_COLUMNS: tuple[Column, ...] = (
     Column("utredning_inledd", "Utredning inledd", "Investigation opened", "bool", "derived",
            group="utredning",
            description_en="A new investigation was opened or the row was added to an ongoing one."),
+    Column("utredning_slag", "Utredningens slag", "Kind of investigation", "code", "derived",
+           codes=UTREDNING_SLAG, group="utredning",
+           description_en="Own utredning, or added to an ongoing one (fb_beslut 'pagaende') of the same "
+           "child that is in the data (running on the decision date: the row takes its outcome) or is not "
+           "(closure and outcome unknown). Missing when no utredning was opened."),
     Column("utredning_avslutad", "Utredning avslutad", "Investigation closed", "bool", "derived",
-           group="utredning"),
+           group="utredning",
+           description_en="Missing (unknown) for a row added to an ongoing utredning that is not in the "
+           "data."),
     Column("utredning_dagar", "Utredningstid, dagar", "Investigation length, days", "int",
            "derived", group="utredning"),
     Column("utredning_inom_frist", "Utredning inom fyra månader",
@@ -414,6 +445,11 @@ _DERIVED_COLUMNS: tuple[Column, ...] = (
 )
 
 COLUMNS: tuple[Column, ...] = _INPUT_COLUMNS + _DERIVED_COLUMNS
+#: Coded input columns that accept the spellings of "uppgift saknas" (JA_NEJ_ALIASES_UNKNOWN) as a
+#: missing value; every yes/no column does too. Kön has its own code for unknown; the type and the
+#: förhandsbedömning decision decide the flow (blank = not yet decided) and take no third value.
+UNKNOWN_CODE_COLUMNS: frozenset[str] = frozenset({"anmalare", "utredning_utfall", "insats_svar",
+                                                  "insats_typ", "insats_lagrum"})
 _BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
 
 #: Columns a person enters in the template (identifier + input), in template order.
