@@ -1354,14 +1354,14 @@ def derive_flow(df: pd.DataFrame, period_slut: pd.Timestamp | None) -> None:
     closed = pd.Series(own_closed, index=df.index, dtype="boolean")
     closed[linked & ~own_closed] = own_closed[ongoing[linked & ~own_closed]]
     closed[pag & ~linked & ~own_closed] = pd.NA
-    closed_known = closed.fillna(False)
     start = df["utredning_start"].where(df["utredning_start"].notna(),
                                         df["fb_datum"].where(df["fb_beslut"] == "inleda"))
     df["utredning_inledd"] = opened.astype("boolean")
     df["utredning_avslutad"] = closed
     df["utredning_dagar"] = _days(df["utredning_slut"], start)
-    df["utredning_inom_frist"] = _censored_deadline(closed_known, df["utredning_dagar"], start, period_slut,
-                                                    schema.UTREDNING_FRIST_DAGAR, opened)
+    # timeliness is the row's own utredning's (a påförd row has no own dates): as before the links
+    df["utredning_inom_frist"] = _censored_deadline(pd.Series(own_closed, index=df.index), df["utredning_dagar"],
+                                                    start, period_slut, schema.UTREDNING_FRIST_DAGAR, opened)
     df["utredning_oppen_vid_periodslut"] = (opened & ~closed).astype("boolean")
 
     def three_valued(flag: pd.Series, reachable: pd.Series) -> pd.Series:
