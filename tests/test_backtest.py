@@ -1,7 +1,9 @@
 """Back test: a published 2 x k table (Statistics Norway 2010, closed investigations by reporter and
 conclusion, with unknown conclusions) expanded to case level, cleaned and run through the funnel,
 gives back the table's shares and cross-product ratios exactly - the unknowns included, as
-bortfall beside the shares and never as "no". Provenance: tests/fixtures/ssb_2010_avslutta_undersokingar.json."""
+bortfall beside the shares and never as "no".
+
+Provenance: tests/fixtures/ssb_2010_avslutta_undersokingar.json."""
 
 from __future__ import annotations
 
@@ -37,7 +39,8 @@ def _rows() -> list[dict[str, str | None]]:
             utfall = {"vedtak": "Insats beviljad", "lagt_bort": "Inget behov"}.get(kind)
             unknown = UNKNOWN_SPELLINGS[j % len(UNKNOWN_SPELLINGS)]
             out.append({
-                "rad_id": str(i + 1), "barn_id": f"b{i:06d}", "alder": str(i % 18), "kon": "Flicka" if i % 2 else "Pojke",
+                "rad_id": str(i + 1), "barn_id": f"b{i:06d}", "alder": str(i % 18),
+                "kon": "Flicka" if i % 2 else "Pojke",
                 "aktualiseringsdatum": day.strftime("%Y-%m-%d"), "aktualiseringstyp": "Anmälan",
                 "anmalare": label, "orsak_omsorgssvikt": "Ja", "fb_beslut": "Inleda utredning",
                 "fb_datum": (day + pd.Timedelta(days=7)).strftime("%Y-%m-%d"),
@@ -115,7 +118,8 @@ def test_cross_product_ratios_are_recovered(cleaned: clean.CleanResult) -> None:
     ref = by[REF]
     for c in levels:
         table_or = (by[c]["vedtak"] * ref["lagt_bort"]) / (by[c]["lagt_bort"] * ref["vedtak"])
-        cleaned_or = (counts.loc[c, True] * counts.loc[REF, False]) / (counts.loc[c, False] * counts.loc[REF, True])
+        cleaned_or = ((counts.loc[c, True] * counts.loc[REF, False])
+                      / (counts.loc[c, False] * counts.loc[REF, True]))
         assert cleaned_or == pytest.approx(table_or, rel=1e-12)
         assert np.exp(fit.params[c]) == pytest.approx(table_or, rel=1e-8)
     assert len(known) == 24_966 - 101

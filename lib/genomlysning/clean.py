@@ -1360,8 +1360,9 @@ def derive_flow(df: pd.DataFrame, period_slut: pd.Timestamp | None) -> None:
     df["utredning_avslutad"] = closed
     df["utredning_dagar"] = _days(df["utredning_slut"], start)
     # timeliness is the row's own utredning's (a påförd row has no own dates): as before the links
-    df["utredning_inom_frist"] = _censored_deadline(pd.Series(own_closed, index=df.index), df["utredning_dagar"],
-                                                    start, period_slut, schema.UTREDNING_FRIST_DAGAR, opened)
+    own_done = pd.Series(own_closed, index=df.index)
+    df["utredning_inom_frist"] = _censored_deadline(own_done, df["utredning_dagar"], start, period_slut,
+                                                    schema.UTREDNING_FRIST_DAGAR, opened)
     df["utredning_oppen_vid_periodslut"] = (opened & ~closed).astype("boolean")
 
     def three_valued(flag: pd.Series, reachable: pd.Series) -> pd.Series:

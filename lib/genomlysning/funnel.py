@@ -214,8 +214,9 @@ def funnel(df: pd.DataFrame) -> pd.DataFrame:
                           **_rate_columns("andel_forsta", n, base_first)})
         t.loc[0, ["andel_foregaende", "andel_foregaende_lo", "andel_foregaende_hi"]] = np.nan
         t["n_okand"] = t["n_okand"].astype(float).where(t["steg"].isin(UNKNOWABLE))
-        own_cols = {c: np.full(len(n), np.nan) for c in ("n_egna", "n_bas_foregaende_egna", "andel_foregaende_egna",
-                                                         "andel_foregaende_egna_lo", "andel_foregaende_egna_hi")}
+        own_names = ("n_egna", "n_bas_foregaende_egna", "andel_foregaende_egna", "andel_foregaende_egna_lo",
+                     "andel_foregaende_egna_hi")
+        own_cols = {c: np.full(len(n), np.nan) for c in own_names}
         if unit == "aktualiseringar":
             no = ro.sum(axis=0).to_numpy().astype(float)
             uno = uo.sum(axis=0).to_numpy().astype(float)

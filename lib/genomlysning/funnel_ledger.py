@@ -40,7 +40,8 @@ OUT = "utanfor"
 NONE = "ingen"
 UNKNOWN = "okand"
 #: Stages after which the next stage can be unknown (the stage before each of funnel.UNKNOWABLE).
-_BEFORE_UNKNOWABLE: tuple[str, ...] = tuple(funnel.STAGES[funnel.STAGES.index(s) - 1] for s in funnel.UNKNOWABLE)
+_BEFORE_UNKNOWABLE: tuple[str, ...] = tuple(funnel.STAGES[funnel.STAGES.index(s) - 1]
+                                            for s in funnel.UNKNOWABLE)
 
 
 def _akt_codes() -> tuple[str, ...]:
@@ -81,7 +82,8 @@ def akt_at_least(stage: str, kind: str | None = None) -> list[str]:
 def akt_unknown_at(stage: str, kind: str | None = None) -> list[str]:
     """``steg`` codes of aktualiseringar for which reaching ``stage`` is unknown."""
     i = funnel.STAGES.index(stage)
-    return [c for c in AKT_STEG if _parse(c)[2] and _parse(c)[0] < i and (kind is None or _parse(c)[1] == kind)]
+    return [c for c in AKT_STEG
+            if _parse(c)[2] and _parse(c)[0] < i and (kind is None or _parse(c)[1] == kind)]
 
 
 def akt_known_at(stage: str, prev: str | None = None, kind: str | None = None) -> list[str]:
@@ -358,7 +360,8 @@ def _register_funnel(led: Ledger, t: pd.DataFrame) -> None:
     linked = {c: ["n", "n_bas_foregaende"] for c in t.columns
               if c.startswith("andel_foregaende") and not c.startswith("andel_foregaende_egna")}
     linked |= {c: ["n", "n_bas_forsta"] for c in t.columns if c.startswith("andel_forsta")}
-    linked |= {c: ["n_egna", "n_bas_foregaende_egna"] for c in t.columns if c.startswith("andel_foregaende_egna")}
+    linked |= {c: ["n_egna", "n_bas_foregaende_egna"] for c in t.columns
+               if c.startswith("andel_foregaende_egna")}
     led.add("tratt", t, cells, linked=linked)
 
 
@@ -377,7 +380,8 @@ def _register_breakdown(led: Ledger, name: str, t: pd.DataFrame) -> None:
             else:
                 cells[f"n_okand_{s}"].append(Cell.of(B, **{f"{v}:{c}": barn_unknown_at(s)}))
     linked = {c: [f"n_{s}", "n_aktualisering", *([f"n_okand_{s}"] if s in funnel.UNKNOWABLE else [])]
-              for s in funnel.STAGES[1:] for c in t.columns if c in (f"andel_{s}", f"andel_{s}_lo", f"andel_{s}_hi")}
+              for s in funnel.STAGES[1:] for c in t.columns
+              if c in (f"andel_{s}", f"andel_{s}_lo", f"andel_{s}_hi")}
     led.add(name, t, cells, linked=linked)
 
 

@@ -926,7 +926,8 @@ def _render(s: dict[str, Any]) -> pd.DataFrame:
         "utredning_start": _iso(s["utr_start"]),
         "utredning_slut": _iso(s["utr_end"]),
         "barnsamtal": _janej(s["samtal"], own & ~s["saknas_samtal"]),
-        "barnsamtal_antal": np.where(own & ~s["saknas_samtal"], _SMALL_INTS[np.minimum(s["samtal_n"], 199)], ""),
+        "barnsamtal_antal": np.where(own & ~s["saknas_samtal"], _SMALL_INTS[np.minimum(s["samtal_n"], 199)],
+                                     ""),
     }
     for k, v in s["contacts"].items():
         cols[k] = _janej(v, own)
@@ -934,11 +935,11 @@ def _render(s: dict[str, Any]) -> pd.DataFrame:
     no_out = s["saknas_utfall"]
     no_svar = no_out | s["saknas_svar"]
     no_start = no_svar | s["saknas_startad"]
+    svar = np.where(offered & ~no_svar, np.where(s["accepted"], "ja", "nej"), "").astype(object)
     cols |= {
         "utredning_utfall": _labels("utredning_utfall", np.where(no_out, "", s["utfall"]).astype(object)),
         "insats_erbjuden": _janej(offered, s["closed"] & ~no_out),
-        "insats_svar": _labels("insats_svar", np.where(offered & ~no_svar, np.where(s["accepted"], "ja", "nej"),
-                                                       "").astype(object)),
+        "insats_svar": _labels("insats_svar", svar),
         "insats_startad": _janej(s["started"], offered & ~no_start),
         "insats_typ": _labels("insats_typ", np.where(no_out, "", s["insats_typ"]).astype(object)),
         "insats_lagrum": _labels("insats_lagrum", np.where(no_out, "", s["lagrum"]).astype(object)),
