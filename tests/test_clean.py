@@ -1016,3 +1016,94 @@ def test_mask_text(text: str, masked: str) -> None:
 ])
 def test_contains_personnummer(text: str, hit: bool) -> None:
     assert clean.contains_personnummer(text) is hit
+
+
+# ---------------------------------------------------------------------------------------------
+# Unknown is not no: three values, consistency of outcome and insats, påförda utredningar
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", [*schema.JA_NEJ_ALIASES_UNKNOWN, "Uppgift saknas", " OKÄNT ", "Vet ej.", "?"])
+def test_spellings_of_unknown_are_read_as_missing_not_no(text: str) -> None:
+    assert clean.match_code(text, "barnsamtal") == (clean.UNKNOWN, "exakt")
+    assert clean.match_code(text, "utredning_utfall") == (clean.UNKNOWN, "exakt")
+    result = run([row(barnsamtal=text, barnsamtal_antal=None, insats_startad=text)])
+    assert found(result) == set()
+    f = result.frame
+    assert f["barnsamtal"].isna().all() and f["insats_startad"].isna().all()  # accepted: start unknown
+
+
+def test_unknown_is_not_a_value_of_the_flow_deciding_codes() -> None:
+    assert clean.match_code("uppgift saknas", "fb_beslut") == (None, "okand")
+    assert clean.match_code("uppgift saknas", "kon") == ("okant", "exakt")  # kön has its own code
+
+
+def test_a_blank_stage_is_unknown_where_it_could_have_been_reached_and_no_where_it_could_not() -> None:
+    rows = [
+        # closed utredning, outcome and offer blank: the offer is unknown, and so is everything after
+        row(rad_id="1", utredning_utfall=None, insats_erbjuden=None, insats_svar=None, insats_startad=None,
+            insats_typ=None, insats_lagrum=None),
+        # open utredning: no insats can have been offered yet -> nej by derivation
+        row(rad_id="2", personnummer=pnr("20150305", "984"), utredning_slut=None, utredning_utfall=None,
+            insats_erbjuden=None, insats_svar=None, insats_startad=None, insats_typ=None, insats_lagrum=None),
+        # offered, answer blank: acceptance and start unknown
+        row(rad_id="3", personnummer=pnr("20150306", "986"), insats_svar=None, insats_startad=None),
+        # declined: start "nej" by derivation
+        row(rad_id="4", personnummer=pnr("20150307", "988"), utredning_utfall="Avslutad av annat skäl",
+            insats_svar="Tackat nej", insats_startad=None),
+    ]
+    result = run(rows)
+    assert found(result) == set()
+    f = result.frame.set_index("rad_excel").sort_index()
+    got = f[["insats_erbjuden", "insats_accepterad", "insats_startad"]].astype(object)
+    got = got.where(got.notna(), None).values.tolist()
+    assert got == [[None, None, None], [False, False, False], [True, None, None], [True, False, False]]
+
+
+def test_the_outcome_implies_a_blank_offer_and_says_so() -> None:
+    granted = run([row(insats_erbjuden=None)])
+    assert found(granted) == {(2, "insats_underforstadd", "insats_erbjuden", "varning")}
+    assert "Insats beviljad" in granted.problems["giltigt"].iloc[0]
+    assert granted.frame["insats_erbjuden"].tolist() == [True]
+    no_need = run([row(utredning_utfall="Inget behov", insats_erbjuden=None, insats_svar=None,
+                       insats_startad=None, insats_typ=None, insats_lagrum=None)])
+    assert found(no_need) == {(2, "insats_underforstadd", "insats_erbjuden", "varning")}
+    assert no_need.frame["insats_erbjuden"].tolist() == [False]
+
+
+def test_a_contradiction_between_outcome_and_insats_is_flagged_and_counted_as_unknown() -> None:
+    # "Inget behov" with an insats offered, accepted and started
+    result = run([row(utredning_utfall="Inget behov")])
+    assert found(result) == {(2, "utfall_motsager_insats", "insats_erbjuden", "varning")}
+    f = result.frame
+    assert f["insats_erbjuden"].isna().all() and f["utredning_avslutad"].all()
+    assert len(result.quarantine) == 0
+
+
+def _pafort(**kw: str | None) -> dict[str, str | None]:
+    return row(rad_id="2", aktualiseringsdatum="2024-04-02", skyddsbedomning_datum="2024-04-02",
+               fb_beslut="Påförs pågående utredning", fb_datum="2024-04-05", utredning_start=None,
+               utredning_slut=None, barnsamtal=None, barnsamtal_antal=None, kontakt_skola=None,
+               utredning_utfall=None, insats_erbjuden=None, insats_svar=None, insats_startad=None,
+               insats_typ=None, insats_lagrum=None, orsak_omsorgssvikt=None, orsak_skolfranvaro="Ja", **kw)
+
+
+def test_a_row_added_to_an_ongoing_utredning_takes_its_outcome() -> None:
+    result = run([row(), _pafort()])
+    assert found(result) == set()
+    f = result.frame.set_index("rad_excel").sort_index()
+    assert f["utredning_slag"].astype(object).tolist() == ["egen", "pafort"]
+    added = f.loc[3]
+    assert bool(added["utredning_avslutad"]) and added["utredning_utfall"] == "insats"
+    assert bool(added["insats_erbjuden"]) and bool(added["insats_accepterad"]) and bool(added["insats_startad"])
+    assert pd.isna(added["utredning_slut"])  # the row's own dates are kept as entered
+
+
+def test_a_row_added_to_an_utredning_not_in_the_data_has_an_unknown_closing() -> None:
+    result = run([_pafort()])
+    f = result.frame
+    assert f["utredning_slag"].astype(object).tolist() == ["pafort_utan_kalla"]
+    assert f["utredning_inledd"].tolist() == [True] and f["utredning_avslutad"].isna().all()
+    assert f["insats_erbjuden"].isna().all()  # reachable if the ongoing one closed: unknown
+    # an ongoing utredning that had closed before the decision is not the one it was added to
+    late = run([row(utredning_slut="2024-04-01"), _pafort()])
+    assert late.frame["utredning_slag"].astype(object).tolist() == ["egen", "pafort_utan_kalla"]
