@@ -828,6 +828,21 @@ TEXTS.update({
     "n_forsta": {"sv": "Antal i första steget", "en": "Count at the first stage"},
     "andel_foregaende": {"sv": "Andel av föregående steg", "en": "Share of the previous stage"},
     "andel_forsta": {"sv": "Andel av första steget", "en": "Share of the first stage"},
+    "n_okand": {"sv": "Uppgift saknas (bortfall)", "en": "Not recorded (missing)"},
+    "n_bas_foregaende": {"sv": "Nämnare: föregående steg med känt utfall",
+                         "en": "Denominator: previous stage with a known outcome"},
+    "n_bas_forsta": {"sv": "Nämnare: första steget med känt utfall",
+                     "en": "Denominator: first stage with a known outcome"},
+    "n_egna": {"sv": "Antal, egna utredningar", "en": "Count, own investigations"},
+    "n_bas_foregaende_egna": {"sv": "Nämnare: föregående steg, egna utredningar",
+                              "en": "Denominator: previous stage, own investigations"},
+    "andel_foregaende_egna": {"sv": "Andel av föregående steg, egna utredningar",
+                              "en": "Share of the previous stage, own investigations"},
+    **{f"n_okand_{s}": {"sv": f"Uppgift saknas (bortfall): {sv}", "en": f"Not recorded (missing): {en}"}
+       for s, sv, en in (("utredning_avslutad", "Utredning avslutad", "Investigation closed"),
+                         ("insats_erbjuden", "Insats erbjuden/beviljad", "Intervention offered/granted"),
+                         ("insats_accepterad", "Insats accepterad", "Intervention accepted"),
+                         ("insats_startad", "Insats startad", "Intervention started"))},
     "n_grupp": {"sv": "Antal i gruppen", "en": "Number in the group"},
     "n_totalt": {"sv": "Totalt antal (nämnare)", "en": "Total (denominator)"},
     "n_bas": {"sv": "Antal med känt utfall (nämnare)", "en": "Known outcome (denominator)"},
@@ -877,18 +892,26 @@ TEXTS.update({
     "not_kapslad": {
         "sv": "Stegen är kapslade: en aktualisering räknas i ett steg bara om den också nått alla tidigare "
               "steg. Ett barn räknas i ett steg om någon av dess aktualiseringar under året nådde steget. "
-              "Aktualiseringar som påförts en pågående utredning har ingen egen utredning och räknas inte "
-              "som avslutade.",
+              "En aktualisering som påförts en pågående utredning får den utredningens avslut och utfall när "
+              "den finns i data; annars är avslutet okänt (bortfall). Uppgift saknas = steget kunde ha nåtts "
+              "men uppgiften saknas: sådana ärenden ingår inte i andelens nämnare utan redovisas i kolumnen "
+              "Uppgift saknas (bortfall). Andelen avslutade av inledda egna utredningar räknas bara på "
+              "kommunens egna utredningar.",
         "en": "The stages are nested: a referral counts at a stage only if it also reached every earlier "
-              "stage. A child counts at a stage if any of its referrals in the year reached it. Referrals "
-              "added to an ongoing investigation have no investigation of their own and never count as "
-              "closed."},
+              "stage. A child counts at a stage if any of its referrals in the year reached it. A referral "
+              "added to an ongoing investigation takes that investigation's closing and outcome when it is "
+              "in the data; otherwise its closing is unknown (missing). Not recorded = the stage could have "
+              "been reached but the answer is missing: such cases are left out of the share's denominator "
+              "and shown in the column Not recorded (missing). Own investigations closed of those opened is "
+              "computed on the municipality's own investigations only."},
     "not_fordelning": {
-        "sv": "Andel = andel av gruppens aktualiseringar (barn) som nådde steget, med 95 % "
+        "sv": "Andel = andel av gruppens aktualiseringar (barn) som nådde steget, bland dem där det är "
+              "känt (bortfallet redovisas i kolumnerna Uppgift saknas), med 95 % "
               "konfidensintervall (Wilson). En aktualisering med flera anmälningsorsaker räknas under var "
               "och en av dem, och ett barn räknas under varje kategori som någon av dess aktualiseringar "
               "har; summan över kategorierna kan därför bli större än totalen.",
-        "en": "Share = share of the group's referrals (children) that reached the stage, with a 95% "
+        "en": "Share = share of the group's referrals (children) that reached the stage, among those where "
+              "it is known (the missing are shown in the columns Not recorded), with a 95% "
               "confidence interval (Wilson). A referral with several reasons counts under each of them, and "
               "a child counts under every category any of its referrals has, so the categories can add up "
               "to more than the total."},
@@ -906,8 +929,11 @@ TEXTS.update({
               "var öppna vid periodslut censureras då.",
         "en": "Kaplan–Meier estimate of the share completed after a number of days (95% CI); cases open at "
               "the end of the period are censored then."},
-    "not_utfall": {"sv": "Andel av de avslutade utredningarna (95 % KI, Wilson).",
-                   "en": "Share of the closed investigations (95% CI, Wilson)."},
+    "not_utfall": {"sv": "Andel av de avslutade utredningarna med känt utfall (95 % KI, Wilson); utredningar "
+                         "där utfallet saknas redovisas på raden Uppgift saknas och ingår inte i nämnaren.",
+                   "en": "Share of the closed investigations with a known outcome (95% CI, Wilson); "
+                         "investigations without a recorded outcome are shown on the row Not recorded and "
+                         "left out of the denominator."},
     "not_insatser": {"sv": "Andel av alla erbjudna insatser (95 % KI, Wilson). Heldygnsinsats = familjehem, "
                            "HVB, stödboende eller SiS särskilt ungdomshem.",
                      "en": "Share of all offered interventions (95% CI, Wilson). Out-of-home care = foster "

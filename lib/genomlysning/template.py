@@ -154,8 +154,8 @@ def code_rows(lang: Lang = "sv") -> list[tuple[str, ...]]:
             rows.extend((c.name, c.sv, k.code, k.sv, k.en, ", ".join(k.aliases)) for k in c.codes)
     rows.append(("orsak_*", "Ja/Nej", "ja", "Ja", "Yes", ", ".join(schema.JA_NEJ_ALIASES_TRUE)))
     rows.append(("orsak_*", "Ja/Nej", "nej", "Nej", "No", ", ".join(schema.JA_NEJ_ALIASES_FALSE)))
-    rows.append(("Ja/Nej, " + ", ".join(sorted(schema.UNKNOWN_CODE_COLUMNS)), "", "", schema.UPPGIFT_SAKNAS[0],
-                 schema.UPPGIFT_SAKNAS[1], ", ".join(schema.JA_NEJ_ALIASES_UNKNOWN)))
+    where = "Ja/Nej, " + ", ".join(sorted(schema.UNKNOWN_CODE_COLUMNS))
+    rows.append((where, "", "", *schema.UPPGIFT_SAKNAS, ", ".join(schema.JA_NEJ_ALIASES_UNKNOWN)))
     rows.extend((r.column, _REASON_ROW[lang], r.code, r.sv, r.en, ", ".join(r.aliases))
                 for r in schema.ORSAKER)
     return rows
