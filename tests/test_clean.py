@@ -57,7 +57,7 @@ RULE_CASES: list[tuple[str, str, str, dict, dict]] = [
      {"aktualiseringstyp": " ANMÄLAN "}),
     ("okand_kod", "fb_beslut", "fel", {"fb_beslut": "Kanske"}, {"fb_beslut": "inleds"}),
     ("okand_kod", "insats_erbjuden", "fel", {"insats_erbjuden": "kanske"}, {"insats_erbjuden": "x"}),
-    ("okand_kod", "insats_svar", "fel", {"insats_svar": "Vet ej"}, {"insats_svar": "ja"}),
+    ("okand_kod", "insats_svar", "fel", {"insats_svar": "Kanske"}, {"insats_svar": "ja"}),
     ("okand_kod", "insats_startad", "fel", {"insats_startad": "snart"}, {"insats_startad": "1"}),
     ("okand_kod", "anmalare", "varning", {"anmalare": "Kompis"}, {"anmalare": "bvc"}),
     ("okand_kod", "kon", "varning", {"kon": "q"}, {"kon": "F"}),
@@ -105,24 +105,44 @@ RULE_CASES: list[tuple[str, str, str, dict, dict]] = [
      {"_base": "minimal", "fb_beslut": "Inleda", "fb_datum": "2024-03-06", "utredning_slut": "2024-05-01"}),
     ("utan_utredning", "utredning_utfall", "fel", {"_base": "minimal", "utredning_utfall": "Inget behov"},
      {"_base": "minimal", "utredning_utfall": "Inget behov", "utredning_start": "2024-03-06",
-      "utredning_slut": "2024-04-06"}),
+      "utredning_slut": "2024-04-06", "insats_erbjuden": "Nej"}),
     ("utan_utredning", "kontakt_skola", "varning", {"_base": "minimal", "kontakt_skola": "Ja"},
      {"_base": "minimal", "kontakt_skola": "Ja", "fb_beslut": "Inleda utredning"}),
     ("utan_utredning", "barnsamtal", "varning", {"_base": "minimal", "barnsamtal": "Nej"},
      {"_base": "minimal", "barnsamtal": "Nej", "utredning_start": "2024-03-07"}),
     ("utfall_utan_slut", "utredning_utfall", "fel", {"utredning_slut": None}, {}),
     ("svar_utan_insats", "insats_svar", "fel", {"insats_erbjuden": "Nej", "insats_startad": None,
-                                               "insats_typ": None, "insats_lagrum": None},
+                                               "insats_typ": None, "insats_lagrum": None,
+                                               "utredning_utfall": "Hänvisad till annat stöd"},
      {"insats_erbjuden": "Ja", "insats_svar": "Tackat nej", "insats_startad": "Nej"}),
-    ("svar_utan_insats", "insats_svar", "fel", {"insats_erbjuden": None, "insats_startad": None,
-                                               "insats_typ": None, "insats_lagrum": None},
-     {"insats_erbjuden": None, "insats_svar": None, "insats_startad": None, "insats_typ": None,
-      "insats_lagrum": None}),
+    ("svar_utan_insats", "insats_svar", "fel", {"insats_erbjuden": "nej", "insats_startad": None,
+                                               "insats_typ": None, "insats_lagrum": None,
+                                               "utredning_utfall": "Hänvisad till annat stöd"},
+     {"insats_erbjuden": "nej", "insats_svar": None, "insats_startad": None, "insats_typ": None,
+      "insats_lagrum": None, "utredning_utfall": "Hänvisad till annat stöd"}),
+    ("insats_underforstadd", "insats_erbjuden", "varning", {"insats_erbjuden": None},
+     {"insats_erbjuden": "Uppgift saknas", "insats_svar": None, "insats_startad": None, "insats_typ": None,
+      "insats_lagrum": None, "utredning_utfall": "Avslutad av annat skäl"}),
+    ("insats_underforstadd", "insats_erbjuden", "varning",
+     {"insats_erbjuden": None, "utredning_utfall": "Hänvisad till annat stöd"},
+     {"insats_erbjuden": "vet ej", "utredning_utfall": "Hänvisad till annat stöd", "insats_svar": None,
+      "insats_startad": None, "insats_typ": None, "insats_lagrum": None}),
+    ("utfall_motsager_insats", "insats_erbjuden", "varning",
+     {"insats_erbjuden": "Nej", "insats_svar": None, "insats_startad": None, "insats_typ": None,
+      "insats_lagrum": None}, {"insats_erbjuden": "Ja"}),
+    ("utfall_motsager_insats", "insats_erbjuden", "varning", {"utredning_utfall": "Inget behov"},
+     {"utredning_utfall": "Insats beviljad"}),
+    ("utfall_motsager_insats", "insats_svar", "varning",
+     {"utredning_utfall": "Behov men vårdnadshavare/den unge avböjer", "insats_startad": None},
+     {"utredning_utfall": "Behov men vårdnadshavare/den unge avböjer", "insats_svar": "Tackat nej",
+      "insats_startad": "Nej"}),
     ("startad_utan_ja", "insats_startad", "fel", {"insats_svar": "Tackat nej"},
      {"insats_svar": "Tackat nej", "insats_lagrum": "LVU"}),
-    ("insats_utan_erbjudande", "insats_typ", "fel", {"_base": "minimal", "insats_typ": "HVB"},
+    ("insats_utan_erbjudande", "insats_typ", "fel",
+     {"_base": "minimal", "insats_typ": "HVB", "insats_erbjuden": "Nej"},
      {"_base": "minimal", "insats_typ": "HVB", "insats_erbjuden": "Ja"}),
-    ("insats_utan_erbjudande", "insats_lagrum", "fel", {"_base": "minimal", "insats_lagrum": "SoL"},
+    ("insats_utan_erbjudande", "insats_lagrum", "fel",
+     {"_base": "minimal", "insats_lagrum": "SoL", "insats_erbjuden": "n"},
      {"_base": "minimal", "insats_lagrum": "SoL", "insats_erbjuden": "J"}),
     ("barnsamtal_antal_motsagelse", "barnsamtal_antal", "varning", {"barnsamtal_antal": "0"},
      {"barnsamtal_antal": "3"}),
@@ -337,7 +357,8 @@ SHOWN_CASES: list[tuple[dict, str, str, str]] = [
     ({"alder": "25"}, "alder", "alder_motsagelse", "25"),
     ({"personnummer": None, "barn_id": "b1", "alder": "112"}, "alder", "alder_utanfor", "112"),
     ({"personnummer": pnr("20000101", "983")}, "alder", "alder_utanfor", "(från personnumret)"),
-    ({"insats_erbjuden": "Nej", "insats_startad": None, "insats_typ": None, "insats_lagrum": None},
+    ({"insats_erbjuden": "Nej", "insats_startad": None, "insats_typ": None, "insats_lagrum": None,
+      "utredning_utfall": "Hänvisad till annat stöd"},
      "insats_svar", "svar_utan_insats", "Tackat ja"),  # a schema label is shown
     ({"personnummer": "Kalle Anka"}, "personnummer", "personnummer_ogiltigt", "text, 10 tecken"),
     ({"personnummer": CHILD[:-1] + "0"}, "personnummer", "personnummer_ogiltigt", "XXXXXXXX-XXXX"),
@@ -584,7 +605,8 @@ def test_insats_flags() -> None:
             row(rad_id="2", aktualiseringsdatum="2024-03-06", insats_typ="Kontaktperson"),
             row(rad_id="3", aktualiseringsdatum="2024-03-07", insats_typ=None),
             row(rad_id="4", aktualiseringsdatum="2024-03-08", insats_erbjuden="Nej", insats_svar=None,
-                insats_startad=None, insats_typ=None, insats_lagrum=None),
+                insats_startad=None, insats_typ=None, insats_lagrum=None,
+                utredning_utfall="Hänvisad till annat stöd"),
             row(rad_id="5", aktualiseringsdatum="2024-03-09", insats_svar="Tackat nej", insats_startad="Nej")]
     for i, r in enumerate(rows):
         r.update(personnummer=_child(i), aktualiseringsdatum="2024-03-05")
@@ -774,6 +796,7 @@ HANDGJORD_EXPECTED = {
     (13, "alder_motsagelse", "alder", "varning"),
     (14, "startad_utan_ja", "insats_startad", "fel"),
     (15, "utfall_utan_slut", "utredning_utfall", "fel"),
+    (15, "insats_underforstadd", "insats_erbjuden", "varning"),  # "Insats beviljad", offer blank
     (16, "barnsamtal_antal_motsagelse", "barnsamtal_antal", "varning"),
     (17, "obligatoriskt_saknas", "aktualiseringsdatum", "fel"),
     (19, "datum_efter_periodslut", "aktualiseringsdatum", "fel"),
@@ -852,8 +875,8 @@ def test_prepare_cleans_every_municipality(project: Path, capsys: pytest.Capture
     _write_kommun(project, "hand2", FIXTURES / "handgjord.csv")
     assert cli.main(["prepare"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out == ["hand: 18 rader in = 7 rena + 11 i karantän; 5 varningar -> data/processed/hand/",
-                   "hand2: 18 rader in = 7 rena + 11 i karantän; 5 varningar -> data/processed/hand2/"]
+    assert out == ["hand: 18 rader in = 7 rena + 11 i karantän; 6 varningar -> data/processed/hand/",
+                   "hand2: 18 rader in = 7 rena + 11 i karantän; 6 varningar -> data/processed/hand2/"]
     assert cli.main(["prepare", "--kommun", "saknas"]) == 1
     assert "saknas: FEL" in capsys.readouterr().out
 
@@ -999,3 +1022,94 @@ def test_mask_text(text: str, masked: str) -> None:
 ])
 def test_contains_personnummer(text: str, hit: bool) -> None:
     assert clean.contains_personnummer(text) is hit
+
+
+# ---------------------------------------------------------------------------------------------
+# Unknown is not no: three values, consistency of outcome and insats, påförda utredningar
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", [*schema.JA_NEJ_ALIASES_UNKNOWN, "Uppgift saknas", " OKÄNT ", "Vet ej."])
+def test_spellings_of_unknown_are_read_as_missing_not_no(text: str) -> None:
+    assert clean.match_code(text, "barnsamtal") == (clean.UNKNOWN, "exakt")
+    assert clean.match_code(text, "utredning_utfall") == (clean.UNKNOWN, "exakt")
+    result = run([row(barnsamtal=text, barnsamtal_antal=None, insats_startad=text)])
+    assert found(result) == set()
+    f = result.frame
+    assert f["barnsamtal"].isna().all() and f["insats_startad"].isna().all()  # accepted: start unknown
+
+
+def test_unknown_is_not_a_value_of_the_flow_deciding_codes() -> None:
+    assert clean.match_code("uppgift saknas", "fb_beslut") == (None, "okand")
+    assert clean.match_code("uppgift saknas", "kon") == ("okant", "exakt")  # kön has its own code
+
+
+def test_a_blank_stage_is_unknown_where_it_could_have_been_reached_and_no_where_it_could_not() -> None:
+    rows = [
+        # closed utredning, outcome and offer blank: the offer is unknown, and so is everything after
+        row(rad_id="1", utredning_utfall=None, insats_erbjuden=None, insats_svar=None, insats_startad=None,
+            insats_typ=None, insats_lagrum=None),
+        # open utredning: no insats can have been offered yet -> nej by derivation
+        row(rad_id="2", personnummer=pnr("20150305", "984"), utredning_slut=None, utredning_utfall=None,
+            insats_erbjuden=None, insats_svar=None, insats_startad=None, insats_typ=None, insats_lagrum=None),
+        # offered, answer blank: acceptance and start unknown
+        row(rad_id="3", personnummer=pnr("20150306", "986"), insats_svar=None, insats_startad=None),
+        # declined: start "nej" by derivation
+        row(rad_id="4", personnummer=pnr("20150307", "988"), utredning_utfall="Avslutad av annat skäl",
+            insats_svar="Tackat nej", insats_startad=None),
+    ]
+    result = run(rows)
+    assert found(result) == set()
+    f = result.frame.set_index("rad_excel").sort_index()
+    got = f[["insats_erbjuden", "insats_accepterad", "insats_startad"]].astype(object)
+    got = got.where(got.notna(), None).values.tolist()
+    assert got == [[None, None, None], [False, False, False], [True, None, None], [True, False, False]]
+
+
+def test_the_outcome_implies_a_blank_offer_and_says_so() -> None:
+    granted = run([row(insats_erbjuden=None)])
+    assert found(granted) == {(2, "insats_underforstadd", "insats_erbjuden", "varning")}
+    assert "Insats beviljad" in granted.problems["giltigt"].iloc[0]
+    assert granted.frame["insats_erbjuden"].tolist() == [True]
+    no_need = run([row(utredning_utfall="Inget behov", insats_erbjuden=None, insats_svar=None,
+                       insats_startad=None, insats_typ=None, insats_lagrum=None)])
+    assert found(no_need) == {(2, "insats_underforstadd", "insats_erbjuden", "varning")}
+    assert no_need.frame["insats_erbjuden"].tolist() == [False]
+
+
+def test_a_contradiction_between_outcome_and_insats_is_flagged_and_counted_as_unknown() -> None:
+    # "Inget behov" with an insats offered, accepted and started
+    result = run([row(utredning_utfall="Inget behov")])
+    assert found(result) == {(2, "utfall_motsager_insats", "insats_erbjuden", "varning")}
+    f = result.frame
+    assert f["insats_erbjuden"].isna().all() and f["utredning_avslutad"].all()
+    assert len(result.quarantine) == 0
+
+
+def _pafort(**kw: str | None) -> dict[str, str | None]:
+    return row(rad_id="2", aktualiseringsdatum="2024-04-02", skyddsbedomning_datum="2024-04-02",
+               fb_beslut="Påförs pågående utredning", fb_datum="2024-04-05", utredning_start=None,
+               utredning_slut=None, barnsamtal=None, barnsamtal_antal=None, kontakt_skola=None,
+               utredning_utfall=None, insats_erbjuden=None, insats_svar=None, insats_startad=None,
+               insats_typ=None, insats_lagrum=None, orsak_omsorgssvikt=None, orsak_skolfranvaro="Ja", **kw)
+
+
+def test_a_row_added_to_an_ongoing_utredning_takes_its_outcome() -> None:
+    result = run([row(), _pafort()])
+    assert found(result) == set()
+    f = result.frame.set_index("rad_excel").sort_index()
+    assert f["utredning_slag"].astype(object).tolist() == ["egen", "pafort"]
+    added = f.loc[3]
+    assert bool(added["utredning_avslutad"]) and added["utredning_utfall"] == "insats"
+    assert all(bool(added[c]) for c in ("insats_erbjuden", "insats_accepterad", "insats_startad"))
+    assert pd.isna(added["utredning_slut"])  # the row's own dates are kept as entered
+
+
+def test_a_row_added_to_an_utredning_not_in_the_data_has_an_unknown_closing() -> None:
+    result = run([_pafort()])
+    f = result.frame
+    assert f["utredning_slag"].astype(object).tolist() == ["pafort_utan_kalla"]
+    assert f["utredning_inledd"].tolist() == [True] and f["utredning_avslutad"].isna().all()
+    assert f["insats_erbjuden"].isna().all()  # reachable if the ongoing one closed: unknown
+    # an ongoing utredning that had closed before the decision is not the one it was added to
+    late = run([row(utredning_slut="2024-04-01"), _pafort()])
+    assert late.frame["utredning_slag"].astype(object).tolist() == ["egen", "pafort_utan_kalla"]

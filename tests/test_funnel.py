@@ -303,7 +303,10 @@ def _check_truth(df: pd.DataFrame, truth: dict) -> int:
         population = truth["models"][name]["population"]
         if name in STAGES:
             assert population == STAGES[STAGES.index(name) - 1]  # the previous funnel stage
-            x, n = akt.loc[name, "n"], akt.loc[name, "n_foregaende"]
+            # the generator draws these for own utredningar; unknowns leave the base
+            own = STAGES.index(name) > STAGES.index("utredning_inledd")
+            x, n = ((akt.loc[name, "n_egna"], akt.loc[name, "n_bas_foregaende_egna"]) if own
+                    else (akt.loc[name, "n"], akt.loc[name, "n_bas_foregaende"]))
         else:
             assert population == "fb_beslut == 'inleda'"
             pop = (df["fb_beslut"].astype(object) == "inleda").to_numpy()
@@ -410,3 +413,68 @@ def test_deadline_cohort_leaves_out_quick_cases_whose_deadline_had_not_passed() 
     t = funnel.timeliness(df, "2025-12-31", by=()).set_index("utfall").loc["fb_inom_frist"]
     assert (t["n_ja"], t["n_nej"], t["n_censurerade"], t["n_saknas"]) == (1, 1, 2, 0)
     assert t["andel"] == pytest.approx(0.5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Unknown is not no: bortfall beside every share, in both units, through the ledger
+# ---------------------------------------------------------------------------------------------
+
+def fixture_with_unknowns() -> pd.DataFrame:
+    """:func:`fixture` plus three rows whose reaching a stage is unknown.
+
+    r10 B7  inleda, closed, outcome and offer not recorded (offer unknown)
+    r11 B2  inleda, closed, offered, answer not recorded (acceptance unknown)
+    r12 B8  pagaende, the ongoing utredning not in the data (closing unknown)
+    """
+    base = fixture()
+    common = dict(aktualiseringstyp="anmalan", arendetyp="foralder", orsaker=["omsorgssvikt"],
+                  aldersgrupp="6-12", kon="pojke", anmalare="skola", fb_inom_frist=True, dagar_till_fb=4)
+    extra = make_clean([
+        dict(barn_id="B7", aktualiseringsdatum="2025-03-03", utredning_start="2025-03-07", utredning_dagar=50,
+             utredning_inom_frist=True,
+             **common, **{**_flow("inleda", True), "insats_erbjuden": pd.NA, "insats_accepterad": pd.NA,
+                          "insats_startad": pd.NA}),
+        dict(barn_id="B2", aktualiseringsdatum="2025-07-01", utredning_start="2025-07-05", utredning_dagar=40,
+             utredning_inom_frist=True,
+             utredning_utfall="insats", insats_typ="kontaktperson", insats_heldygn=False,
+             **common, **{**_flow("inleda", True, True), "insats_accepterad": pd.NA,
+                          "insats_startad": pd.NA}),
+        dict(barn_id="B8", aktualiseringsdatum="2025-09-01", **common,
+             **{**_flow("pagaende"), "utredning_avslutad": pd.NA, "insats_erbjuden": pd.NA,
+                "insats_accepterad": pd.NA, "insats_startad": pd.NA}),
+    ])
+    extra["rad_id"] = ["10", "11", "12"]
+    return pd.concat([base, extra], ignore_index=True)
+
+
+def test_unknown_stages_leave_the_base_and_are_counted_beside_it() -> None:
+    y = funnel.in_year(fixture_with_unknowns(), 2025)
+    t = funnel.funnel(y)
+    akt = t[t["enhet"] == "aktualiseringar"].set_index("steg")
+    barn = t[t["enhet"] == "barn"].set_index("steg")
+    assert akt["n"].tolist() == [11, 9, 8, 5, 3, 1, 1]
+    assert akt.loc[list(funnel.UNKNOWABLE), "n_okand"].tolist() == [1, 2, 3, 3]
+    assert akt["n_okand"].iloc[:3].isna().all()  # these stages cannot be unknown
+    assert akt.loc["utredning_avslutad", "andel_foregaende"] == pytest.approx(5 / 7)  # r12 left out
+    assert akt.loc["insats_erbjuden", "andel_foregaende"] == pytest.approx(3 / 4)  # r10 left out
+    assert akt.loc["insats_accepterad", "andel_foregaende"] == pytest.approx(1 / 2)  # r11 left out
+    assert akt.loc["insats_startad", "andel_forsta"] == pytest.approx(1 / (11 - 3))
+    # closed of opened on the municipality's own utredningar (r4 open; r5, r12 are påförda)
+    assert akt.loc["utredning_avslutad", "n_egna"] == 5
+    assert akt.loc["utredning_avslutad", "andel_foregaende_egna"] == pytest.approx(5 / 6)
+    assert barn.loc[list(funnel.UNKNOWABLE), "n_okand"].tolist() == [1, 2, 3, 3]  # B8; +B7; +B2
+    assert barn.loc["insats_accepterad", "n_bas_foregaende"] == 2 - 1  # B1, B2 offered; B2's answer unknown
+    bd = funnel.breakdown(y, "aktualiseringar", ["anmalare"]).set_index("kategori")
+    assert bd.loc["skola", "n_okand_insats_erbjuden"] == 2
+    assert (bd.loc["skola", "n_aktualisering"], bd.loc["skola", "n_insats_erbjuden"]) == (6, 2)
+    assert bd.loc["skola", "andel_insats_erbjuden"] == pytest.approx(2 / (6 - 2))
+
+
+def test_the_ledger_protects_and_audits_the_bortfall() -> None:
+    rep = funnel_report.analyse(fixture_with_unknowns(), 2025, k=3, period_slut="2025-12-31")
+    masked = rep.masked["tratt"]
+    assert "n_okand" in masked.columns and "n_okand_insats_erbjuden" in rep.masked["fordelning_barn"].columns
+    # a bortfall of 1 or 2 is a small count: hidden like any other
+    for v, raw in zip(masked["n_okand"], rep.raw["tratt"]["n_okand"], strict=True):
+        if not pd.isna(raw) and 0 < raw < 3:
+            assert disclose.is_suppressed(v)

@@ -119,19 +119,28 @@ def test_rows_follow_the_flow_rules(mid) -> None:
     blank = df == ""
     label = {c: schema.code_labels(c, "sv") for c in ("fb_beslut", "insats_svar")}
     own = df["fb_beslut"] == label["fb_beslut"]["inleda"]
-    utr_cols = ["utredning_start", "barnsamtal", "barnsamtal_antal", "kontakt_forskola", "kontakt_skola",
-                "kontakt_polis", "kontakt_halso_sjukvard"]
+    utr_cols = ["utredning_start", "kontakt_forskola", "kontakt_skola", "kontakt_polis",
+                "kontakt_halso_sjukvard"]
     assert (~blank.loc[own, utr_cols]).all().all() and blank.loc[~own, utr_cols].all().all()
+    samtal = ["barnsamtal", "barnsamtal_antal"]  # "uppgift saknas" in about 2 % of own utredningar
+    assert blank.loc[~own, samtal].all().all()
+    assert (blank.loc[own, samtal[0]] == blank.loc[own, samtal[1]]).all()
+    assert 0.005 < blank.loc[own, "barnsamtal"].mean() < 0.05
     closed = ~blank["utredning_slut"]
     assert not (closed & ~own).any()
-    assert (~blank.loc[closed, ["utredning_utfall", "insats_erbjuden"]]).all().all()
+    unknown_outcome = closed & blank["utredning_utfall"]  # "uppgift saknas": outcome and insats blank
+    assert 0.005 < unknown_outcome.sum() / closed.sum() < 0.05
+    assert (blank.loc[closed, "utredning_utfall"] == blank.loc[closed, "insats_erbjuden"]).all()
     assert blank.loc[~closed, ["utredning_utfall", "insats_erbjuden"]].all().all()
     offered = df["insats_erbjuden"] == "Ja"
-    assert (~blank.loc[offered, ["insats_svar", "insats_startad", "insats_typ", "insats_lagrum"]]).all().all()
+    assert (~blank.loc[offered, ["insats_typ", "insats_lagrum"]]).all().all()
+    assert 0.005 < blank.loc[offered, "insats_svar"].mean() < 0.05  # answer (and start) not recorded
+    assert not (blank["insats_svar"] & ~blank["insats_startad"]).any()
     assert blank.loc[~offered, ["insats_svar", "insats_startad", "insats_typ", "insats_lagrum"]].all().all()
     accepted = df["insats_svar"] == label["insats_svar"]["ja"]
     assert not ((df["insats_startad"] == "Ja") & ~accepted).any()
-    assert (df.loc[df["utredning_utfall"] == "Insats beviljad", "insats_svar"] == "Tackat ja").all()
+    granted = df["utredning_utfall"] == "Insats beviljad"
+    assert (df.loc[granted & ~blank["insats_svar"], "insats_svar"] == "Tackat ja").all()
     assert (blank["fb_beslut"] == blank["fb_datum"]).all()
     assert ((df["barnsamtal"] == "Ja") == (df["barnsamtal_antal"].replace("", "0").astype(int) > 0)).all()
     order = ["aktualiseringsdatum", "skyddsbedomning_datum", "fb_datum", "utredning_start", "utredning_slut"]
@@ -222,10 +231,19 @@ def test_calibration_within_broad_bands(mid) -> None:
         > pd.Timestamp("2025-11-01")
 
 
+def _population(c: pd.DataFrame, model: dict) -> pd.DataFrame:
+    """A model's population in the clean view: after the decision, the generator draws outcomes for
+    own utredningar only (a row added to an ongoing one takes that utredning's outcome)."""
+    pop = c.query(model["population"])
+    if model["population"] != "fb_beslutad":
+        pop = pop[(pop["fb_beslut"].astype(object) != "pagaende").to_numpy()]
+    return pop
+
+
 def test_truth_expected_rates_equal_true_probabilities(mid) -> None:
     _, truth, c = mid
     for name, model in truth["models"].items():
-        pop = c.query(model["population"])
+        pop = _population(c, model)
         assert synth.true_probability(model, pop).mean() == pytest.approx(truth["expected_rates"][name],
                                                                           abs=1e-6)
 
@@ -244,8 +262,8 @@ def _fit(model: dict, frame: pd.DataFrame, extra: dict[str, np.ndarray] | None =
     for name, (col, value) in (extra or {}).items():
         x[name] = col
         true.append(value)
-    y = frame[model["outcome"]].astype(float).to_numpy()
-    keep = np.ones(len(frame), dtype=bool)
+    y = frame[model["outcome"]].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    keep = ~np.isnan(y)  # an unknown outcome ("uppgift saknas") leaves the fit
     for var in model["coefficients"]:  # drop rows in categories too small to fit
         codes = synth._as_codes(frame[var])
         levels = np.array(codes[1])[codes[0]]
@@ -260,7 +278,7 @@ def test_known_coefficients_are_recovered(mid) -> None:
     _, truth, c = mid
     for name in ("utredning_inledd", "insats_accepterad"):
         model = truth["models"][name]
-        fit, true = _fit(model, c.query(model["population"]))
+        fit, true = _fit(model, _population(c, model))
         z = (fit.params.to_numpy() - true) / fit.bse.to_numpy()
         assert np.all(np.abs(z) < 4), dict(zip(fit.params.index, np.round(z, 2), strict=True))
         assert np.mean(z**2) < 2.5

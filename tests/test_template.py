@@ -59,9 +59,11 @@ def test_every_column_has_its_dropdown_or_validation(workbook: openpyxl.Workbook
         assert dv.showInputMessage and dv.prompt and dv.promptTitle == col.sv[:32]
         if col.dtype == "code":
             assert dv.type == "list"
-            assert _list_items(workbook, dv.formula1) == [c.sv for c in col.codes]
-        elif col.dtype == "bool":
-            assert dv.type == "list" and _list_items(workbook, dv.formula1) == ["Ja", "Nej"]
+            unknown = ["Uppgift saknas"] if name in schema.UNKNOWN_CODE_COLUMNS else []
+            assert _list_items(workbook, dv.formula1) == [c.sv for c in col.codes] + unknown
+        elif col.dtype == "bool":  # three values, except a reason, which is ticked or not
+            want = ["Ja", "Nej"] + ([] if name in schema.REASON_COLUMNS else ["Uppgift saknas"])
+            assert dv.type == "list" and _list_items(workbook, dv.formula1) == want
         elif col.dtype == "date":
             assert dv.type == "date" and dv.operator == "between"
             assert int(dv.formula1) == 36526  # 2000-01-01 in Excel's serial days
@@ -122,7 +124,7 @@ def test_doc_sheet_lists_every_column_and_allowed_value(workbook: openpyxl.Workb
         for code in col.codes:
             assert code.sv in r[4]
         if col.dtype == "bool":
-            assert r[4] == "Ja; Nej"
+            assert r[4] == ("Ja; Nej" if name in schema.REASON_COLUMNS else "Ja; Nej; Uppgift saknas")
         if col.dtype == "int":
             assert r[4] == f"{col.min_value}–{col.max_value}"
 

@@ -29,7 +29,10 @@ personnummer_i_text            fel/varning   no personnummer in rad_id/barn_id (
                                              cleared, its value never shown
 omrade_okant                   varning       omrade is one of the areas declared in params
                                              ``omraden`` (cell cleared: area unknown)
-okand_kod                      fel/varning   coded and yes/no cells match the code list. fel in the
+okand_kod                      fel/varning   coded and yes/no cells match the code list (every
+                                             yes/no column, anmalare, utredning_utfall, the insats
+                                             codes also take "uppgift saknas": JA_NEJ_ALIASES_UNKNOWN,
+                                             read as missing without a warning). fel in the
                                              columns that decide the flow stage
                                              (aktualiseringstyp, fb_beslut, insats_erbjuden,
                                              insats_svar, insats_startad); elsewhere varning and
@@ -56,7 +59,15 @@ utan_utredning                 fel/varning   utredning_slut/utredning_utfall onl
                                              was opened (fel); barnsamtal, barnsamtal_antal and the
                                              contact columns likewise (varning, cells cleared)
 utfall_utan_slut               fel           utredning_utfall only with utredning_slut
-svar_utan_insats               fel           insats_svar only if insats_erbjuden
+insats_underforstadd           varning       a blank insats_erbjuden takes the value the outcome
+                                             implies (Insats beviljad -> Ja, Inget behov -> Nej) or
+                                             Ja when a response, start, type or legal basis is
+                                             recorded (the warning says which)
+utfall_motsager_insats         varning       utredning_utfall agrees with the insats fields
+                                             (Insats beviljad vs Nej, Inget behov vs an offer,
+                                             avböjer vs Tackat ja); the insats field is then
+                                             "uppgift saknas"
+svar_utan_insats               fel           insats_svar only if insats_erbjuden is not Nej
 startad_utan_ja                fel           insats_startad only if accepted (or under LVU, which
                                              needs no consent)
 insats_utan_erbjudande         fel           insats_typ/insats_lagrum only if insats_erbjuden
@@ -183,6 +194,13 @@ RULES: tuple[Rule, ...] = tuple(r for _, r in INGEST_RULES) + (
          "intervention started but not accepted (and not under LVU)"),
     Rule("insats_utan_erbjudande", "fel", "insatstyp eller lagrum men ingen insats erbjuden",
          "intervention type or legal basis but none offered"),
+    Rule("insats_underforstadd", "varning", "Insats erbjuden/beviljad är tom men framgår av andra "
+         "uppgifter (utfallet eller svaret på insatsen): det underförstådda värdet används",
+         "intervention offered/granted is blank but follows from other fields (the outcome or the "
+         "response): the implied value is used"),
+    Rule("utfall_motsager_insats", "varning", "utredningens utfall motsäger uppgifterna om insats: "
+         "insatsuppgiften räknas som uppgift saknas", "the investigation's outcome contradicts the "
+         "intervention fields: the intervention field is counted as not recorded"),
     Rule("barnsamtal_antal_motsagelse", "varning", "antal barnsamtal stämmer inte med "
          "barnsamtal Ja/Nej", "number of conversations disagrees with yes/no"),
     Rule("orsak_saknas", "varning", "anmälan utan anmälningsorsak", "report without a reason"),
@@ -294,9 +312,20 @@ def normalise_key(text: str) -> str:
     return t
 
 
+#: The value :func:`match_code` returns for a spelling of "uppgift saknas" (read as missing, no warning).
+UNKNOWN = "uppgift_saknas"
+
+
+def accepts_unknown(col: str) -> bool:
+    """Whether ``col`` takes the third value "uppgift saknas" (every yes/no column and
+    ``schema.UNKNOWN_CODE_COLUMNS``)."""
+    return schema.column(col).dtype == "bool" or col in schema.UNKNOWN_CODE_COLUMNS
+
+
 @cache
 def code_lookup(col: str) -> dict[str, object]:
-    """Return ``{normalised spelling: value}`` for a coded (code str) or yes/no (bool) column."""
+    """Return ``{normalised spelling: value}`` for a coded (code str) or yes/no (bool) column; the
+    spellings of "uppgift saknas" map to :data:`UNKNOWN` where the column takes it."""
     c = schema.column(col)
     pairs: list[tuple[str, object]] = []
     if c.dtype == "bool":
@@ -307,6 +336,8 @@ def code_lookup(col: str) -> dict[str, object]:
             pairs += [(s, code.code) for s in (code.code, code.sv, code.en, *code.aliases)]
     else:
         raise ValueError(f"{col} is neither coded nor yes/no")
+    if accepts_unknown(col):
+        pairs += [(a, UNKNOWN) for a in (*schema.JA_NEJ_ALIASES_UNKNOWN, *schema.UPPGIFT_SAKNAS)]
     table: dict[str, object] = {}
     for text, value in pairs:
         key = normalise_key(text)
@@ -320,8 +351,8 @@ def valid_values_text(col: str) -> str:
     """Swedish list of the values a person may type in ``col``."""
     c = schema.column(col)
     if c.dtype == "bool":
-        return "Ja eller Nej (även J/N, 1/0, x, -)"
-    return ", ".join(code.sv for code in c.codes)
+        return "Ja, Nej (även J/N, 1/0, x, -) eller Uppgift saknas"
+    return ", ".join(code.sv for code in c.codes) + (", Uppgift saknas" if accepts_unknown(col) else "")
 
 
 def match_code(text: str, col: str) -> tuple[object | None, str]:
@@ -340,6 +371,8 @@ def match_code(text: str, col: str) -> tuple[object | None, str]:
 
 
 def _value_label(col: str, value: object) -> str:
+    if value == UNKNOWN:
+        return schema.UPPGIFT_SAKNAS[0]
     if isinstance(value, bool):
         return "Ja" if value else "Nej"
     return schema.code_label(col, str(value))
@@ -696,13 +729,18 @@ def read_codes(w: _Work) -> None:
                        valid_values_text(c.name) + ("" if fatal else "; cellen behandlas som tom"),
                        severity="fel" if fatal else "varning")
         w.bad[c.name] = status == "okand"
+        said_unknown = np.array([v == UNKNOWN for v, _ in matched] + [False], dtype=bool)[codes]
+        if said_unknown.any():  # "uppgift saknas" written out: the same as a blank cell from here on
+            w.set_text(c.name, s.where(~said_unknown, None))
         if c.dtype == "code":
             order = {code: i for i, code in enumerate(c.code_values())}
-            cat = np.array([order[v] if v is not None else -1 for v, _ in matched] + [-1], dtype=np.int64)
+            cat = np.array([order.get(v, -1) if v is not None else -1 for v, _ in matched] + [-1],
+                           dtype=np.int64)
             w.codes[c.name] = pd.Series(pd.Categorical.from_codes(
                 cat[codes], dtype=clean_dtype(c.name)))
         else:
-            tri = np.array([-1 if v is None else int(bool(v)) for v, _ in matched] + [-1], dtype=np.int8)
+            tri = np.array([-1 if v is None or v == UNKNOWN else int(bool(v)) for v, _ in matched] + [-1],
+                           dtype=np.int8)
             t = tri[codes]
             w.bools[c.name] = pd.Series(pd.arrays.BooleanArray(t == 1, t == -1))
 
@@ -1012,13 +1050,74 @@ def check_utredning(w: _Work) -> None:
     w.bools["barnsamtal"] = filled
 
 
+def _explicit_false(w: _Work, col: str) -> np.ndarray:
+    """Yes/no cells read as Nej (not blank, not unknown)."""
+    return (w.bools[col] == False).fillna(False).to_numpy(dtype=bool)  # noqa: E712
+
+
+def check_utfall_insats(w: _Work) -> None:
+    """insats_underforstadd / utfall_motsager_insats: the outcome of the utredning and the insats
+    fields must agree (``schema.UTFALL_INSATS_ERBJUDEN``, ``schema.UTFALL_AVBOJT``).
+
+    A blank ``insats_erbjuden`` takes the value the outcome implies ("Insats beviljad" -> Ja,
+    "Inget behov" -> Nej), or Ja when a response, a start, a type or a legal basis of the insats is
+    recorded; the warning says which. An explicit contradiction ("Insats beviljad" with Nej, "Inget
+    behov" with an insats offered, "avböjer" with "Tackat ja") makes the insats field "uppgift
+    saknas" (which of the two is right cannot be told from the row): the row stays in the flow up
+    to the closed utredning and is bortfall from the insats stage on.
+    """
+    erb = w.bools["insats_erbjuden"]
+    blank = erb.isna().to_numpy() & ~w.bad["insats_erbjuden"]
+    utfall = w.codes["utredning_utfall"].astype(object)
+    implied = pd.Series(pd.NA, index=erb.index, dtype="boolean")
+    why = np.full(w.n, "", dtype=object)
+    for code, value in schema.UTFALL_INSATS_ERBJUDEN.items():
+        m = (utfall == code).to_numpy() & blank
+        implied[m] = value
+        why[m] = (f"{'Ja' if value else 'Nej'} (läst från utfallet "
+                  f"{schema.code_label('utredning_utfall', code)!r})")
+    insats_detail = (w.present("insats_svar") | w.is_true("insats_startad") | w.present("insats_typ")
+                     | w.present("insats_lagrum"))
+    from_detail = blank & insats_detail & implied.isna().to_numpy()
+    implied[from_detail] = True
+    why[from_detail] = "Ja (läst från svaret, starten, insatstypen eller lagrummet)"
+    set_now = implied.notna().to_numpy()
+    w.problems.add("insats_underforstadd", set_now, "insats_erbjuden", "", why)
+    erb = erb.copy()
+    erb[set_now] = implied[set_now]
+    offered = erb.fillna(False).to_numpy(dtype=bool)
+    not_offered = (erb == False).fillna(False).to_numpy(dtype=bool)  # noqa: E712
+    granted_but_no = (utfall == "insats").to_numpy() & not_offered
+    no_need_but_offered = (utfall == "inget_behov").to_numpy() & (offered | (
+        insats_detail & not_offered))
+    w.problems.add("utfall_motsager_insats", granted_but_no, "insats_erbjuden", w.text["insats_erbjuden"],
+                   "Ja när utfallet är 'Insats beviljad' (eller ändra utfallet); räknas som uppgift saknas")
+    w.problems.add("utfall_motsager_insats", no_need_but_offered & ~set_now, "insats_erbjuden",
+                   w.text["insats_erbjuden"],
+                   "Nej när utfallet är 'Inget behov' (eller ändra utfallet); räknas som uppgift saknas")
+    w.problems.add("utfall_motsager_insats", no_need_but_offered & set_now, "utredning_utfall",
+                   w.text["utredning_utfall"],
+                   "insats är registrerad men utfallet är 'Inget behov'; Insats erbjuden räknas som "
+                   "uppgift saknas")
+    erb[granted_but_no | no_need_but_offered] = pd.NA
+    w.bools["insats_erbjuden"] = erb
+    declined_but_yes = utfall.isin(sorted(schema.UTFALL_AVBOJT)).to_numpy() & w.code_in("insats_svar", {"ja"})
+    w.problems.add("utfall_motsager_insats", declined_but_yes, "insats_svar", w.text["insats_svar"],
+                   "Tackat nej när utfallet är att vårdnadshavaren/den unge avböjer; svaret räknas som "
+                   "uppgift saknas")
+    svar = w.codes["insats_svar"].copy()
+    svar[declined_but_yes] = np.nan
+    w.codes["insats_svar"] = svar
+
+
 def check_insats(w: _Work) -> None:
-    """svar_utan_insats / startad_utan_ja / insats_utan_erbjudande."""
-    not_offered = w.is_false("insats_erbjuden")
+    """svar_utan_insats / startad_utan_ja / insats_utan_erbjudande (after
+    :func:`check_utfall_insats`: a blank offer with a response is already read as Ja)."""
+    not_offered = _explicit_false(w, "insats_erbjuden")
     w.problems.add("svar_utan_insats", w.present("insats_svar") & not_offered, "insats_svar",
                    w.text["insats_svar"], "svar anges bara när Insats erbjuden/beviljad är Ja")
     accepted_or_lvu = w.code_in("insats_svar", {"ja"}) | w.code_in("insats_lagrum", {"lvu"})
-    unknown = w.bad["insats_svar"] | w.bad["insats_lagrum"]
+    unknown = w.bad["insats_svar"] | w.bad["insats_lagrum"] | w.codes["insats_svar"].isna().to_numpy()
     w.problems.add("startad_utan_ja", w.is_true("insats_startad") & ~accepted_or_lvu & ~unknown,
                    "insats_startad", w.text["insats_startad"],
                    "Insats startad = Ja bara när svaret är Tackat ja (eller insatsen ges enligt LVU)")
@@ -1103,8 +1202,10 @@ def typed_inputs(w: _Work) -> pd.DataFrame:
             data[c.name] = w.ints[c.name].astype("Int64").array
         else:
             b = w.bools[c.name]
-            if c.name in schema.REASON_COLUMNS or c.name in ("insats_erbjuden", "insats_startad"):
-                b = b.fillna(False)  # never NA: blank = not ticked / stage not reached
+            if c.name in schema.REASON_COLUMNS:
+                b = b.fillna(False)  # never NA: blank = not ticked
+            # insats_erbjuden / insats_startad stay NA here: derive_flow decides whether a blank is
+            # "nej" (the stage could not have been reached) or "uppgift saknas" (it could)
             data[c.name] = b.astype("boolean").array
     return pd.DataFrame(data)
 
@@ -1187,8 +1288,48 @@ def _censored_deadline(done: pd.Series, days: pd.Series, start: pd.Series, perio
     return out
 
 
+#: The outcome fields of an utredning: a row added to an ongoing utredning takes them from it.
+OUTCOME_FIELDS: tuple[str, ...] = ("utredning_utfall", "insats_erbjuden", "insats_svar", "insats_startad",
+                                   "insats_typ", "insats_lagrum")
+
+
+def ongoing_utredning(df: pd.DataFrame) -> np.ndarray:
+    """For each row decided "Påförs pågående utredning": the position of the same child's own
+    utredning running on the decision date (started on or before it, not closed before it; the
+    latest such start), -1 when none is in the data or for other rows."""
+    out = np.full(len(df), -1, dtype=np.int64)
+    fb = df["fb_beslut"].astype(object)
+    pag = (fb == "pagaende").to_numpy() & df["barn_id"].notna().to_numpy()
+    own = ((fb == "inleda") | (df["utredning_start"].notna() & (fb != "pagaende"))).to_numpy()
+    if not pag.any() or not own.any():
+        return out
+    start = df["utredning_start"].where(df["utredning_start"].notna(), df["fb_datum"])
+    owns = pd.DataFrame({"barn": df["barn_id"].astype(object).to_numpy()[own], "pos": np.flatnonzero(own),
+                         "start": start.to_numpy()[own], "slut": df["utredning_slut"].to_numpy()[own]})
+    pags = pd.DataFrame({"barn": df["barn_id"].astype(object).to_numpy()[pag], "rad": np.flatnonzero(pag),
+                         "dag": df["fb_datum"].where(df["fb_datum"].notna(),
+                                                     df["aktualiseringsdatum"]).to_numpy()[pag]})
+    m = pags.merge(owns, on="barn")
+    m = m[(m["start"] <= m["dag"]) & (m["slut"].isna() | (m["slut"] >= m["dag"])) & (m["rad"] != m["pos"])]
+    if m.empty:
+        return out
+    best = m.sort_values(["rad", "start", "pos"]).groupby("rad").tail(1)
+    out[best["rad"].to_numpy()] = best["pos"].to_numpy()
+    return out
+
+
 def derive_flow(df: pd.DataFrame, period_slut: pd.Timestamp | None) -> None:
-    """Stage flags, days and timeliness of the förhandsbedömning and utredning; insats flags."""
+    """Stage flags, days and timeliness of the förhandsbedömning and utredning; insats flags.
+
+    Three values (ja / nej / uppgift saknas = NA) for every stage after the utredning opened: a
+    stage that cannot have been reached is "nej" by derivation (no insats without a closed
+    utredning, no acceptance without an offer, no start without an acceptance); one that could
+    have been reached and is blank is unknown (NA). A row added to an ongoing utredning
+    (``fb_beslut`` "pagaende") takes the closing and the outcome fields of that utredning when it
+    is in the data (:func:`ongoing_utredning`; ``utredning_slag`` "pafort") unless the row records
+    an outcome of its own; otherwise (``pafort_utan_kalla``) its closing is unknown unless the row
+    has an end date.
+    """
     akt = df["aktualiseringsdatum"]
     every = pd.Series(True, index=df.index)
     decided = df["fb_beslut"].notna()
@@ -1199,20 +1340,49 @@ def derive_flow(df: pd.DataFrame, period_slut: pd.Timestamp | None) -> None:
     df["fb_oppen_vid_periodslut"] = (~decided).astype("boolean")
 
     opened = df["fb_beslut"].isin(["inleda", "pagaende"]) | df["utredning_start"].notna()
-    closed = df["utredning_slut"].notna()
+    pag = (df["fb_beslut"].astype(object) == "pagaende").to_numpy()
+    ongoing = ongoing_utredning(df)
+    linked = ongoing >= 0
+    own_outcome = df[list(OUTCOME_FIELDS)].notna().any(axis=1).to_numpy()
+    take = linked & ~own_outcome
+    src = ongoing[take]
+    for col in OUTCOME_FIELDS:  # the ongoing utredning's outcome, as recorded there
+        values = df[col].copy()
+        values.iloc[np.flatnonzero(take)] = df[col].iloc[src].to_numpy()
+        df[col] = values
+    slag = np.where(pag, np.where(linked, "pafort", "pafort_utan_kalla"), "egen").astype(object)
+    slag[~opened.to_numpy()] = None
+    df["utredning_slag"] = pd.Categorical(slag, dtype=clean_dtype("utredning_slag"))
+
+    own_closed = df["utredning_slut"].notna().to_numpy()
+    closed = pd.Series(own_closed, index=df.index, dtype="boolean")
+    closed[linked & ~own_closed] = own_closed[ongoing[linked & ~own_closed]]
+    closed[pag & ~linked & ~own_closed] = pd.NA
     start = df["utredning_start"].where(df["utredning_start"].notna(),
                                         df["fb_datum"].where(df["fb_beslut"] == "inleda"))
     df["utredning_inledd"] = opened.astype("boolean")
-    df["utredning_avslutad"] = closed.astype("boolean")
+    df["utredning_avslutad"] = closed
     df["utredning_dagar"] = _days(df["utredning_slut"], start)
-    df["utredning_inom_frist"] = _censored_deadline(closed, df["utredning_dagar"], start, period_slut,
+    # timeliness is the row's own utredning's (a påförd row has no own dates): as before the links
+    own_done = pd.Series(own_closed, index=df.index)
+    df["utredning_inom_frist"] = _censored_deadline(own_done, df["utredning_dagar"], start, period_slut,
                                                     schema.UTREDNING_FRIST_DAGAR, opened)
     df["utredning_oppen_vid_periodslut"] = (opened & ~closed).astype("boolean")
 
-    df["insats_accepterad"] = (df["insats_svar"] == "ja").fillna(False).astype("boolean")
+    def three_valued(flag: pd.Series, reachable: pd.Series) -> pd.Series:
+        """Entered value; a blank is NA where the stage is or may be reachable, else "nej"."""
+        out = flag.astype("boolean").copy()
+        out[out.isna().to_numpy() & (reachable == False).fillna(False).to_numpy(dtype=bool)] = False  # noqa: E712
+        return out
+
+    df["insats_erbjuden"] = three_valued(df["insats_erbjuden"], closed)
+    svar = df["insats_svar"].astype(object)
+    accepted = pd.Series(pd.array(np.where(svar.isna(), None, svar == "ja"), dtype="boolean"), index=df.index)
+    df["insats_accepterad"] = three_valued(accepted, df["insats_erbjuden"])
+    df["insats_startad"] = three_valued(df["insats_startad"], df["insats_accepterad"])
     typ = df["insats_typ"]
     heldygn = pd.Series(typ.isin(sorted(schema.HELDYGN)).to_numpy(), index=df.index, dtype="boolean")
-    heldygn[df["insats_erbjuden"].to_numpy(dtype=bool) & typ.isna().to_numpy()] = pd.NA
+    heldygn[df["insats_erbjuden"].fillna(False).to_numpy(dtype=bool) & typ.isna().to_numpy()] = pd.NA
     df["insats_heldygn"] = heldygn
 
 
@@ -1378,6 +1548,7 @@ def clean(raw: RawTable, params: Mapping[str, Any], key: bytes | None = None) ->
     check_after_period(w)
     check_forhandsbedomning(w)
     check_utredning(w)
+    check_utfall_insats(w)
     check_insats(w)
     check_reasons(w)
     check_duplicates(w)

@@ -69,7 +69,7 @@ from genomlysning.compare import (
     percent_axis,
     standouts,
 )
-from genomlysning.funnel_ledger import akt_at_least
+from genomlysning.funnel_ledger import akt_at_least, akt_unknown_at
 from genomlysning.ledger import Cell, Ledger
 from genomlysning.schema import Lang
 
@@ -108,7 +108,9 @@ def indicator_cells(key: str) -> tuple[Cell, Cell, list[Cell]]:
     if key == "insats_erbjuden":
         # settled: decided and no utredning open, i.e. stopped at the decision or past the closed
         # utredning; offered: reached the stage, or offered although the utredning was skipped
-        closed = akt_at_least("utredning_avslutad")
+        # an offer not recorded ("uppgift saknas") is out of the indicator, as in compare.indicator_rows
+        unknown = set(akt_unknown_at("insats_erbjuden"))
+        closed = [c for c in akt_at_least("utredning_avslutad") if c not in unknown]
         offered = akt_at_least("insats_erbjuden")
         n = Cell.of(A, steg=["fb_beslutad", *closed])
         x = Cell.union(Cell.of(A, steg=offered),
@@ -130,7 +132,7 @@ def indicator_cells(key: str) -> tuple[Cell, Cell, list[Cell]]:
 def _all_stages(unit: str) -> Cell:
     """Every record of ``unit``, written on the stage dimension (so a table's atoms include the
     records that reached no later stage)."""
-    return Cell.of(unit, steg=funnel_ledger.AKT_STEG if unit == A else funnel.STAGES)
+    return Cell.of(unit, steg=funnel_ledger.AKT_STEG if unit == A else funnel_ledger.BARN_STEG)
 
 
 # ---------------------------------------------------------------------------------------------

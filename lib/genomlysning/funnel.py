@@ -12,9 +12,20 @@ review (``ar``). Definitions:
   counts under every category that any of its aktualiseringar in the year has (so the categories
   of a child breakdown can add up to more than the total).
 * **Anmälningsorsak**: an aktualisering with several reasons counts under each of them.
-* **Rates** are shares of the previous stage and of the first, with Wilson score intervals; in the
+* **Unknown is not no.** A stage that could have been reached but whose answer is not recorded
+  (``NA`` in the clean table: an insats offer, answer or start left blank, or a row added to an
+  ongoing utredning that is not in the data, whose closing is unknown) makes the row *unknown*
+  from that stage on (:func:`unknown`). Unknown rows leave the denominator of every share at and
+  after that stage and are reported beside it (``n_okand``, bortfall), in both units: a child is
+  unknown at a stage when none of its aktualiseringar reached it and one of them is unknown there.
+* **Rates** are shares of the previous stage and of the first among the rows whose reaching the
+  stage is known (``n_bas_foregaende``, ``n_bas_forsta``), with Wilson score intervals; in the
   aktualisering unit, where one child can have several aktualiseringar, the interval is
   design-effect adjusted for clustering by child (Korn-Graubard effective n, :func:`effective_n`).
+  From the utredning on, the aktualisering unit also gives the rate among the municipality's *own*
+  utredningar (``andel_foregaende_egna``): "avslutad av inledd" is own utredningar closed of own
+  utredningar opened; rows added to an ongoing utredning (påförda) take that utredning's outcome
+  and are counted in the funnel, but not in that rate.
 * **Timeliness** is computed on the *complete cohort*: the cases whose deadline (14 days, four
   months) had passed at ``period_slut``, all of them, done or not; the cases whose deadline had
   not yet passed are left out (done or not) and counted separately. Time-to-decision curves are
@@ -171,6 +182,36 @@ def reached(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=df.index)
 
 
+#: Stages whose flag can be unknown (NA): a row can be unknown from these on.
+UNKNOWABLE: tuple[str, ...] = ("utredning_avslutad", "insats_erbjuden", "insats_accepterad", "insats_startad")
+
+
+def unknown(df: pd.DataFrame) -> pd.DataFrame:
+    """Boolean frame (rows x :data:`STAGES`): whether the row reached the stage is unknown (it
+    reached the previous stage, or is unknown there, and the stage's own flag is missing)."""
+    r = reached(df)
+    out = {STAGES[0]: np.zeros(len(df), dtype=bool)}
+    for prev, stage in zip(STAGES, STAGES[1:], strict=False):
+        na = df[stage].astype("boolean").isna().to_numpy() if stage in UNKNOWABLE else np.zeros(len(df), bool)
+        out[stage] = out[prev] | (r[prev].to_numpy() & na)
+    return pd.DataFrame(out, index=df.index)
+
+
+def _child_unknown(reached_: pd.DataFrame, unknown_: pd.DataFrame, children: pd.Series) -> pd.DataFrame:
+    """Children unknown at each stage: none of their rows reached it, one of them is unknown there."""
+    g = children.to_numpy()
+    any_reached = reached_.groupby(g).any()
+    any_unknown = unknown_.groupby(g).any()
+    return any_unknown & ~any_reached
+
+
+def _count_unknown(r: pd.DataFrame, u: pd.DataFrame, unit: str, children: pd.Series) -> pd.Series:
+    """Rows (children) unknown at each stage."""
+    if unit == "aktualiseringar":
+        return u.sum(axis=0).astype("int64")
+    return _child_unknown(r, u, children).sum(axis=0).astype("int64")
+
+
 def skipped_stages(df: pd.DataFrame) -> pd.DataFrame:
     """Rows whose stage flag is set although an earlier stage is not (left out of the funnel)."""
     nested = reached(df)
@@ -194,26 +235,71 @@ def _check_unit(unit: str) -> None:
 # The funnel
 # ---------------------------------------------------------------------------------------------
 
+def own_reached(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`reached` and :func:`unknown` restricted to the municipality's own utredningar (from
+    the utredning on; rows added to an ongoing utredning are left out)."""
+    own = ~(df["fb_beslut"].astype(object) == "pagaende").to_numpy()
+    r, u = reached(df), unknown(df)
+    for stage in STAGES[STAGES.index("utredning_inledd"):]:
+        r[stage] = r[stage].to_numpy() & own
+        u[stage] = u[stage].to_numpy() & own
+    return r, u
+
+
 def funnel(df: pd.DataFrame) -> pd.DataFrame:
-    """The funnel in both units: one row per (enhet, steg) with n, the previous and first stage's
-    counts and the shares of them with Wilson intervals."""
-    r = reached(df)
+    """The funnel in both units: one row per (enhet, steg) with n; ``n_okand`` (bortfall: whether
+    the stage was reached is unknown); the previous and first stage's counts; the bases of the
+    shares (those counts less the rows unknown at this stage) and the shares with Wilson
+    intervals. In the aktualisering unit from the utredning on also ``n_egna``,
+    ``n_bas_foregaende_egna`` and ``andel_foregaende_egna``: the same among own utredningar."""
+    r, u = reached(df), unknown(df)
+    ro, uo = own_reached(df)
     children = child_key(df)
+    first_own = STAGES.index("utredning_inledd")
     parts = []
     rows = r.to_numpy()
     prev_rows = np.column_stack([rows[:, 0], rows[:, :-1]])
     for unit in UNITS:
         n = _count(r, unit, children).to_numpy()
+        unk = _count_unknown(r, u, unit, children).to_numpy()
         prev = np.concatenate([[n[0]], n[:-1]])
+        prev_unk = np.concatenate([[0], unk[:-1]])
+        base_prev = prev - (unk - prev_unk)
         first = np.full(len(n), n[0])
-        # aktualiseringar of one child are clustered: design-effect-adjusted intervals
-        eff_prev = effective_n(rows, prev_rows, children) if unit == "aktualiseringar" else None
-        eff_first = (effective_n(rows, np.repeat(rows[:, :1], rows.shape[1], axis=1), children)
-                     if unit == "aktualiseringar" else None)
-        t = pd.DataFrame({"enhet": unit, "steg": list(STAGES), "n": n, "n_foregaende": prev,
-                          **_rate_columns("andel_foregaende", n, prev, eff_prev), "n_forsta": first,
-                          **_rate_columns("andel_forsta", n, first, eff_first)})
+        base_first = first - unk
+        eff_prev = eff_first = None
+        if unit == "aktualiseringar":  # one child's aktualiseringar are clustered: adjusted intervals
+            urows = u.to_numpy(dtype=bool)
+            new_unknown = urows & ~np.column_stack([np.zeros(len(urows), dtype=bool), urows[:, :-1]])
+            eff_prev = effective_n(rows, prev_rows & ~new_unknown, children)
+            eff_first = effective_n(rows, np.repeat(rows[:, :1], rows.shape[1], axis=1) & ~urows, children)
+        t = pd.DataFrame({"enhet": unit, "steg": list(STAGES), "n": n, "n_okand": unk, "n_foregaende": prev,
+                          "n_bas_foregaende": base_prev,
+                          **_rate_columns("andel_foregaende", n, base_prev, eff_prev),
+                          "n_forsta": first, "n_bas_forsta": base_first,
+                          **_rate_columns("andel_forsta", n, base_first, eff_first)})
         t.loc[0, ["andel_foregaende", "andel_foregaende_lo", "andel_foregaende_hi"]] = np.nan
+        t["n_okand"] = t["n_okand"].astype(float).where(t["steg"].isin(UNKNOWABLE))
+        own_names = ("n_egna", "n_bas_foregaende_egna", "andel_foregaende_egna", "andel_foregaende_egna_lo",
+                     "andel_foregaende_egna_hi")
+        own_cols = {c: np.full(len(n), np.nan) for c in own_names}
+        if unit == "aktualiseringar":
+            no = ro.sum(axis=0).to_numpy().astype(float)
+            uno = uo.sum(axis=0).to_numpy().astype(float)
+            bo = np.concatenate([[np.nan], no[:-1] - (uno[1:] - uno[:-1])])
+            orows, urows = ro.to_numpy(dtype=bool), uo.to_numpy(dtype=bool)
+            prev_own = np.column_stack([orows[:, 0], orows[:, :-1]])
+            new_unknown = urows & ~np.column_stack([np.zeros(len(urows), dtype=bool), urows[:, :-1]])
+            eff_own = effective_n(orows, prev_own & ~new_unknown, children)
+            rate = _rate_columns("andel_foregaende_egna", no, bo, eff_own)
+            for i in range(first_own + 1, len(STAGES)):
+                own_cols["n_egna"][i] = no[i]
+                own_cols["n_bas_foregaende_egna"][i] = bo[i]
+                for c, v in rate.items():
+                    own_cols[c][i] = v[i]
+            own_cols["n_egna"][first_own] = no[first_own]
+        for c, v in own_cols.items():
+            t[c] = v
         parts.append(t)
     return pd.concat(parts, ignore_index=True)
 
@@ -226,15 +312,19 @@ def utredning_outcomes(df: pd.DataFrame) -> pd.DataFrame:
     outcome = df["utredning_utfall"].astype(object).where(df["utredning_utfall"].notna(), MISSING)
     cats = codes + ([MISSING] if (closed & (outcome == MISSING).to_numpy()).any() else [])
     ind = pd.DataFrame({c: closed & (outcome == c).to_numpy() for c in cats}, index=df.index)
+    known = closed & (outcome != MISSING).to_numpy()
     children = child_key(df)
     parts = []
     for unit in UNITS:
         n = _count(ind, unit, children).to_numpy()
         base = int(_count(pd.DataFrame({"x": closed}), unit, children).iloc[0])
-        eff = (effective_n(ind.to_numpy(dtype=bool), np.repeat(closed[:, None], len(cats), axis=1), children)
+        bas = int(_count(pd.DataFrame({"x": known}), unit, children).iloc[0])
+        eff = (effective_n(ind.to_numpy(dtype=bool), np.repeat(known[:, None], len(cats), axis=1), children)
                if unit == "aktualiseringar" else None)
-        parts.append(pd.DataFrame({"enhet": unit, "utredning_utfall": cats, "n": n, "n_totalt": base,
-                                   **_rate_columns("andel", n, np.full(len(n), base), eff)}))
+        t = pd.DataFrame({"enhet": unit, "utredning_utfall": cats, "n": n, "n_totalt": base, "n_bas": bas,
+                          **_rate_columns("andel", n, np.full(len(n), bas), eff)})
+        t.loc[t["utredning_utfall"] == MISSING, ["n_bas", "andel", "andel_lo", "andel_hi"]] = np.nan
+        parts.append(t)
     return pd.concat(parts, ignore_index=True)
 
 
@@ -274,10 +364,12 @@ def breakdown_variables(df: pd.DataFrame, variables: Sequence[str] = BREAKDOWN_V
 
 def breakdown(df: pd.DataFrame, unit: str, variables: Sequence[str] | None = None) -> pd.DataFrame:
     """Every stage by category: one row per (variabel, kategori) with the count at each stage
-    (``n_<stage>``) and the share of the category's first stage (``andel_<stage>``, Wilson CI)."""
+    (``n_<stage>``), the rows (children) unknown there (``n_okand_<stage>`` for the stages of
+    :data:`UNKNOWABLE`: bortfall) and the share of the category's first stage among the known
+    (``andel_<stage>`` = ``n_<stage>`` / (``n_aktualisering`` - ``n_okand_<stage>``), Wilson CI)."""
     _check_unit(unit)
     variables = breakdown_variables(df) if variables is None else list(variables)
-    r = reached(df)
+    r, u = reached(df), unknown(df)
     children = child_key(df)
     parts = []
     for variable in variables:
@@ -286,12 +378,24 @@ def breakdown(df: pd.DataFrame, unit: str, variables: Sequence[str] | None = Non
         for stage in STAGES:
             joint = cats.mul(r[stage].to_numpy(), axis=0)
             counts[f"n_{stage}"] = _count(joint, unit, children).to_numpy()
+        for stage in UNKNOWABLE:
+            rows_unknown = cats.mul(u[stage].to_numpy(), axis=0)
+            if unit == "aktualiseringar":
+                counts[f"n_okand_{stage}"] = rows_unknown.sum(axis=0).astype("int64").to_numpy()
+            else:
+                rows_reached = cats.mul(r[stage].to_numpy(), axis=0)
+                g = children.to_numpy()
+                counts[f"n_okand_{stage}"] = (rows_unknown.groupby(g).any() & ~rows_reached.groupby(g).any()
+                                              ).sum(axis=0).astype("int64").to_numpy()
         t = pd.DataFrame({"variabel": variable, "kategori": list(cats.columns), "enhet": unit, **counts})
-        base = cats.to_numpy(dtype=bool)
+        in_cat = cats.to_numpy(dtype=bool)
         for stage in STAGES[1:]:
-            eff = (effective_n(base & r[stage].to_numpy()[:, None], base, children)
-                   if unit == "aktualiseringar" else None)
-            for c, v in _rate_columns(f"andel_{stage}", t[f"n_{stage}"], t["n_aktualisering"], eff).items():
+            base = t["n_aktualisering"] - (t[f"n_okand_{stage}"] if stage in UNKNOWABLE else 0)
+            eff = None
+            if unit == "aktualiseringar":  # clustered by child; the rows unknown at the stage left out
+                known = in_cat & ~u[stage].to_numpy(dtype=bool)[:, None] if stage in UNKNOWABLE else in_cat
+                eff = effective_n(known & r[stage].to_numpy()[:, None], known, children)
+            for c, v in _rate_columns(f"andel_{stage}", t[f"n_{stage}"], base, eff).items():
                 t[c] = v
         parts.append(t)
     return pd.concat(parts, ignore_index=True)

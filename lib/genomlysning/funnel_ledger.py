@@ -41,25 +41,79 @@ from genomlysning.ledger import Cell, Ledger
 A, B = "akt", "barn"
 OUT = "utanfor"
 NONE = "ingen"
-#: Stage codes of an aktualisering: the first two, then own/ongoing for each later stage.
-AKT_STEG: tuple[str, ...] = (funnel.STAGES[0], funnel.STAGES[1],
-                             *(f"{s}:{t}" for s in funnel.STAGES[2:] for t in ("egen", "pagaende")))
+UNKNOWN = "okand"
+#: Stages after which the next stage can be unknown (the stage before each of funnel.UNKNOWABLE).
+_BEFORE_UNKNOWABLE: tuple[str, ...] = tuple(funnel.STAGES[funnel.STAGES.index(s) - 1]
+                                            for s in funnel.UNKNOWABLE)
+
+
+def _akt_codes() -> tuple[str, ...]:
+    out = [funnel.STAGES[0], funnel.STAGES[1]]
+    for s in funnel.STAGES[2:]:
+        for t in ("egen", "pagaende"):
+            out.append(f"{s}:{t}")
+            # own utredningar have an end date or are open: their closing is never unknown
+            if s in _BEFORE_UNKNOWABLE and not (s == "utredning_inledd" and t == "egen"):
+                out.append(f"{s}:{t}:{UNKNOWN}")
+    return tuple(out)
+
+
+#: Stage codes of an aktualisering: the furthest stage reached; from the utredning on, own/ongoing;
+#: ``:okand`` when whether the next stage was reached is unknown (the row is bortfall from there).
+AKT_STEG: tuple[str, ...] = _akt_codes()
+#: Stage codes of a child: the furthest stage any of its aktualiseringar reached; ``:okand`` when
+#: one of them is unknown at the next stage (so is the child).
+BARN_STEG: tuple[str, ...] = tuple(c for s in funnel.STAGES for c in (
+    (s, f"{s}:{UNKNOWN}") if s in _BEFORE_UNKNOWABLE else (s,)))
+
+
+def _parse(code: str) -> tuple[int, str, bool]:
+    """(stage index, own/ongoing kind or "", unknown at the next stage) of a stage code."""
+    parts = code.split(":")
+    unknown = parts[-1] == UNKNOWN
+    if unknown:
+        parts = parts[:-1]
+    return funnel.STAGES.index(parts[0]), (parts[1] if len(parts) > 1 else ""), unknown
 
 
 def akt_at_least(stage: str, kind: str | None = None) -> list[str]:
     """``steg`` codes of aktualiseringar that reached ``stage`` (own/ongoing only: ``kind``)."""
     i = funnel.STAGES.index(stage)
-    out = []
-    for code in AKT_STEG:
-        base, _, t = code.partition(":")
-        if funnel.STAGES.index(base) >= i and (kind is None or t == kind):
-            out.append(code)
-    return out
+    return [c for c in AKT_STEG if _parse(c)[0] >= i and (kind is None or _parse(c)[1] == kind)]
+
+
+def akt_unknown_at(stage: str, kind: str | None = None) -> list[str]:
+    """``steg`` codes of aktualiseringar for which reaching ``stage`` is unknown."""
+    i = funnel.STAGES.index(stage)
+    return [c for c in AKT_STEG
+            if _parse(c)[2] and _parse(c)[0] < i and (kind is None or _parse(c)[1] == kind)]
+
+
+def akt_known_at(stage: str, prev: str | None = None, kind: str | None = None) -> list[str]:
+    """``steg`` codes of aktualiseringar (that reached ``prev``, if given) for which reaching
+    ``stage`` is known: the base of a share of ``stage``."""
+    pool = AKT_STEG if prev is None else akt_at_least(prev)
+    unknown = set(akt_unknown_at(stage))
+    return [c for c in pool if c not in unknown and (kind is None or _parse(c)[1] == kind)]
 
 
 def barn_at_least(stage: str) -> list[str]:
     """Child stage codes from ``stage`` on."""
-    return list(funnel.STAGES[funnel.STAGES.index(stage):])
+    i = funnel.STAGES.index(stage)
+    return [c for c in BARN_STEG if _parse(c)[0] >= i]
+
+
+def barn_unknown_at(stage: str) -> list[str]:
+    """Child stage codes of children for which reaching ``stage`` is unknown."""
+    i = funnel.STAGES.index(stage)
+    return [c for c in BARN_STEG if _parse(c)[2] and _parse(c)[0] < i]
+
+
+def barn_known_at(stage: str, prev: str | None = None) -> list[str]:
+    """Child stage codes (from ``prev`` on, if given) for which reaching ``stage`` is known."""
+    pool = BARN_STEG if prev is None else barn_at_least(prev)
+    unknown = set(barn_unknown_at(stage))
+    return [c for c in pool if c not in unknown]
 
 
 def _bins(grid: Sequence[int]) -> list[str]:
@@ -111,14 +165,23 @@ def _kept(grid: Sequence[int]) -> list[str]:
 # Dimensions
 # ---------------------------------------------------------------------------------------------
 
-def _akt_steg(y: pd.DataFrame) -> np.ndarray:
-    r = funnel.reached(y).to_numpy()
+def _next_unknown(r: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Per record (rows of ``r``/``u``: reached / unknown by stage): the furthest stage reached and
+    whether the next stage is unknown."""
     furthest = r.sum(axis=1) - 1
+    nxt = np.minimum(furthest + 1, r.shape[1] - 1)
+    unknown_next = u[np.arange(len(furthest)), nxt] & (furthest + 1 < r.shape[1])
+    return furthest, unknown_next
+
+
+def _akt_steg(y: pd.DataFrame) -> np.ndarray:
+    furthest, unk = _next_unknown(funnel.reached(y).to_numpy(), funnel.unknown(y).to_numpy())
     pag = (y["fb_beslut"].astype(object) == "pagaende").to_numpy()
     codes = []
-    for f, p in zip(furthest, pag, strict=True):
+    for f, p, k in zip(furthest, pag, unk, strict=True):
         s = funnel.STAGES[f]
-        codes.append(s if f < 2 else f"{s}:{'pagaende' if p else 'egen'}")
+        code = s if f < 2 else f"{s}:{'pagaende' if p else 'egen'}"
+        codes.append(f"{code}:{UNKNOWN}" if k else code)
     return np.array(codes, dtype=object)
 
 
@@ -160,7 +223,15 @@ def _declare_akt(led: Ledger, y: pd.DataFrame, period_slut: pd.Timestamp) -> dic
     utfall = y["utredning_utfall"].astype(object).where(y["utredning_utfall"].notna(), funnel.MISSING)
     vals = np.where(np.isin(steg, closed), utfall.to_numpy(), OUT).astype(object)
     codes = (*schema.column("utredning_utfall").code_values(), funnel.MISSING, OUT)
-    led.dimension(A, "utredning_utfall", vals, codes, parent="steg", allowed=_allowed(codes, closed))
+    allowed = _allowed(codes, closed)
+    # the consistency rules of the cleaning: "Insats beviljad" has an insats offered (or unknown),
+    # "Inget behov" none (or unknown)
+    offered = set(akt_at_least("insats_erbjuden"))
+    unknown_offer = set(akt_unknown_at("insats_erbjuden"))
+    for code, value in schema.UTFALL_INSATS_ERBJUDEN.items():
+        allowed[code] = ([c for c in closed if c in offered or c in unknown_offer] if value
+                         else [c for c in closed if c not in offered])
+    led.dimension(A, "utredning_utfall", vals, codes, parent="steg", allowed=allowed)
     offered = akt_at_least("insats_erbjuden")
     accepted = akt_at_least("insats_accepterad")
     for col in ("insats_svar", "insats_typ"):
@@ -168,9 +239,12 @@ def _declare_akt(led: Ledger, y: pd.DataFrame, period_slut: pd.Timestamp) -> dic
         vals = np.where(np.isin(steg, offered), raw.to_numpy(), OUT).astype(object)
         codes = (*schema.column(col).code_values(), funnel.MISSING, OUT)
         allowed = _allowed(codes, offered)
-        if col == "insats_svar":  # accepted = offered and answered "ja"
-            allowed = {c: (accepted if c == "ja" else [s for s in v if s not in accepted] if c != OUT else v)
-                       for c, v in allowed.items()}
+        if col == "insats_svar":  # accepted = offered and answered "ja"; no answer = acceptance unknown
+            unknown_accept = [c for c in offered if c in akt_unknown_at("insats_accepterad")
+                              and c not in accepted]
+            allowed = {c: (accepted if c == "ja" else unknown_accept if c == funnel.MISSING
+                           else [s for s in v if s not in accepted and s not in unknown_accept] if c != OUT
+                           else v) for c, v in allowed.items()}
         led.dimension(A, col, vals, codes, parent="steg", allowed=allowed)
     nested = funnel.reached(y)
     for s in funnel.STAGES[1:]:
@@ -231,26 +305,37 @@ def _declare_barn(led: Ledger, y: pd.DataFrame, variables: dict[str, list[str]])
     """Declare the ``barn`` dimensions (one record per child, in order of first appearance)."""
     child = funnel.child_key(y).to_numpy(dtype=object)
     ids, inv = np.unique(child, return_inverse=True)
-    depth = funnel.reached(y).to_numpy().sum(axis=1) - 1
+    r = funnel.reached(y).to_numpy()
+    u = funnel.unknown(y).to_numpy()
     n = len(ids)
 
-    def furthest(mask: np.ndarray) -> np.ndarray:
-        best = np.full(n, -1)
-        np.maximum.at(best, inv[mask], depth[mask])
-        return best
+    def child_codes(mask: np.ndarray) -> np.ndarray:
+        """The child code over its rows in ``mask`` (NONE without such rows)."""
+        has = np.zeros(n, dtype=bool)
+        has[inv[mask]] = True
+        cr = np.zeros((n, r.shape[1]), dtype=bool)
+        cu = np.zeros((n, r.shape[1]), dtype=bool)
+        np.logical_or.at(cr, inv[mask], r[mask])
+        np.logical_or.at(cu, inv[mask], u[mask])
+        furthest, unk = _next_unknown(cr, cu & ~cr)
+        out = np.array([f"{funnel.STAGES[f]}:{UNKNOWN}" if k else funnel.STAGES[f]
+                        for f, k in zip(furthest, unk, strict=True)], dtype=object)
+        out[~has] = NONE
+        return out
 
-    codes = (NONE, *funnel.STAGES)
-    steg = furthest(np.ones(len(y), dtype=bool))
-    led.dimension(B, "steg", np.array(funnel.STAGES, dtype=object)[steg], funnel.STAGES)
+    def at_or_beyond(code: str) -> list[str]:
+        """Overall child codes possible when a subset of its rows has ``code``."""
+        i, _, k = _parse(code)
+        return [c for c in BARN_STEG if _parse(c)[0] > i or (_parse(c)[0] == i and (_parse(c)[2] or not k))]
+
+    codes = (NONE, *BARN_STEG)
+    led.dimension(B, "steg", child_codes(np.ones(len(y), dtype=bool)), BARN_STEG)
     for v, cats in variables.items():
         # codes seen in other rows only (e.g. "saknas" of another year) are in no child's rows
         frame = funnel.categories(y, v).reindex(columns=cats, fill_value=False)
         for c in cats:
-            f = furthest(frame[c].to_numpy())
-            vals = np.array([NONE if i < 0 else funnel.STAGES[i] for i in f], dtype=object)
-            led.dimension(B, f"{v}:{c}", vals, codes, parent="steg",
-                          allowed={NONE: funnel.STAGES, **{s: funnel.STAGES[j:] for j, s in
-                                                          enumerate(funnel.STAGES)}})
+            led.dimension(B, f"{v}:{c}", child_codes(frame[c].to_numpy()), codes, parent="steg",
+                          allowed={NONE: BARN_STEG, **{s: at_or_beyond(s) for s in BARN_STEG}})
     closed = funnel.reached(y)["utredning_avslutad"].to_numpy()
     raw_utfall = y["utredning_utfall"].astype(object)
     utfall = raw_utfall.where(raw_utfall.notna(), funnel.MISSING).to_numpy()
@@ -258,7 +343,11 @@ def _declare_barn(led: Ledger, y: pd.DataFrame, variables: dict[str, list[str]])
         has = np.zeros(n, dtype=bool)
         has[inv[closed & (utfall == c)]] = True
         led.dimension(B, f"utfall:{c}", np.where(has, "ja", "nej"), ("ja", "nej"), parent="steg",
-                      allowed={"ja": barn_at_least("utredning_avslutad"), "nej": funnel.STAGES})
+                      allowed={"ja": barn_at_least("utredning_avslutad"), "nej": BARN_STEG})
+    has = np.zeros(n, dtype=bool)
+    has[inv[closed & (utfall != funnel.MISSING)]] = True
+    led.dimension(B, "utfall_kant", np.where(has, "ja", "nej"), ("ja", "nej"), parent="steg",
+                  allowed={"ja": barn_at_least("utredning_avslutad"), "nej": BARN_STEG})
     per = np.bincount(inv, minlength=n)
     top = 4
     labels = [str(i) for i in range(1, top)] + [f"{top}+"]
@@ -280,32 +369,50 @@ def _category(variable: str, cat: str) -> dict[str, object]:
 
 
 def _register_funnel(led: Ledger, t: pd.DataFrame) -> None:
-    cells: dict[str, list[Cell | None]] = {"n": [], "n_foregaende": [], "n_forsta": []}
+    cols = ("n", "n_okand", "n_foregaende", "n_bas_foregaende", "n_forsta", "n_bas_forsta", "n_egna",
+            "n_bas_foregaende_egna")
+    cells: dict[str, list[Cell | None]] = {c: [] for c in cols}
+    first_own = funnel.STAGES.index("utredning_inledd")
     for unit, stage in zip(t["enhet"], t["steg"], strict=True):
         i = funnel.STAGES.index(stage)
         prev = funnel.STAGES[max(i - 1, 0)]
-        if unit == "aktualiseringar":
-            mk = _akt_stage_cell
-        else:
-            def mk(s: str) -> Cell:
-                return Cell.of(B, steg=barn_at_least(s))
-        cells["n"].append(mk(stage))
-        cells["n_foregaende"].append(mk(prev))
-        cells["n_forsta"].append(mk(funnel.STAGES[0]))
-    linked = {c: ["n", "n_foregaende"] for c in t.columns if c.startswith("andel_foregaende")}
-    linked |= {c: ["n", "n_forsta"] for c in t.columns if c.startswith("andel_forsta")}
+        u = A if unit == "aktualiseringar" else B
+        at_least, known, unknown = ((akt_at_least, akt_known_at, akt_unknown_at) if u == A
+                                    else (barn_at_least, barn_known_at, barn_unknown_at))
+        cells["n"].append(Cell.of(u, steg=at_least(stage)))
+        cells["n_okand"].append(Cell.of(u, steg=unknown(stage)) if stage in funnel.UNKNOWABLE else None)
+        cells["n_foregaende"].append(Cell.of(u, steg=at_least(prev)))
+        cells["n_bas_foregaende"].append(Cell.of(u, steg=known(stage, prev)))
+        cells["n_forsta"].append(Cell.of(u, steg=at_least(funnel.STAGES[0])))
+        cells["n_bas_forsta"].append(Cell.of(u, steg=known(stage)))
+        own = u == A and i >= first_own
+        cells["n_egna"].append(Cell.of(A, steg=akt_at_least(stage, "egen")) if own else None)
+        cells["n_bas_foregaende_egna"].append(Cell.of(A, steg=akt_known_at(stage, prev, "egen"))
+                                              if own and i > first_own else None)
+    linked = {c: ["n", "n_bas_foregaende"] for c in t.columns
+              if c.startswith("andel_foregaende") and not c.startswith("andel_foregaende_egna")}
+    linked |= {c: ["n", "n_bas_forsta"] for c in t.columns if c.startswith("andel_forsta")}
+    linked |= {c: ["n_egna", "n_bas_foregaende_egna"] for c in t.columns
+               if c.startswith("andel_foregaende_egna")}
     led.add("tratt", t, cells, linked=linked)
 
 
 def _register_breakdown(led: Ledger, name: str, t: pd.DataFrame) -> None:
     cells: dict[str, list[Cell | None]] = {f"n_{s}": [] for s in funnel.STAGES}
+    cells |= {f"n_okand_{s}": [] for s in funnel.UNKNOWABLE}
     for v, c, unit in zip(t["variabel"], t["kategori"], t["enhet"], strict=True):
         for s in funnel.STAGES:
             if unit == "aktualiseringar":
                 cells[f"n_{s}"].append(_akt_stage_cell(s, **_category(v, str(c))))
             else:
                 cells[f"n_{s}"].append(Cell.of(B, **{f"{v}:{c}": barn_at_least(s)}))
-    linked = {c: [f"n_{s}", "n_aktualisering"] for s in funnel.STAGES[1:] for c in t.columns
+        for s in funnel.UNKNOWABLE:
+            if unit == "aktualiseringar":
+                cells[f"n_okand_{s}"].append(Cell.of(A, steg=akt_unknown_at(s), **_category(v, str(c))))
+            else:
+                cells[f"n_okand_{s}"].append(Cell.of(B, **{f"{v}:{c}": barn_unknown_at(s)}))
+    linked = {c: [f"n_{s}", "n_aktualisering", *([f"n_okand_{s}"] if s in funnel.UNKNOWABLE else [])]
+              for s in funnel.STAGES[1:] for c in t.columns
               if c in (f"andel_{s}", f"andel_{s}_lo", f"andel_{s}_hi")}
     led.add(name, t, cells, linked=linked)
 
@@ -396,15 +503,18 @@ def build(raw: dict[str, pd.DataFrame], y: pd.DataFrame, k: int, period_slut: pd
     hop = raw["hoppade_steg"]
     led.add("hoppade_steg", hop, {"n": [Cell.of(A, **{f"hoppat:{s}": "ja"}) for s in hop["steg"]]})
     out = raw["utfall"]
-    cells: dict[str, list[Cell | None]] = {"n": [], "n_totalt": []}
+    cells: dict[str, list[Cell | None]] = {"n": [], "n_totalt": [], "n_bas": []}
+    known_codes = list(schema.column("utredning_utfall").code_values())
     for unit, c in zip(out["enhet"], out["utredning_utfall"], strict=True):
         if unit == "aktualiseringar":
             cells["n"].append(Cell.of(A, utredning_utfall=str(c)))
             cells["n_totalt"].append(_akt_stage_cell("utredning_avslutad"))
+            cells["n_bas"].append(Cell.of(A, utredning_utfall=known_codes) if c != funnel.MISSING else None)
         else:
             cells["n"].append(Cell.of(B, **{f"utfall:{c}": "ja"}))
             cells["n_totalt"].append(Cell.of(B, steg=barn_at_least("utredning_avslutad")))
-    led.add("utfall", out, cells, linked={c: ["n", "n_totalt"] for c in out.columns if c.startswith("andel")})
+            cells["n_bas"].append(Cell.of(B, utfall_kant="ja") if c != funnel.MISSING else None)
+    led.add("utfall", out, cells, linked={c: ["n", "n_bas"] for c in out.columns if c.startswith("andel")})
     _register_breakdown(led, "fordelning_aktualiseringar", raw["fordelning_aktualiseringar"])
     _register_breakdown(led, "fordelning_barn", raw["fordelning_barn"])
     per = raw["barn_antal_aktualiseringar"]

@@ -68,6 +68,12 @@ def headline(rep: FunnelReport) -> dict[str, object]:
             out[f"{unit}_{stage}_n"] = _value(t, "n", enhet=unit, steg=stage)
             out[f"{unit}_{stage}_andel_forsta"] = _value(t, "andel_forsta", enhet=unit, steg=stage)
             out[f"{unit}_{stage}_andel_foregaende"] = _value(t, "andel_foregaende", enhet=unit, steg=stage)
+            if stage in funnel.UNKNOWABLE:
+                out[f"{unit}_{stage}_n_okand"] = _value(t, "n_okand", enhet=unit, steg=stage)
+    # "avslutad av inledd" and what follows, on the municipality's own utredningar
+    for stage in funnel.STAGES[funnel.STAGES.index("utredning_avslutad"):]:
+        out[f"aktualiseringar_{stage}_andel_foregaende_egna"] = _value(t, "andel_foregaende_egna",
+                                                                       enhet="aktualiseringar", steg=stage)
     per = rep.masked["barn_antal_aktualiseringar"]
     flera = rep.raw["barn_antal_aktualiseringar"]
     hidden_more = per["n"].iloc[1:].map(disclose.is_suppressed).any()

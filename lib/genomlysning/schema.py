@@ -83,6 +83,13 @@ class Column:
 
 JA_NEJ_ALIASES_TRUE: tuple[str, ...] = ("ja", "j", "1", "x", "yes", "y", "sant", "true")
 JA_NEJ_ALIASES_FALSE: tuple[str, ...] = ("nej", "n", "0", "no", "falskt", "false", "-")
+#: The third value of every yes/no and outcome field: the answer is not recorded. Read as missing
+#: (``pd.NA`` in clean data), never as "nej", and without an unknown-value warning.
+JA_NEJ_ALIASES_UNKNOWN: tuple[str, ...] = (
+    "uppgift saknas", "saknas", "okänt", "okänd", "vet ej", "vet inte", "ej känt", "inte känt",
+    "uppgift finns ej", "ej angivet", "?", "??", "unknown", "not known", "not recorded", "missing")
+#: The label of the third value in the template's dropdowns and code sheet.
+UPPGIFT_SAKNAS: tuple[str, str] = ("Uppgift saknas", "Not recorded")
 
 AKTUALISERINGSTYP = (
     Code("anmalan", "Anmälan", "Report of concern", ("orosanmälan", "orosanmalan")),
@@ -196,6 +203,14 @@ UTREDNING_UTFALL = (
          ("flyttat", "avslutad", "övrigt")),
 )
 
+#: What an utredning's outcome implies about ``insats_erbjuden`` (the consistency rules of the
+#: cleaning): "Insats beviljad" means an insats was granted, "Inget behov" that none was. The other
+#: outcomes imply nothing (a declined or LVU case may or may not have had an offer recorded).
+UTFALL_INSATS_ERBJUDEN: dict[str, bool] = {"insats": True, "inget_behov": False}
+#: Outcomes that contradict an accepted insats (``insats_svar`` "ja"): the need was there but the
+#: guardian/young person declined.
+UTFALL_AVBOJT: frozenset[str] = frozenset({"avbojd"})
+
 INSATS_SVAR = (
     Code("ja", "Tackat ja", "Accepted", ("ja", "accepterat", "tackat ja")),
     Code("nej", "Tackat nej", "Declined", ("nej", "avböjt", "tackat nej")),
@@ -215,6 +230,15 @@ INSATS_TYP = (
     Code("stodboende", "Stödboende", "Supported housing"),
     Code("sis", "SiS särskilt ungdomshem", "SiS secure youth home", ("sis",)),
     Code("annan", "Annan insats", "Other intervention", ("annat",)),
+)
+
+#: Kinds of utredning a row reached (derived): its own, or added to an ongoing one (påförd) that is
+#: in the data (the row takes that utredning's outcome) or is not (its outcome is unknown).
+UTREDNING_SLAG = (
+    Code("egen", "Egen utredning", "Own investigation"),
+    Code("pafort", "Påförd pågående utredning (i data)", "Added to an ongoing investigation (in the data)"),
+    Code("pafort_utan_kalla", "Påförd pågående utredning (inte i data)",
+         "Added to an ongoing investigation (not in the data)"),
 )
 
 #: Insats types that are heldygnsvård (out-of-home care); the rest are öppenvård.
@@ -397,8 +421,15 @@ _DERIVED_COLUMNS: tuple[Column, ...] = (
     Column("utredning_inledd", "Utredning inledd", "Investigation opened", "bool", "derived",
            group="utredning",
            description_en="A new investigation was opened or the row was added to an ongoing one."),
+    Column("utredning_slag", "Utredningens slag", "Kind of investigation", "code", "derived",
+           codes=UTREDNING_SLAG, group="utredning",
+           description_en="Own utredning, or added to an ongoing one (fb_beslut 'pagaende') of the same "
+           "child that is in the data (running on the decision date: the row takes its outcome) or is not "
+           "(closure and outcome unknown). Missing when no utredning was opened."),
     Column("utredning_avslutad", "Utredning avslutad", "Investigation closed", "bool", "derived",
-           group="utredning"),
+           group="utredning",
+           description_en="Missing (unknown) for a row added to an ongoing utredning that is not in the "
+           "data."),
     Column("utredning_dagar", "Utredningstid, dagar", "Investigation length, days", "int",
            "derived", group="utredning"),
     Column("utredning_inom_frist", "Utredning inom fyra månader",
@@ -414,6 +445,11 @@ _DERIVED_COLUMNS: tuple[Column, ...] = (
 )
 
 COLUMNS: tuple[Column, ...] = _INPUT_COLUMNS + _DERIVED_COLUMNS
+#: Coded input columns that accept the spellings of "uppgift saknas" (JA_NEJ_ALIASES_UNKNOWN) as a
+#: missing value; every yes/no column does too. Kön has its own code for unknown; the type and the
+#: förhandsbedömning decision decide the flow (blank = not yet decided) and take no third value.
+UNKNOWN_CODE_COLUMNS: frozenset[str] = frozenset({"anmalare", "utredning_utfall", "insats_svar",
+                                                  "insats_typ", "insats_lagrum"})
 _BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
 
 #: Columns a person enters in the template (identifier + input), in template order.
@@ -815,6 +851,21 @@ TEXTS.update({
     "n_forsta": {"sv": "Antal i första steget", "en": "Count at the first stage"},
     "andel_foregaende": {"sv": "Andel av föregående steg", "en": "Share of the previous stage"},
     "andel_forsta": {"sv": "Andel av första steget", "en": "Share of the first stage"},
+    "n_okand": {"sv": "Uppgift saknas (bortfall)", "en": "Not recorded (missing)"},
+    "n_bas_foregaende": {"sv": "Nämnare: föregående steg med känt utfall",
+                         "en": "Denominator: previous stage with a known outcome"},
+    "n_bas_forsta": {"sv": "Nämnare: första steget med känt utfall",
+                     "en": "Denominator: first stage with a known outcome"},
+    "n_egna": {"sv": "Antal, egna utredningar", "en": "Count, own investigations"},
+    "n_bas_foregaende_egna": {"sv": "Nämnare: föregående steg, egna utredningar",
+                              "en": "Denominator: previous stage, own investigations"},
+    "andel_foregaende_egna": {"sv": "Andel av föregående steg, egna utredningar",
+                              "en": "Share of the previous stage, own investigations"},
+    **{f"n_okand_{s}": {"sv": f"Uppgift saknas (bortfall): {sv}", "en": f"Not recorded (missing): {en}"}
+       for s, sv, en in (("utredning_avslutad", "Utredning avslutad", "Investigation closed"),
+                         ("insats_erbjuden", "Insats erbjuden/beviljad", "Intervention offered/granted"),
+                         ("insats_accepterad", "Insats accepterad", "Intervention accepted"),
+                         ("insats_startad", "Insats startad", "Intervention started"))},
     "n_grupp": {"sv": "Antal i gruppen", "en": "Number in the group"},
     "n_totalt": {"sv": "Totalt antal (nämnare)", "en": "Total (denominator)"},
     "n_bas": {"sv": "Antal med känt utfall (nämnare)", "en": "Known outcome (denominator)"},
@@ -865,19 +916,27 @@ TEXTS.update({
     "not_kapslad": {
         "sv": "Stegen är kapslade: en aktualisering räknas i ett steg bara om den också nått alla tidigare "
               "steg. Ett barn räknas i ett steg om någon av dess aktualiseringar under året nådde steget. "
-              "Aktualiseringar som påförts en pågående utredning har ingen egen utredning och räknas inte "
-              "som avslutade.",
+              "En aktualisering som påförts en pågående utredning får den utredningens avslut och utfall när "
+              "den finns i data; annars är avslutet okänt (bortfall). Uppgift saknas = steget kunde ha nåtts "
+              "men uppgiften saknas: sådana ärenden ingår inte i andelens nämnare utan redovisas i kolumnen "
+              "Uppgift saknas (bortfall). Andelen avslutade av inledda egna utredningar räknas bara på "
+              "kommunens egna utredningar.",
         "en": "The stages are nested: a referral counts at a stage only if it also reached every earlier "
-              "stage. A child counts at a stage if any of its referrals in the year reached it. Referrals "
-              "added to an ongoing investigation have no investigation of their own and never count as "
-              "closed."},
+              "stage. A child counts at a stage if any of its referrals in the year reached it. A referral "
+              "added to an ongoing investigation takes that investigation's closing and outcome when it is "
+              "in the data; otherwise its closing is unknown (missing). Not recorded = the stage could have "
+              "been reached but the answer is missing: such cases are left out of the share's denominator "
+              "and shown in the column Not recorded (missing). Own investigations closed of those opened is "
+              "computed on the municipality's own investigations only."},
     "not_fordelning": {
-        "sv": "Andel = andel av gruppens aktualiseringar (barn) som nådde steget, med 95 % "
+        "sv": "Andel = andel av gruppens aktualiseringar (barn) som nådde steget, bland dem där det är "
+              "känt (bortfallet redovisas i kolumnerna Uppgift saknas), med 95 % "
               "konfidensintervall (Wilson; för aktualiseringar justerat för att ett barn kan ha flera). "
               "En aktualisering med flera anmälningsorsaker räknas under var "
               "och en av dem, och ett barn räknas under varje kategori som någon av dess aktualiseringar "
               "har; summan över kategorierna kan därför bli större än totalen.",
-        "en": "Share = share of the group's referrals (children) that reached the stage, with a 95% "
+        "en": "Share = share of the group's referrals (children) that reached the stage, among those where "
+              "it is known (the missing are shown in the columns Not recorded), with a 95% "
               "confidence interval (Wilson; for referrals adjusted for children with several). A "
               "referral with several reasons counts under each of them, and "
               "a child counts under every category any of its referrals has, so the categories can add up "
@@ -902,8 +961,11 @@ TEXTS.update({
               "var öppna vid periodslut censureras då.",
         "en": "Kaplan–Meier estimate of the share completed after a number of days (95% CI); cases open at "
               "the end of the period are censored then."},
-    "not_utfall": {"sv": "Andel av de avslutade utredningarna (95 % KI, Wilson).",
-                   "en": "Share of the closed investigations (95% CI, Wilson)."},
+    "not_utfall": {"sv": "Andel av de avslutade utredningarna med känt utfall (95 % KI, Wilson); utredningar "
+                         "där utfallet saknas redovisas på raden Uppgift saknas och ingår inte i nämnaren.",
+                   "en": "Share of the closed investigations with a known outcome (95% CI, Wilson); "
+                         "investigations without a recorded outcome are shown on the row Not recorded and "
+                         "left out of the denominator."},
     "not_insatser": {"sv": "Andel av alla erbjudna insatser (95 % KI, Wilson). Heldygnsinsats = familjehem, "
                            "HVB, stödboende eller SiS särskilt ungdomshem.",
                      "en": "Share of all offered interventions (95% CI, Wilson). Out-of-home care = foster "

@@ -330,6 +330,13 @@ DISTRIBUTIONS: dict[str, Any] = {
 # Municipality specifications
 # ---------------------------------------------------------------------------------------------
 
+#: Shares of "uppgift saknas" the generator leaves blank, completely at random and after every flow
+#: draw (so the flow itself is unchanged): ``utfall`` of closed own utredningar (the outcome and every
+#: insats field blank), ``svar`` of offered insatser (the answer and the start blank), ``startad`` of
+#: accepted insatser and ``barnsamtal`` of own utredningar (the yes/no and the count blank).
+SAKNAS: dict[str, float] = {"utfall": 0.02, "svar": 0.015, "startad": 0.015, "barnsamtal": 0.02}
+
+
 @dataclass(frozen=True)
 class KommunSpec:
     """What to generate for one fictional municipality or city district."""
@@ -358,6 +365,8 @@ class KommunSpec:
     #: Share of rows with injected entry errors when `demo-data` is run without --dirty, so that the
     #: default cleaning notebook shows real problems, warnings and a quarantine.
     smuts: float = 0.0
+    #: Shares left "uppgift saknas" (blank) completely at random (:data:`SAKNAS`), by field.
+    saknas: Mapping[str, float] = field(default_factory=lambda: dict(SAKNAS))
 
     @property
     def input_path(self) -> str:
@@ -854,7 +863,18 @@ def generate_kommun(spec: KommunSpec, seed: int = DEFAULT_SEED, *,
     barn_id_child = np.full(n_children, "", dtype=object)
     barn_id_child[~hp] = [f"{prefix}{i:06d}" for i in np.flatnonzero(~hp)]
 
+    # "uppgift saknas": a separate stream, so the flow draws above are those of every earlier version
+    urng = np.random.default_rng(np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, 0x5A5)))
+    share = {**SAKNAS, **spec.saknas}
+    draws = urng.random((4, n))
+    saknas_utfall = closed & (draws[0] < share["utfall"])
+    saknas_svar = offered & ~saknas_utfall & (draws[1] < share["svar"])
+    saknas_startad = accepted & ~saknas_utfall & ~saknas_svar & (draws[2] < share["startad"])
+    saknas_samtal = own & (draws[3] < share["barnsamtal"])
+
     state = {
+        "saknas_utfall": saknas_utfall, "saknas_svar": saknas_svar, "saknas_startad": saknas_startad,
+        "saknas_samtal": saknas_samtal,
         "child": child, "day": day, "age": age, "kon": kon, "typ": typ, "anmalare": anmalare,
         "main": main, "second": second, "skydd": skydd, "decided": decided, "fb_day": fb_day,
         "opened": opened, "pagaende": pagaende, "own": own, "utr_start": utr_start,
@@ -905,20 +925,24 @@ def _render(s: dict[str, Any]) -> pd.DataFrame:
         "fb_datum": _iso(np.where(s["decided"], s["fb_day"], _NA_DAY)),
         "utredning_start": _iso(s["utr_start"]),
         "utredning_slut": _iso(s["utr_end"]),
-        "barnsamtal": _janej(s["samtal"], own),
-        "barnsamtal_antal": np.where(own, _SMALL_INTS[np.minimum(s["samtal_n"], 199)], ""),
+        "barnsamtal": _janej(s["samtal"], own & ~s["saknas_samtal"]),
+        "barnsamtal_antal": np.where(own & ~s["saknas_samtal"], _SMALL_INTS[np.minimum(s["samtal_n"], 199)],
+                                     ""),
     }
     for k, v in s["contacts"].items():
         cols[k] = _janej(v, own)
     offered = s["offered"]
+    no_out = s["saknas_utfall"]
+    no_svar = no_out | s["saknas_svar"]
+    no_start = no_svar | s["saknas_startad"]
+    svar = np.where(offered & ~no_svar, np.where(s["accepted"], "ja", "nej"), "").astype(object)
     cols |= {
-        "utredning_utfall": _labels("utredning_utfall", s["utfall"]),
-        "insats_erbjuden": _janej(offered, s["closed"]),
-        "insats_svar": _labels("insats_svar", np.where(offered, np.where(s["accepted"], "ja", "nej"),
-                                                       "").astype(object)),
-        "insats_startad": _janej(s["started"], offered),
-        "insats_typ": _labels("insats_typ", s["insats_typ"]),
-        "insats_lagrum": _labels("insats_lagrum", s["lagrum"]),
+        "utredning_utfall": _labels("utredning_utfall", np.where(no_out, "", s["utfall"]).astype(object)),
+        "insats_erbjuden": _janej(offered, s["closed"] & ~no_out),
+        "insats_svar": _labels("insats_svar", svar),
+        "insats_startad": _janej(s["started"], offered & ~no_start),
+        "insats_typ": _labels("insats_typ", np.where(no_out, "", s["insats_typ"]).astype(object)),
+        "insats_lagrum": _labels("insats_lagrum", np.where(no_out, "", s["lagrum"]).astype(object)),
         "omrade": s["omrade"],
     }
     return pd.DataFrame({c: cols[c] for c in schema.TEMPLATE_COLUMNS}, dtype=object)
@@ -1015,8 +1039,11 @@ def _truth(spec: KommunSpec, seed: int, ss: np.random.SeedSequence, models: dict
 
 def _population_mask(population: str, s: dict[str, Any]) -> np.ndarray:
     """Rows of the generator state in a model's population (mirrors the clean-table query)."""
+    # as recorded: an offer (acceptance) whose answer was left "uppgift saknas" is not known to be one
+    recorded_offer = s["offered"] & ~s["saknas_utfall"]
+    recorded_accept = s["accepted"] & ~s["saknas_utfall"] & ~s["saknas_svar"]
     return {"fb_beslutad": s["decided"], "utredning_avslutad": s["closed"],
-            "insats_erbjuden": s["offered"], "insats_accepterad": s["accepted"],
+            "insats_erbjuden": recorded_offer, "insats_accepterad": recorded_accept,
             "fb_beslut == 'inleda'": s["own"]}[population]
 
 
@@ -1059,12 +1086,37 @@ def clean_view(df: pd.DataFrame, kommun: str = "", period_slut: str = PERIOD_SLU
         cols = [k for k, v in group_of.items() if v == g.code]
         arendetyp[reasons[cols].any(axis=1)] = g.code
     fb_datum, start, slut = out["fb_datum"], out["utredning_start"], out["utredning_slut"]
+    # a row added to an ongoing utredning takes that utredning's closing and outcome (the generator
+    # decides "pagaende" only while the child's own utredning runs, and records nothing on the row)
+    fb = out["fb_beslut"]
+    slag = pd.Series(pd.NA, index=df.index, dtype=object)
+    slag[(fb == "inleda").fillna(False).to_numpy()] = "egen"
+    slut = slut.copy()
+    own_rows: dict[int, list[int]] = {}
+    for i in np.flatnonzero((fb == "inleda").fillna(False).to_numpy()):
+        own_rows.setdefault(int(codes[i]), []).append(int(i))
+    outcome = ["utredning_utfall", "insats_erbjuden", "insats_svar", "insats_startad", "insats_typ",
+               "insats_lagrum"]
+    avslutad = slut.notna()
+    for i in np.flatnonzero((fb == "pagaende").fillna(False).to_numpy()):
+        running = [j for j in own_rows.get(int(codes[i]), []) if start.iloc[j] <= fb_datum.iloc[i]
+                   and (pd.isna(slut.iloc[j]) or slut.iloc[j] >= fb_datum.iloc[i])]
+        if not running:
+            slag.iloc[i] = "pafort_utan_kalla"
+            avslutad.iloc[i] = pd.NA
+            continue
+        j = max(running, key=lambda r: (start.iloc[r], r))
+        slag.iloc[i] = "pafort"
+        avslutad.iloc[i] = pd.notna(slut.iloc[j])
+        for col in outcome:
+            out[col] = out[col].copy()
+            out[col].iloc[i] = out[col].iloc[j]
     fb_beslutad = out["fb_beslut"].notna()
     dagar_fb = (fb_datum - dates).dt.days
     fb_open = ~fb_beslutad
     fb_cohort = (end - dates).dt.days > schema.FB_FRIST_DAGAR  # the deadline had passed (complete cohort)
     inledd = out["fb_beslut"].isin(["inleda", "pagaende"]) | start.notna()
-    avslutad = slut.notna()
+    avslutad = avslutad.astype("boolean")
     utr_dagar = (slut - start).dt.days
     utr_open = inledd & ~avslutad  # as genomlysning.clean: rows added to an ongoing one count too
     utr_start = start.where(start.notna(), fb_datum.where(out["fb_beslut"] == "inleda"))
@@ -1080,15 +1132,27 @@ def clean_view(df: pd.DataFrame, kommun: str = "", period_slut: str = PERIOD_SLU
         "fb_inom_frist": (dagar_fb <= schema.FB_FRIST_DAGAR).where(fb_beslutad, False).where(
             fb_cohort, pd.NA),
         "fb_oppen_vid_periodslut": fb_open,
-        "utredning_inledd": inledd, "utredning_avslutad": avslutad, "utredning_dagar": utr_dagar,
-        "utredning_inom_frist": (utr_dagar <= schema.UTREDNING_FRIST_DAGAR).where(avslutad, False).where(
+        "utredning_inledd": inledd, "utredning_slag": slag, "utredning_avslutad": avslutad,
+        "utredning_dagar": utr_dagar,
+        # the row's own utredning, on the complete cohort (as genomlysning.clean)
+        "utredning_inom_frist": (utr_dagar <= schema.UTREDNING_FRIST_DAGAR).where(slut.notna(), False).where(
             utr_cohort, pd.NA),
         "utredning_oppen_vid_periodslut": utr_open,
-        "insats_accepterad": out["insats_svar"].eq("ja").fillna(False),
         "insats_heldygn": out["insats_typ"].isin(list(schema.HELDYGN)).fillna(False),
     }
-    out["insats_erbjuden"] = out["insats_erbjuden"].fillna(False)
-    out["insats_startad"] = out["insats_startad"].fillna(False)
+    # three values: a blank stage is "nej" where it cannot have been reached, else "uppgift saknas"
+    erbjuden = out["insats_erbjuden"].astype("boolean")
+    erbjuden[erbjuden.isna() & (avslutad == False).fillna(False)] = False  # noqa: E712
+    svar = out["insats_svar"]
+    accepterad = pd.Series(pd.array([None if pd.isna(v) else v == "ja" for v in svar], dtype="boolean"),
+                           index=df.index)
+    accepterad[accepterad.isna() & (erbjuden == False).fillna(False)] = False  # noqa: E712
+    startad = out["insats_startad"].astype("boolean")
+    startad[startad.isna() & (accepterad == False).fillna(False)] = False  # noqa: E712
+    heldygn = out["insats_heldygn"].astype("boolean")
+    heldygn[erbjuden.fillna(False) & out["insats_typ"].isna()] = pd.NA
+    out |= {"insats_erbjuden": erbjuden, "insats_accepterad": accepterad, "insats_startad": startad,
+            "insats_heldygn": heldygn}
     frame = pd.DataFrame({c: pd.Series(out[c], index=df.index) for c in schema.CLEAN_COLUMNS})
     return frame.astype({c: schema.pandas_dtype(c) for c in schema.CLEAN_COLUMNS})
 

@@ -41,6 +41,8 @@ INLINE_LIST_LIMIT = 255
 #: Range accepted by date validation.
 DATE_MIN, DATE_MAX = dt.date(2000, 1, 1), dt.date(2099, 12, 31)
 JA_NEJ: tuple[str, str] = ("Ja", "Nej")
+#: The dropdown of a yes/no column: ja, nej and the third value, uppgift saknas.
+JA_NEJ_SAKNAS: tuple[str, str, str] = (*JA_NEJ, schema.UPPGIFT_SAKNAS[0])
 
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -74,11 +76,14 @@ _REASON_ROW: dict[str, str] = {"sv": "(en orsakskolumn i en export: mapping.reas
 # ---------------------------------------------------------------------------------------------
 
 def list_values(col: Column) -> tuple[str, ...]:
-    """The dropdown values of a column: Swedish code labels, ``Ja``/``Nej``, or () for none."""
+    """The dropdown values of a column: Swedish code labels, ``Ja``/``Nej``/``Uppgift saknas``, or
+    () for none; a coded column that takes "uppgift saknas" (``schema.UNKNOWN_CODE_COLUMNS``) lists it
+    last. Anmälningsorsaker are ticked or not: Ja/Nej only."""
     if col.dtype == "code":
-        return tuple(c.sv for c in col.codes)
+        extra = (schema.UPPGIFT_SAKNAS[0],) if col.name in schema.UNKNOWN_CODE_COLUMNS else ()
+        return (*(c.sv for c in col.codes), *extra)
     if col.dtype == "bool":
-        return JA_NEJ
+        return JA_NEJ if col.name in schema.REASON_COLUMNS else JA_NEJ_SAKNAS
     return ()
 
 
@@ -103,7 +108,7 @@ def allowed_values_text(col: Column, lang: Lang = "sv") -> str:
             return "; ".join(f"{c.sv} ({c.en})" for c in col.codes)
         return "; ".join(c.sv for c in col.codes)
     if col.dtype == "bool":
-        return "Ja; Nej"
+        return "Ja; Nej" if col.name in schema.REASON_COLUMNS else "Ja; Nej; Uppgift saknas"
     if col.dtype == "int":
         lo = "" if col.min_value is None else str(col.min_value)
         hi = "" if col.max_value is None else str(col.max_value)
@@ -149,6 +154,8 @@ def code_rows(lang: Lang = "sv") -> list[tuple[str, ...]]:
             rows.extend((c.name, c.sv, k.code, k.sv, k.en, ", ".join(k.aliases)) for k in c.codes)
     rows.append(("orsak_*", "Ja/Nej", "ja", "Ja", "Yes", ", ".join(schema.JA_NEJ_ALIASES_TRUE)))
     rows.append(("orsak_*", "Ja/Nej", "nej", "Nej", "No", ", ".join(schema.JA_NEJ_ALIASES_FALSE)))
+    where = "Ja/Nej, " + ", ".join(sorted(schema.UNKNOWN_CODE_COLUMNS))
+    rows.append((where, "", "", *schema.UPPGIFT_SAKNAS, ", ".join(schema.JA_NEJ_ALIASES_UNKNOWN)))
     rows.extend((r.column, _REASON_ROW[lang], r.code, r.sv, r.en, ", ".join(r.aliases))
                 for r in schema.ORSAKER)
     return rows
@@ -166,8 +173,9 @@ def about_lines(lang: Lang = "sv") -> list[str]:
         "Ett barn med flera aktualiseringar får flera rader.",
         "2. Fyll i bladet Data. Ändra inte kolumnrubrikerna och lägg inte till egna kolumner – okända "
         "kolumner läses inte in.",
-        "3. Kodade kolumner: välj i rullistan. Ja/Nej-kolumner: Ja eller Nej. Tom cell = uppgift "
-        "saknas eller inte aktuellt.",
+        "3. Kodade kolumner: välj i rullistan. Ja/Nej-kolumner: Ja, Nej eller Uppgift saknas (skriv "
+        "aldrig Nej när svaret inte är känt). Tom cell = uppgift saknas, eller Nej när steget inte kan "
+        "ha nåtts (t.ex. ingen insats utan avslutad utredning).",
         "4. Datum skrivs ÅÅÅÅ-MM-DD (t.ex. 2025-03-14).",
         "5. Flera anmälningsorsaker kan gälla: skriv Ja i varje orsakskolumn som stämmer.",
         "6. Personnummer skrivs ÅÅÅÅMMDD-NNNN. Det används bara för att räkna fram ett pseudonymt "
