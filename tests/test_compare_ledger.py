@@ -8,6 +8,7 @@ counts as computed, the pool over every municipality), then closed.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,7 +76,10 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, pd.D
         point_paths(mp, root)
         frames = {}
         for name, volym, seed in SPECS:
-            raw, _ = synth.generate_kommun(synth.KommunSpec(name, name, volym, ar=(AR,)), seed)
+            # no "uppgift saknas": its small bortfall counts would hide whole indicators of these tiny
+            # municipalities, and this module tests the comparison's channels, not the bortfall
+            spec = synth.KommunSpec(name, name, volym, ar=(AR,), saknas=dict.fromkeys(synth.SAKNAS, 0.0))
+            raw, _ = synth.generate_kommun(spec, seed)
             frames[name] = synth.clean_view(raw, name)
             _publish_02(name, frames[name])
         yield frames
@@ -249,7 +253,9 @@ def test_pooled_numbers_use_visible_counts_only(project: dict[str, pd.DataFrame]
     for k_ in guard.keys:
         if m in guard.pools[k_]:
             continue
-        assert fa[k_].target == fb[k_].target and fa[k_].od == fb[k_].od
+        # (a pool of one unit has no overdispersion estimate: NaN on both sides is "no move")
+        np.testing.assert_equal((fa[k_].target, dataclasses.asdict(fa[k_].od)),
+                                (fb[k_].target, dataclasses.asdict(fb[k_].od)))
         pd.testing.assert_frame_equal(fa[k_].curve, fb[k_].curve)
         pool = ra[k_]["i_malvarde"]
         pd.testing.assert_frame_equal(ra[k_][pool], rb[k_][pool])

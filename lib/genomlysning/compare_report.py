@@ -460,7 +460,8 @@ def draw_funnel(ax: Axes, f: Funnel, lang: Lang = "sv", title: str = "",
         name = (names or {}).get(r["kommun"], str(r["kommun"]))
         ax.annotate(name, (r["volym"], r["varde"]), textcoords="offset points", xytext=(5, 3),
                     fontsize=7)
-    ax.set_xscale("log")
+    if len(pts):  # nothing to draw when every unit is hidden: a log axis would have no range
+        ax.set_xscale("log")
     ax.set_xlabel(schema.text("jmf_volym_n" if f.kind == "proportion" else "jmf_volym_e", lang),
                   fontsize=8)
     ax.set_ylabel(schema.text("andel" if f.kind == "proportion" else "jmf_kvot_oe", lang),
