@@ -128,7 +128,9 @@ def test_children_of_a_model_are_the_funnels_children_or_a_dimension_with_its_ru
     ctx = models_ledger.context(K, y, pd.Timestamp(SLUT), AR, ([], {}))
     mc = models_ledger.model_cells(ctx, models.OUTCOMES["utredning"], models.DEFAULT_FORMULA)
     # rows with a decided förhandsbedömning: the children the funnel counts at that stage
-    decided = Cell.of("barn", steg=list(funnel.STAGES[1:]))
+    from genomlysning.funnel_ledger import barn_at_least
+
+    decided = Cell.of("barn", steg=barn_at_least("fb_beslutad"))
     assert models_ledger.children_cell(ctx, mc.rows, "utredning") == decided
     # decided and not open at the end of the period: no funnel stage; such a child reached fb_beslutad
     mc = models_ledger.model_cells(ctx, models.OUTCOMES["insats"], models.DEFAULT_FORMULA)
@@ -136,7 +138,7 @@ def test_children_of_a_model_are_the_funnels_children_or_a_dimension_with_its_ru
     dim = ctx.led.dims["barn"]["modell:insats"]
     assert child == Cell.of("barn", **{"modell:insats": "ja"})
     assert dim.parent == "steg" and dim.allowed is not None
-    assert dim.allowed["ja"] == frozenset(funnel.STAGES[1:])
+    assert dim.allowed["ja"] == frozenset(barn_at_least("fb_beslutad"))
     prep = models.prepare(df, "insats", ar=AR)
     assert ctx.led.value(child) == len(np.unique(prep.groups))
     assert models_ledger.children_cell(ctx, mc.rows, "insats") == child  # declared once

@@ -87,6 +87,10 @@ class Outcome:
     population: tuple[tuple[str, bool], ...]
     sv: str
     en: str
+    #: Only the municipality's own utredningar: a row added to an ongoing utredning (påförd) takes
+    #: that utredning's outcome, so counting it too would count one decision twice, with the
+    #: covariates of another aktualisering.
+    own_utredning: bool = False
 
     def label(self, lang: Lang = "sv") -> str:
         """Return the label (outcome and denominator) in ``lang``."""
@@ -99,13 +103,14 @@ OUTCOMES: dict[str, Outcome] = {o.key: o for o in (
             "Investigation opened, of referrals with a decided initial assessment"),
     Outcome("insats", "insats_erbjuden", (("fb_beslutad", True), ("utredning_oppen_vid_periodslut", False)),
             "Insats erbjuden, av aktualiseringar med avgjort utfall",
-            "Intervention offered, of referrals with a settled outcome"),
+            "Intervention offered, of referrals with a settled outcome", own_utredning=True),
     Outcome("insats_efter_utredning", "insats_erbjuden", (("utredning_inledd", True),
                                                           ("utredning_avslutad", True)),
             "Insats erbjuden, av avslutade utredningar",
-            "Intervention offered, of closed investigations"),
+            "Intervention offered, of closed investigations", own_utredning=True),
     Outcome("accepterad", "insats_accepterad", (("insats_erbjuden", True),),
-            "Insats accepterad, av erbjudna insatser", "Intervention accepted, of those offered"),
+            "Insats accepterad, av erbjudna insatser", "Intervention accepted, of those offered",
+            own_utredning=True),
 )}
 
 #: The default right-hand side: ärendetyp plus the case-mix variables.
@@ -386,6 +391,8 @@ def population(df: pd.DataFrame, outcome: str | Outcome, ar: int | None = None) 
     for col, value in out.population:
         flag = rows[col].astype("boolean").fillna(False).to_numpy(dtype=bool)
         rows = rows[flag == value]
+    if out.own_utredning:
+        rows = rows[~(rows["fb_beslut"].astype(object) == "pagaende").to_numpy(dtype=bool)]
     return rows
 
 

@@ -88,13 +88,15 @@ def _cubes(pred: Callable[[dict[str, bool]], bool], free: Sequence[str],
     raise AssertionError("a non-constant function depends on some flag")
 
 
-def flag_cell(pred: Callable[[dict[str, bool]], bool], never_skipped: frozenset[str] = frozenset()) -> Cell:
+def flag_cell(pred: Callable[[dict[str, bool]], bool], never_skipped: frozenset[str] = frozenset(),
+              own_only: bool = False) -> Cell:
     """The aktualiseringar whose stage flags (:data:`FLAGS`, a dict flag -> bool) satisfy ``pred``,
     as a union of disjoint cells over ``steg`` and ``hoppat:<stage>`` (:data:`NOTHING` if none).
 
     A row whose furthest nested stage is s has every flag up to s set, the next one unset, and each
     later flag equal to its ``hoppat`` code. ``never_skipped``: stages whose skipped rows 02
-    publishes as a visible 0 (a reader knows those parts are empty: they are left out)."""
+    publishes as a visible 0 (a reader knows those parts are empty: they are left out).
+    ``own_only``: without the rows added to an ongoing utredning (stage codes ``:pagaende``)."""
     groups: dict[tuple[tuple[str, bool], ...], list[str]] = {}
     for b, stage in enumerate(funnel.STAGES):
         fixed = {s: True for s in FLAGS[:b]}
@@ -103,9 +105,10 @@ def flag_cell(pred: Callable[[dict[str, bool]], bool], never_skipped: frozenset[
         fixed |= {s: False for s in FLAGS[b + 1:] if s in never_skipped}
         free = [s for s in FLAGS[b + 1:] if s not in never_skipped]
         for cube in _cubes(pred, free, fixed):
-            groups.setdefault(tuple(sorted(cube.items())), []).extend(_steg_codes(stage))
+            codes = [c for c in _steg_codes(stage) if not (own_only and c.split(":")[1:2] == ["pagaende"])]
+            groups.setdefault(tuple(sorted(cube.items())), []).extend(codes)
     parts = [Cell.of(A, steg=codes, **{f"hoppat:{s}": "ja" if v else "nej" for s, v in cube})
-             for cube, codes in groups.items()]
+             for cube, codes in groups.items() if codes]
     if not parts:
         return NOTHING
     return parts[0] if len(parts) == 1 else Cell.union(*parts)
@@ -126,7 +129,7 @@ def population_cell(outcome: models.Outcome, value: bool | None = None,
                     never_skipped: frozenset[str] = frozenset()) -> Cell:
     """The outcome's population (``value`` None), or its rows with (True) or without (False) it."""
     conds = list(outcome.population) + ([] if value is None else [(outcome.column, value)])
-    return flag_cell(_flags_predicate(conds), never_skipped)
+    return flag_cell(_flags_predicate(conds), never_skipped, own_only=outcome.own_utredning)
 
 
 def _disjoint_any(conditions: Sequence[tuple[str, frozenset[str], frozenset[str]]]
@@ -308,7 +311,7 @@ def children_cell(ctx: Context, rows: Cell, name: str) -> Cell:
         ids, inv = np.unique(child, return_inverse=True)
         has = np.zeros(len(ids), dtype=bool)
         has[inv[_mask(led, rows)]] = True
-        rule = {"ja": funnel_ledger.barn_at_least(_lowest_stage(c)), "nej": funnel.STAGES}
+        rule = {"ja": funnel_ledger.barn_at_least(_lowest_stage(c)), "nej": list(funnel_ledger.BARN_STEG)}
         led.dimension(B, dim, pd.Series(np.where(has, "ja", "nej"), dtype=object), ("ja", "nej"),
                       parent="steg", allowed=rule)
         led.at_most(Cell.of(B, **{dim: "ja"}), rows)
