@@ -81,6 +81,8 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
                    help="also write one national-size CSV of about N rows (benchmarks)")
     p.add_argument("--only", action="append", help="only this demo municipality (repeatable; also "
                    "the tiny test municipality pyttby, which is not written by default)")
+    p.add_argument("--force", action="store_true", help="write the demo municipalities even when params/ "
+                   "holds own (non-synthetic) data; by default they are then not written")
     p.set_defaults(_module="genomlysning.synth", _func="cli_demo_data")
 
 

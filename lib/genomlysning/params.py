@@ -512,6 +512,21 @@ def check(params: dict[str, Any], where: str) -> None:
         raise ParamsError("\n".join(found))
 
 
+def is_synthetic_file(path: str | Path) -> bool:
+    """Whether a params file says ``synthetic: true`` (demo data). An unreadable file counts as real:
+    it is never overwritten or mixed with demo units on a guess."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and data.get("synthetic") is True
+
+
+def real_kommuner() -> list[str]:
+    """The municipalities whose params file is not ``synthetic: true`` (own data), sorted."""
+    return [k for k in all_kommuner() if not is_synthetic_file(paths.PARAMS_DIR / f"{k}.yaml")]
+
+
 def all_kommuner() -> list[str]:
     """Names of every municipality with a params file, sorted."""
     return sorted(p.stem for p in paths.PARAMS_DIR.glob("*.yaml"))
