@@ -167,3 +167,49 @@ def test_template_file_has_no_absent_columns() -> None:
     assert np.all([c.startswith(("fb_", "utredning", "barnsamtal", "kontakt", "insats", "skydd", "anmalare",
                                  "orsak")) for c in ingest.absent_columns(["rad_id", "aktualiseringsdatum",
                                                                            "aktualiseringstyp"])])
+
+
+# ---------------------------------------------------------------------------------------------
+# Demo apart from own data (issue 15, cases 2 and 4)
+# ---------------------------------------------------------------------------------------------
+
+def test_compare_never_mixes_demo_and_own_units_and_keeps_one_year() -> None:
+    from genomlysning.runner import comparable
+
+    loaded = {"norrvik": {"synthetic": True, "ar": 2025}, "ekby": {"synthetic": True, "ar": 2025},
+              "minkommun": {"synthetic": False, "ar": 2024}}
+    included, why = comparable(loaded, list(loaded))
+    assert included == ["minkommun"] and "fiktiva data" in why  # alone: the comparison is skipped
+    loaded["grannby"] = {"synthetic": False, "ar": 2024}
+    loaded["gammelby"] = {"synthetic": False, "ar": 2023}
+    included, why = comparable(loaded, list(loaded))
+    assert included == ["minkommun", "grannby"] and "gammelby" in why and "2024" in why
+    demo = {k: v for k, v in loaded.items() if v["synthetic"]}
+    assert comparable(demo, list(demo)) == (["norrvik", "ekby"], "")
+
+
+def test_demo_data_is_not_recreated_when_own_params_exist(tmp_project: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from genomlysning import synth
+
+    (tmp_project / "params" / "minkommun.yaml").write_text("kommun: minkommun\nar: 2024\n", encoding="utf-8")
+    args = argparse.Namespace(seed=1, dirty=None, national=0, only=None, force=False)
+    assert synth.cli_demo_data(args) == 0
+    assert sorted(p.name for p in (tmp_project / "params").iterdir()) == ["minkommun.yaml"]
+    assert "egna data (minkommun" in capsys.readouterr().out
+    assert synth.cli_demo_data(argparse.Namespace(seed=1, dirty=None, national=0, only=["pyttby"],
+                                                  force=False)) == 0
+    assert (tmp_project / "params" / "pyttby.yaml").is_file()
+
+
+def test_index_row_and_report_title_say_fiktiva_data(tmp_project: Path) -> None:
+    from genomlysning import index, runner
+
+    (tmp_project / "params" / "demo.yaml").write_text("kommun: demo\nnamn: Demo\nsynthetic: true\n",
+                                                      encoding="utf-8")
+    (tmp_project / "params" / "egen.yaml").write_text("kommun: egen\nnamn: Egen\n", encoding="utf-8")
+    html = index.write_index(tmp_project).read_text(encoding="utf-8")
+    rows = {r.split('"')[0]: r for r in html.split('<tr id="')[1:]}
+    assert "fiktiva data" in rows["demo"] and "fiktiva data" not in rows["egen"]
+    assert runner._demo_mark({"synthetic": True}) == " (fiktiva data)"
+    assert runner._demo_mark({"synthetic": True}, {"synthetic": False}) == ""

@@ -1297,7 +1297,10 @@ def read_raw(path: str | Path, params: dict[str, Any] | None = None) -> RawTable
     fil = paths.relative(p)
     check_file_name(fil)
     if not p.is_file():
-        raise IngestError(f"{fil}: filen finns inte")
+        hint = (" – en demokommun: skriv demodata med `genomlysning demo-data` (eller make data)"
+                if params.get("synthetic") is True else
+                " – lägg filen där eller ange rätt sökväg med input: i params-filen (se params/README.md)")
+        raise IngestError(f"{fil}: filen finns inte{hint}")
     col_map = mapping_columns(params)
     drop = mapping_drop(params)
     reasons = mapping_reasons(params)
