@@ -879,7 +879,9 @@ def _up_to_date(root: str, state: Mapping[str, Any], task: Task) -> bool:
 
 
 def _worker_env(root: str) -> dict[str, str]:
-    return {"GENOMLYSNING_ROOT": root}
+    from genomlysning.handrun import RUNNER_ENV
+
+    return {"GENOMLYSNING_ROOT": root, RUNNER_ENV: "1"}
 
 
 def _stages(tasks: Sequence[Task]) -> list[list[Task]]:

@@ -1,0 +1,142 @@
+"""Notebooks run by hand (JupyterLab, ``papermill … -p kommun K``) cannot mislead.
+
+``genomlysning run`` drives every notebook with exactly the parameters of the params file and marks
+its kernels with :data:`RUNNER_ENV`. A hand run has only what the person typed, so each notebook
+calls :func:`settle` right after its ``parameters`` cell:
+
+* with only ``kommun`` given, every other parameter still at the notebook's default is read from
+  ``params/<kommun>.yaml`` (so a hand run of a municipality reviewing 2024 does not fall back on
+  the demo's 2025);
+* a name that is no parameter of the notebook (``-p komun K``) stops the run, naming the closest
+  valid parameter;
+* a hand run does not overwrite what ``genomlysning run`` published: :func:`check_write` (called by
+  every writer in :mod:`genomlysning.report`) refuses to write into a report folder that holds the
+  runner's state file, unless the runner drives the kernel.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import os
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import Any
+
+from genomlysning import paths
+
+#: Set (to "1") in the kernels ``genomlysning run`` starts.
+RUNNER_ENV = "GENOMLYSNING_RUNNER"
+#: Names every IPython namespace holds.
+_IPYTHON_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "open"})
+_PLAIN = (str, int, float, bool, type(None), list, tuple, dict)
+
+
+class HandRunError(RuntimeError):
+    """A hand run was given an unknown parameter or would overwrite published reports."""
+
+
+def runner_drives() -> bool:
+    """Whether ``genomlysning run`` started this kernel."""
+    return os.environ.get(RUNNER_ENV) == "1"
+
+
+def _cells(notebook: str) -> tuple[dict[str, Any], set[str]] | None:
+    """``(parameter defaults, every name assigned anywhere)`` of ``notebooks/<notebook>.ipynb``."""
+    import json
+
+    path = paths.NOTEBOOKS_DIR / f"{notebook}.ipynb"
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    defaults: dict[str, Any] = {}
+    assigned: set[str] = set()
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        src = "".join(cell.get("source", []))
+        src = "\n".join(ln for ln in src.splitlines() if not ln.lstrip().startswith(("%", "!")))
+        try:
+            tree = ast.parse(src)
+        except SyntaxError:
+            continue
+        is_params = "parameters" in cell.get("metadata", {}).get("tags", [])
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                assigned.add(node.id)
+            elif isinstance(node, ast.alias):
+                assigned.add((node.asname or node.name).split(".")[0])
+            elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+                assigned.add(node.name)
+        if is_params:
+            for node in tree.body:
+                target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None
+                if isinstance(target, ast.Name):
+                    try:
+                        defaults[target.id] = ast.literal_eval(node.value)
+                    except ValueError:
+                        defaults[target.id] = None
+    return defaults, assigned
+
+
+def settle(ns: MutableMapping[str, Any], notebook: str) -> list[str]:
+    """Complete and check a hand run's parameters in the notebook namespace ``ns`` (see the module
+    docstring); returns the parameters read from the params file. Nothing happens when the runner
+    drives the kernel (it passes exactly the params file's values)."""
+    if runner_drives():
+        return []
+    found = _cells(notebook)
+    if found is None:
+        return []
+    defaults, assigned = found
+    unknown = sorted(k for k, v in ns.items() if not k.startswith("_") and k not in _IPYTHON_NAMES
+                     and k not in assigned and isinstance(v, _PLAIN))
+    if unknown:
+        lines = []
+        for k in unknown:
+            near = difflib.get_close_matches(k, list(defaults), n=1, cutoff=0.5)
+            hint = f" (menade du {near[0]!r}?)" if near else ""
+            lines.append(f"{notebook}: okänd parameter {k!r}{hint}; giltiga: {', '.join(defaults)}")
+        raise HandRunError("\n".join(lines))
+    kommun = ns.get("kommun")
+    if not isinstance(kommun, str) or "kommun" not in defaults:
+        return []
+    from genomlysning import params as params_mod
+
+    try:
+        prm = params_mod.load(str(ns.get("params_path") or kommun))
+    except params_mod.ParamsError:
+        return []  # the notebook's own loading names the problem
+    taken = []
+    for name, default in defaults.items():
+        if name in ("kommun", "params_path", "input_path") or name not in prm:
+            continue
+        if ns.get(name) == default and prm[name] != default:
+            ns[name] = prm[name]
+            taken.append(name)
+    if taken:
+        print(f"Handkörning: {', '.join(f'{n} = {ns[n]!r}' for n in taken)} från "
+              f"{paths.relative(paths.params_file(kommun))}")
+    return taken
+
+
+def check_write(path: Path) -> None:
+    """Refuse (HandRunError) to write ``path`` inside a report folder that ``genomlysning run``
+    published (it holds the runner's state file) unless the runner drives this process."""
+    from genomlysning import provenance
+
+    if runner_drives():
+        return
+    try:
+        rel = Path(path).resolve().relative_to(paths.REPORTS_DIR.resolve())
+    except ValueError:
+        return
+    if not rel.parts:
+        return
+    unit = paths.REPORTS_DIR / rel.parts[0]
+    if (unit / provenance.STATE_FILE).is_file():
+        raise HandRunError(
+            f"{paths.relative(unit)}/ är publicerat av genomlysning run; en handkörning skriver inte över "
+            f"det ({paths.relative(path)}). Kör genomlysning run --kommun {rel.parts[0]}, eller kör för hand "
+            "i en egen projektmapp: GENOMLYSNING_ROOT=<kopia av projektet> jupyter lab")
