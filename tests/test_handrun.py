@@ -100,3 +100,39 @@ def test_outputs_are_readable_as_the_umask_allows(project: Path, umask: int, mod
         os.umask(old)
     assert report.results_path("minkommun").stat().st_mode & 0o777 == mode
     assert Path(path).stat().st_mode & 0o777 == mode
+
+
+def test_figure_alt_text_says_what_the_figure_shows() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    fig.suptitle("Tratten 2024")
+    ax.set_title("Andel per steg")
+    ax.set_xlabel("andel")
+    ax.set_ylabel("steg")
+    expected = "Figur: Tratten 2024. Andel per steg (x-axel: andel; y-axel: steg)."
+    assert handrun.figure_alt_text(fig) == expected
+    assert handrun.figure_alt_text(plt.figure(), "en") == "Figure: a chart without a title."
+    plt.close("all")
+
+
+def test_html_report_uses_the_figures_alt_text() -> None:
+    import base64
+
+    import nbformat
+
+    from genomlysning import runner
+
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n").decode()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("fig", outputs=[
+        nbformat.v4.new_output("display_data", data={"image/png": png},
+                               metadata={"image/png": {"alt": "Figur: Tratten 2024."}}),
+        nbformat.v4.new_output("display_data", data={"image/png": png})])]
+    exporter = runner._exporter()
+    exporter.alt_text = "Figur"
+    html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": "t"}, "gl_alt": "Figur"})
+    assert 'alt="Figur: Tratten 2024."' in html and html.count("<img") == 2 and 'alt="Figur"' in html

@@ -9,6 +9,7 @@ calls :func:`settle` right after its ``parameters`` cell:
   the demo's 2025);
 * a name that is no parameter of the notebook (``-p komun K``) stops the run, naming the closest
   valid parameter;
+* every figure displayed gets an alt text saying what it shows (:func:`install_alt_text`);
 * a hand run does not overwrite what ``genomlysning run`` published: :func:`check_write` (called by
   every writer in :mod:`genomlysning.report`) refuses to write into a report folder that holds the
   runner's state file, unless the runner drives the kernel.
@@ -84,6 +85,8 @@ def settle(ns: MutableMapping[str, Any], notebook: str) -> list[str]:
     """Complete and check a hand run's parameters in the notebook namespace ``ns`` (see the module
     docstring); returns the parameters read from the params file. Nothing happens when the runner
     drives the kernel (it passes exactly the params file's values)."""
+    lang = ns.get("lang")
+    install_alt_text("en" if lang == "en" else "sv")
     if runner_drives():
         return []
     found = _cells(notebook)
@@ -140,3 +143,57 @@ def check_write(path: Path) -> None:
             f"{paths.relative(unit)}/ är publicerat av genomlysning run; en handkörning skriver inte över "
             f"det ({paths.relative(path)}). Kör genomlysning run --kommun {rel.parts[0]}, eller kör för hand "
             "i en egen projektmapp: GENOMLYSNING_ROOT=<kopia av projektet> jupyter lab")
+
+
+def figure_alt_text(fig: Any, lang: str = "sv") -> str:
+    """What a figure shows, from its own titles and axis labels (the alt text of the HTML reports):
+    ``"Figur: Tratten 2024. Andel per steg (x-axel: andel; y-axel: steg)."``."""
+    en = lang == "en"
+    parts: list[str] = []
+    sup = getattr(fig, "_suptitle", None)
+    if sup is not None and sup.get_text().strip():
+        parts.append(sup.get_text().strip())
+    for ax in fig.get_axes():
+        title = " ".join(t.get_text().strip() for t in (ax.title, ax._left_title, ax._right_title)
+                         if t.get_text().strip())
+        x, y = ax.get_xlabel().strip(), ax.get_ylabel().strip()
+        axes = "; ".join(f"{'x-axis' if en else 'x-axel'}: {x}" if i == 0 else
+                         f"{'y-axis' if en else 'y-axel'}: {y}" for i, lab in enumerate((x, y)) if lab)
+        text = f"{title} ({axes})" if title and axes else title or axes
+        if text and text not in parts:
+            parts.append(text)
+    body = ". ".join(p.rstrip(".") for p in parts) or ("a chart without a title" if en else
+                                                        "ett diagram utan rubrik")
+    return f"{'Figure' if en else 'Figur'}: {body}."
+
+
+def install_alt_text(lang: str = "sv") -> bool:
+    """Give every matplotlib figure displayed in this IPython kernel an ``alt`` text in its output's
+    metadata (:func:`figure_alt_text`); the HTML reports show it. The PNG itself is unchanged.
+    False outside IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    ip = get_ipython()
+    if ip is None:
+        return False
+    import matplotlib.pyplot  # noqa: F401 - the inline backend registers its PNG formatter on import
+    from matplotlib.figure import Figure
+
+    formatter = ip.display_formatter.formatters["image/png"]
+    try:
+        base = formatter.lookup_by_type(Figure)
+    except KeyError:
+        return False
+    base = getattr(base, "_gl_base", base)
+
+    def png_with_alt(fig: Any) -> Any:
+        data = base(fig)
+        if data is None or isinstance(data, tuple):
+            return data
+        return data, {"alt": figure_alt_text(fig, lang)}
+
+    png_with_alt._gl_base = base  # type: ignore[attr-defined]
+    formatter.for_type(Figure, png_with_alt)
+    return True

@@ -713,6 +713,16 @@ font-weight:600;border-bottom:1px solid #e6c66b}</style>
 {{ output.data['text/markdown'] | markdown_output2html }}
 </div>
 {%- endblock data_markdown -%}
+{% block data_png scoped %}
+<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
+<img alt="{{ ((output | get_metadata('alt', 'image/png')) or resources.gl_alt) | escape_html }}" {#
+#}src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
+{%- set width=output | get_metadata('width', 'image/png') -%}
+{%- if width is not none %} width={{ width | escape_html }}{%- endif %}
+{%- set height=output | get_metadata('height', 'image/png') -%}
+{%- if height is not none %} height={{ height | escape_html }}{%- endif %} class="">
+</div>
+{%- endblock data_png %}
 {%- block body_header -%}{{ super() }}
 <nav class="gl-nav"><a href="../index.html">&larr; {{ resources.gl_back }}</a>
 &middot; {{ resources.gl_other }}</nav>
@@ -815,7 +825,7 @@ def _render_html(exporter: Any, nb: Any, out_dir: Path, notebook: str, title: st
         exporter.alt_text = "Figure" if en else "Figur"
         other = with_code if hide else no_code
         other_text = ("with code" if hide else "without code") if en else ("med kod" if hide else "utan kod")
-        resources = {"metadata": {"name": title}, "gl_math": _has_math(nb),
+        resources = {"metadata": {"name": title}, "gl_math": _has_math(nb), "gl_alt": exporter.alt_text,
                      "gl_demo": DEMO_BANNER["en" if en else "sv"] if f"({DEMO_MARK})" in title else "",
                      "gl_back": "Overview" if en else "Översikt",
                      "gl_other": f'<a href="{other}">{"Same report" if en else "Samma rapport"} '
