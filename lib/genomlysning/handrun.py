@@ -178,8 +178,10 @@ def install_alt_text(lang: str = "sv") -> bool:
     ip = get_ipython()
     if ip is None:
         return False
-    import matplotlib.pyplot  # noqa: F401 - the inline backend registers its PNG formatter on import
+    import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
+
+    plt._get_backend_mod()  # load the backend now: the inline backend registers its PNG formatter
 
     formatter = ip.display_formatter.formatters["image/png"]
     try:
