@@ -86,7 +86,7 @@ JA_NEJ_ALIASES_FALSE: tuple[str, ...] = ("nej", "n", "0", "no", "falskt", "false
 
 AKTUALISERINGSTYP = (
     Code("anmalan", "Anmälan", "Report of concern", ("orosanmälan", "orosanmalan")),
-    Code("ansokan", "Ansökan", "Application"),
+    Code("ansokan", "Ansökan", "Application", ("ansökning",)),
     Code("information", "Information på annat sätt", "Information received otherwise",
          ("annat sätt", "information", "övrig information")),
     Code("yttrande", "Yttrande", "Statement to court/authority"),
