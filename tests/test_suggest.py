@@ -154,6 +154,8 @@ def test_absent_column_is_reported_and_unknown_not_zero(tmp_path: Path) -> None:
     assert "insats_startad" in result.accounting["columns_absent"]
     text = clean.format_report(result)
     assert "Kolumner som saknas i filen:" in text and "insats_startad" in text and "inte som noll" in text
+    table = clean.dropped_columns_table(result)
+    assert "Insats startad (insats_startad)" in set(table.iloc[:, 0])
 
 
 def test_absent_answer_makes_acceptance_unknown(tmp_path: Path) -> None:

@@ -1966,10 +1966,15 @@ def problem_counts(result: CleanResult, lang: schema.Lang = "sv") -> pd.DataFram
 
 
 def dropped_columns_table(result: CleanResult, lang: schema.Lang = "sv") -> pd.DataFrame:
-    """The columns of the file that were not read, and why."""
-    rows = result.accounting["dropped_columns"]
-    return pd.DataFrame({_ui("rubrik", lang): [d["header"] for d in rows],
-                         _ui("skal", lang): [d["reason"] for d in rows]})
+    """The columns of the file that were not read, and why; then the schema columns the file lacks
+    (their indicators are not available, never zero)."""
+    from genomlysning.ingest import ABSENT_NOTE
+
+    rows = [(d["header"], d["reason"]) for d in result.accounting["dropped_columns"]]
+    absent = ABSENT_NOTE if lang != "en" else ("absent from the file: its indicators are shown as not "
+                                               "available (never as zero)")
+    rows += [(f"{schema.label(c, lang)} ({c})", absent) for c in result.accounting.get("columns_absent", [])]
+    return pd.DataFrame({_ui("rubrik", lang): [h for h, _ in rows], _ui("skal", lang): [r for _, r in rows]})
 
 
 def distributions(frame: pd.DataFrame, k: int) -> pd.DataFrame:
