@@ -215,3 +215,25 @@ def test_index_row_and_report_title_say_fiktiva_data(tmp_project: Path) -> None:
     assert "fiktiva data" in rows["demo"] and "fiktiva data" not in rows["egen"]
     assert runner._demo_mark({"synthetic": True}) == " (fiktiva data)"
     assert runner._demo_mark({"synthetic": True}, {"synthetic": False}) == ""
+
+
+def test_make_test_runs_in_a_project_of_its_own() -> None:
+    """The case of the issue: `make test` failed once the analyst's own params file existed."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(["make", "-n", "-s", "test"], cwd=root, capture_output=True, text=True,
+                         check=True).stdout
+    pytest_lines = [ln for ln in out.splitlines() if "-m pytest" in ln]
+    assert len(pytest_lines) == 2 and all("GENOMLYSNING_ROOT=" in ln and ".nbval" in ln for ln in pytest_lines)
+    assert "cp -r params" not in out and "demo-data" in out and "ln -s" in out and "data/raw" not in out
+
+
+def test_params_readme_exists_and_a_demo_without_data_suggests_demo_data(tmp_project: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "params" / "README.md").read_text(encoding="utf-8")
+    assert "mapping:" in text and "derive:" in text and "Reason recodes" in text
+    with pytest.raises(ingest.IngestError, match="genomlysning demo-data"):
+        ingest.read_raw("data/raw/ekby/aktualiseringar.xlsx", {"synthetic": True})
+    with pytest.raises(ingest.IngestError, match="params/README.md"):
+        ingest.read_raw("data/raw/minkommun/export.csv", {})
