@@ -225,7 +225,8 @@ def test_make_test_runs_in_a_project_of_its_own() -> None:
     out = subprocess.run(["make", "-n", "-s", "test"], cwd=root, capture_output=True, text=True,
                          check=True).stdout
     pytest_lines = [ln for ln in out.splitlines() if "-m pytest" in ln]
-    assert len(pytest_lines) == 2 and all("GENOMLYSNING_ROOT=" in ln and ".nbval" in ln for ln in pytest_lines)
+    assert len(pytest_lines) == 2
+    assert all("GENOMLYSNING_ROOT=" in ln and ".nbval" in ln for ln in pytest_lines)
     assert "cp -r params" not in out and "demo-data" in out and "ln -s" in out and "data/raw" not in out
 
 
