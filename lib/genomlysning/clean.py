@@ -1750,6 +1750,8 @@ def format_report(result: CleanResult, examples_per_rule: int | None = 20,
             where = f"kolumn {kolumn!r}" if kolumn else "hela filen/raden"
             in_file = f" i {files[0]}" if len(files) == 1 else ""
             lines.append(f"  {where}: {_n(len(g))} st [{sev}]{in_file}")
+            texts = [t.split(": ", 1)[-1] for t in g["regel"].unique()]
+            lines += [f"      {t}" for t in texts if t != r.beskrivning]  # the import's own wording
             lines += _group_lines(g, examples_per_rule)
     if unknown is not None and len(unknown):
         lines += ["", "Okända värden per kolumn (att mappa med mapping.values):"]
