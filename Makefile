@@ -11,12 +11,15 @@ export OPENBLAS_NUM_THREADS := 1
 export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 
-# The notebooks' regression tests run in a throw-away project (the repository's params and data,
-# an empty reports/): what a later notebook reads of earlier reports (04 reads each municipality's
-# published ledger) is then the same on a fresh clone, in CI and after `make run`.
+# The tests run in a throw-away project of their own (.nbval/: the demo municipalities written
+# there by demo-data and prepared there, an empty reports/): a user's own params/ and data/ never
+# reach them, and what a later notebook reads of earlier reports (04 reads each municipality's
+# published ledger) is the same on a fresh clone, in CI and after `make run`.
 NBVAL_ROOT := .nbval
-NBVAL_PROJECT = rm -rf $(NBVAL_ROOT) && mkdir -p $(NBVAL_ROOT)/data && cp -r params $(NBVAL_ROOT)/params && \
-	ln -s $(CURDIR)/data/raw $(NBVAL_ROOT)/data/raw && ln -s $(CURDIR)/data/processed $(NBVAL_ROOT)/data/processed
+NBVAL_ENV = GENOMLYSNING_ROOT=$(CURDIR)/$(NBVAL_ROOT)
+NBVAL_PROJECT = rm -rf $(NBVAL_ROOT) && mkdir -p $(NBVAL_ROOT)/params && ln -s $(CURDIR)/notebooks $(NBVAL_ROOT)/notebooks && \
+	$(NBVAL_ENV) $(PY) -m genomlysning.cli demo-data --seed $(SEED) >/dev/null && \
+	$(NBVAL_ENV) $(PY) -m genomlysning.cli prepare >/dev/null
 
 .DEFAULT_GOAL := help
 .PHONY: help venv data processed run test lint bench bench-quick simulate notebooks clean-outputs
@@ -43,15 +46,16 @@ processed: data ## clean every demo municipality into data/processed (library ca
 run: data ## set up and run the whole pipeline on the demo data (reports/ + reports/index.html)
 	$(PY) -m genomlysning.cli run
 
-test: processed ## set up and run every test: unit, property and nbval notebook tests
+test: $(STAMP) ## set up and run every test (unit, property, nbval notebooks) in a project of their own
 	$(PY) -m ruff check lib tests scripts
-	$(PY) -m pytest tests -p no:cacheprovider
 	$(NBVAL_PROJECT)
-	GENOMLYSNING_ROOT=$(CURDIR)/$(NBVAL_ROOT) $(PY) -m pytest notebooks --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+	$(NBVAL_ENV) $(PY) -m pytest tests -p no:cacheprovider
+	rm -rf $(NBVAL_ROOT)/reports
+	$(NBVAL_ENV) $(PY) -m pytest notebooks --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
-notebooks: processed ## re-execute the committed notebooks at their defaults (refreshes the outputs nbval compares)
+notebooks: $(STAMP) ## re-execute the committed notebooks at their defaults (refreshes the outputs nbval compares)
 	$(NBVAL_PROJECT)
-	GENOMLYSNING_ROOT=$(CURDIR)/$(NBVAL_ROOT) $(PY) scripts/execute_notebook.py notebooks/[0-9]*.ipynb
+	$(NBVAL_ENV) $(PY) scripts/execute_notebook.py notebooks/[0-9]*.ipynb
 
 lint: $(STAMP) ## ruff
 	$(PY) -m ruff check lib tests scripts

@@ -241,7 +241,7 @@ def test_near_misspellings_are_read_with_a_warning(text: str, col: str, expected
 
 @pytest.mark.parametrize(("text", "col"), [
     ("Kompis", "anmalare"), ("q", "kon"), ("ja!!!!", "anmalare"), ("Info", "aktualiseringstyp"),
-    ("jaaa", "barnsamtal"), ("inleda inte", "fb_beslut"),
+    ("jaaa", "barnsamtal"), ("inleda inte utredning", "fb_beslut"),
 ])
 def test_far_or_ambiguous_values_are_unknown(text: str, col: str) -> None:
     assert clean.match_code(text, col) == (None, "okand")
@@ -705,14 +705,26 @@ def test_format_report_shows_accounting_and_each_rule() -> None:
     result = run([row(), row(rad_id="2", aktualiseringstyp="Blankett")])
     text = clean.format_report(result)
     assert "Rader in:" in text and "Rena rader:" in text and "Rader i karantän:" in text
-    assert "stämmer" in text and "[okand_kod] 1 st" in text and "test.csv:3:" in text
+    assert "stämmer" in text and "[okand_kod] 1 st" in text and "(rad 3)" in text
     assert "Blankett" not in text and "'text, 8 tecken'" in text and "Anmälan, Ansökan" in text
 
 
 def test_format_report_limits_examples() -> None:
-    rows = [row(rad_id=str(i), aktualiseringstyp="Blankett") for i in range(30)]
+    rows = [row(rad_id=str(i), aktualiseringstyp="B" * (i + 1)) for i in range(30)]
     text = clean.format_report(run(rows), examples_per_rule=5)
-    assert "… och 25 till av samma slag" in text
+    assert "… och 25 värden till (25 problem av samma slag)" in text
+
+
+def test_format_report_groups_by_rule_and_lists_valid_values_once() -> None:
+    rows = [row(rad_id=str(i), aktualiseringstyp="ANM" if i % 3 else "Blankett") for i in range(30)]
+    rows[0]["aktualiseringstyp"] = "Ring Eva"  # a one-off note: never shown as written
+    raw = raw_table(rows)
+    text = clean.format_report(clean.clean(raw, PARAMS, key=KEY), unknown=clean.unknown_values(raw, PARAMS))
+    assert text.count(clean.valid_values_text("aktualiseringstyp")) == 1
+    assert "'text, 3 tecken': 20 (rad 3, 4, 6 …)" in text and "'text, 8 tecken': 10 (rad 2, 5, 8 …)" in text
+    assert "Gör så här:" in text and "mapping.values" in text
+    assert "aktualiseringstyp: 'ANM' (20), 'Blankett' (9), 'text, 8 tecken' (1)" in text
+    assert "Ring Eva" not in text and len(text.splitlines()) < 25
 
 
 # ---------------------------------------------------------------------------------------------

@@ -37,8 +37,11 @@ okand_kod                      fel/varning   coded and yes/no cells match the co
                                              (aktualiseringstyp, fb_beslut, insats_erbjuden,
                                              insats_svar, insats_startad); elsewhere varning and
                                              the cell becomes missing (reasons: not ticked)
-stavning_tolkad                varning       a near-miss spelling (difflib ratio >= 0.85, no rival
-                                             code within 0.05) was read as the code it resembles
+stavning_tolkad                varning       a typo of exactly one declared spelling (same words,
+                                             digits and negations; 1 changed character in 4-7, 2
+                                             from 8), or a declared spelling followed by a
+                                             paragraph reference ("... 11 kap 1 § SoL"), was read
+                                             as that code; never across a negation (ej, inte ...)
 ogiltigt_datum                 fel           every date readable (accepted formats: FORMAT_TEXT)
 ogiltigt_tal                   varning       alder/barnsamtal_antal are whole numbers (cleared)
 alder_utanfor                  fel           age (from personnummer, else alder) within 0-20
@@ -104,7 +107,6 @@ file follows the demo convention (:func:`check_synthetic`).
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import json
 import re
 import unicodedata
@@ -227,8 +229,6 @@ DATE_ORDER: tuple[tuple[str, str, bool], ...] = (
     ("aktualiseringsdatum", "utredning_slut", False),
     ("utredning_start", "utredning_slut", False),
 )
-FUZZY_CUTOFF = 0.85
-FUZZY_MARGIN = 0.05
 EARLIEST_DATE = dt.date(1990, 1, 1)
 LATEST_DATE = dt.date(2099, 12, 31)
 FORMAT_TEXT = ("ÅÅÅÅ-MM-DD (t.ex. 2024-03-05), DD/MM/ÅÅÅÅ eller DD.MM.ÅÅÅÅ (dag först), ÅÅÅÅMMDD, "
@@ -355,19 +355,114 @@ def valid_values_text(col: str) -> str:
     return ", ".join(code.sv for code in c.codes) + (", Uppgift saknas" if accepts_unknown(col) else "")
 
 
+#: Words that turn a phrase into its opposite. A near-miss is never read across one: the value and
+#: the spelling it resembles must carry exactly the same negation words ("Utredning inleds ej" is
+#: never "Utredning inleds").
+NEGATIONS: frozenset[str] = frozenset({
+    "ej", "inte", "icke", "ingen", "inget", "inga", "utan", "nej", "avslag", "avslas", "avslagen",
+    "avslaget", "avslogs", "avslog", "avbojd", "avbojt", "avbojer", "avbojde", "not", "no", "non",
+    "none", "without", "declined", "refused", "rejected",
+})
+#: A reference to a paragraph of law written after a decision ("Utredning inleds 11 kap 1 § SoL",
+#: "Inleda utredning enl. 11:1 SoL"): removed before the decision is looked up.
+_LAW_REF = re.compile(
+    r"\s*[(,\-–]?\s*(?:enl(?:igt)?\.?\s+)?"
+    r"(?:\d+\s*kap\.?(?:\s*\d+\s*[a-z]?\s*§+)?|\d+\s*:\s*\d+\s*[a-z]?|\d+\s*[a-z]?\s*§+)"
+    r"(?:\s*(?:\d+\s*)?(?:st(?:\.|ycket)?)\s*)?"
+    r"(?:\s*(?:sol|lvu|socialtjanstlagen|lagen))?\s*\)?\s*$")
+#: Characters that may differ between a value and the declared spelling it is read as: one in a
+#: spelling of 4-7 characters, two from 8 (a typo, never a word more or less).
+_NEAR_EDITS: tuple[tuple[int, int], ...] = ((8, 2), (4, 1))
+
+
+def _words(key: str) -> list[str]:
+    return re.findall(r"[a-z0-9§]+", key)
+
+
+def _negations(key: str) -> frozenset[str]:
+    return frozenset(w for w in _words(key) if w in NEGATIONS)
+
+
+def _edit_distance(a: str, b: str, limit: int) -> int:
+    """Optimal-string-alignment distance of ``a`` and ``b`` (``limit + 1`` once it exceeds ``limit``)."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        if min(cur) > limit:
+            return limit + 1
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+def _allowed_edits(key: str) -> int:
+    return next((n for size, n in _NEAR_EDITS if len(key) >= size), 0)
+
+
+def near_miss(key: str, table: Mapping[str, object]) -> object | None:
+    """The value of the one declared spelling that ``key`` is a typo of, or None.
+
+    A typo: as many words, the same digits, the same negation words, and at most one changed
+    character in 4-7 characters (two from 8). None when no spelling is that close, when spellings
+    of two different values are equally close, or when a spelling with other negation words is
+    within reach too (no guess between meanings).
+    """
+    limit = _allowed_edits(key)
+    if limit == 0:
+        return None
+    words, negs, digits = len(_words(key)), _negations(key), re.sub(r"\D", "", key)
+    best: dict[object, int] = {}
+    for spelling, value in table.items():
+        if (len(_words(spelling)) != words or re.sub(r"\D", "", spelling) != digits
+                or _allowed_edits(spelling) == 0):
+            continue
+        d = _edit_distance(key, spelling, limit)
+        if d > limit:
+            continue
+        if _negations(spelling) != negs:
+            return None  # as close to a spelling of the opposite: no guess across a negation
+        if d < best.get(value, limit + 1):
+            best[value] = d
+    if not best:
+        return None
+    ranked = sorted(best.values())
+    if len(ranked) > 1 and ranked[1] == ranked[0]:
+        return None
+    return min(best, key=lambda v: best[v])
+
+
+def strip_law_reference(key: str) -> str:
+    """``key`` without a trailing paragraph reference ("11 kap 1 § sol"); ``""`` if nothing else."""
+    return _LAW_REF.sub("", key).strip(" ,;:-–(")
+
+
 def match_code(text: str, col: str) -> tuple[object | None, str]:
-    """Interpret one cell of a coded or yes/no column: ``(value, "exakt"|"tolkad"|"okand")``."""
+    """Interpret one cell of a coded or yes/no column: ``(value, "exakt"|"tolkad"|"okand")``.
+
+    ``exakt``: a declared spelling (schema code, label or alias, folded by :func:`normalise_key`).
+    ``tolkad``: a typo of exactly one declared spelling (:func:`near_miss`: never across a
+    negation, never a word more or less), or a declared spelling followed by a paragraph
+    reference ("Utredning inleds 11 kap 1 § SoL"; not in ``insats_lagrum``, where the law is the
+    value). Anything else is ``okand`` until the params ``mapping.values`` say what it means.
+    """
     table = code_lookup(col)
     key = normalise_key(text)
     if key in table:
         return table[key], "exakt"
-    if len(key) >= 4:
-        scored = sorted(((difflib.SequenceMatcher(None, key, k).ratio(), k) for k in table), reverse=True)
-        best_score, best = scored[0]
-        if best_score >= FUZZY_CUTOFF and not any(
-                s >= best_score - FUZZY_MARGIN and table[k] != table[best] for s, k in scored[1:]):
-            return table[best], "tolkad"
-    return None, "okand"
+    if col != "insats_lagrum":
+        bare = strip_law_reference(key)
+        if bare and bare != key:
+            if bare in table:
+                return table[bare], "tolkad"
+            key = bare
+    value = near_miss(key, table)
+    return (value, "tolkad") if value is not None else (None, "okand")
 
 
 def _value_label(col: str, value: object) -> str:
@@ -1210,6 +1305,18 @@ def typed_inputs(w: _Work) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
+def unknown_when_absent(typed: pd.DataFrame, absent: list[str]) -> pd.DataFrame:
+    """``typed`` with the yes/no columns the file does not have set to unknown (NA) on every row:
+    an absent insats_startad is not "no insats started" (typed_inputs reads a blank as Nej)."""
+    cols = [c for c in absent if schema.column(c).dtype == "bool" and c not in schema.REASON_COLUMNS]
+    if not cols:
+        return typed
+    out = typed.copy()
+    for c in cols:
+        out[c] = pd.array([pd.NA] * len(out), dtype="boolean")
+    return out
+
+
 def derive_calendar(df: pd.DataFrame) -> None:
     """ar, manad, aldersgrupp."""
     akt = df["aktualiseringsdatum"]
@@ -1515,6 +1622,7 @@ def _accounting(raw: RawTable, params: Mapping[str, Any], w: _Work, problems: pd
         "rules": per_rule,
         "rows_quarantined_by_rule": q_by_rule,
         "dropped_columns": [{"header": mask_text(str(h)), "reason": str(r)} for h, r in raw.dropped_columns],
+        "columns_absent": list(raw.columns_absent),
     }
 
 
@@ -1559,9 +1667,11 @@ def clean(raw: RawTable, params: Mapping[str, Any], key: bytes | None = None) ->
     fatal_pos = problems.loc[(problems["allvarlighet"] == "fel") & (problems["_pos"] >= 0), "_pos"]
     fatal_rows[fatal_pos.to_numpy(dtype=np.int64)] = True
     quarantine = _quarantine(problems, fatal_rows, fil, rad_excel)
-    typed = typed_inputs(w)
+    typed = unknown_when_absent(typed_inputs(w), raw.columns_absent)
     keep = ~fatal_rows
     frame = build_clean_frame(typed[keep].reset_index(drop=True), rad_excel[keep], params, w.period_slut)
+    if "insats_svar" in raw.columns_absent:  # no answers in the file: acceptance unknown, not "none"
+        frame["insats_accepterad"] = pd.array([pd.NA] * len(frame), dtype="boolean")
     accounting = _accounting(raw, params, w, problems, quarantine, len(frame), fil)
     report = problems[list(REPORT_COLUMNS)].reset_index(drop=True)
     report["rad_excel"] = report["rad_excel"].astype(np.int64)
@@ -1686,8 +1796,98 @@ def rule_table(result: CleanResult) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def format_report(result: CleanResult, examples_per_rule: int | None = 20) -> str:
-    """The accounting and every problem grouped by rule, readable in a terminal."""
+#: What to do about a rule's problems, where the params file can say it (shown once per rule).
+RULE_ACTION: dict[str, str] = {
+    "okand_kod": ("säg vad exportens värden betyder med mapping.values i params-filen, t.ex. "
+                  "mapping: {values: {fb_beslut: {\"Utredning inleds ej\": inte_inleda}}}; "
+                  "`genomlysning map FIL` skriver ett utkast"),
+    "stavning_tolkad": ("kontrollera tolkningen; skriv värdet i mapping.values i params-filen så läses det "
+                        "utan varning"),
+    "okand_orsak": ("säg vad orsakerna betyder med mapping.values under orsakskolumnens rubrik, t.ex. "
+                    "mapping: {values: {Anmälningsorsak: {\"Våld mot barn\": vald_mot_barn}}}"),
+    "kolumn_borttagen": ("döp om kolumnen med mapping.columns eller ta bort den med mapping.drop i "
+                         "params-filen"),
+}
+
+
+def _rows_text(rows: pd.Series, most: int = 3) -> str:
+    nums = [int(r) for r in rows if int(r) > 0]
+    if not nums:
+        return ""
+    shown = ", ".join(str(r) for r in nums[:most])
+    return f" (rad {shown}{' …' if len(nums) > most else ''})"
+
+
+def _group_lines(sub: pd.DataFrame, most_values: int | None) -> list[str]:
+    """One column of one rule: what is valid (once), then each distinct value with its count."""
+    lines: list[str] = []
+    giltigt = sub["giltigt"].unique()
+    one_valid = len(giltigt) == 1
+    if one_valid and giltigt[0]:
+        lines.append(f"      giltigt: {giltigt[0]}")
+    counts = sub.groupby(["varde", *([] if one_valid else ["giltigt"])], sort=False, dropna=False)
+    groups = sorted(counts, key=lambda kv: (-len(kv[1]), str(kv[0])))
+    shown = groups if most_values is None else groups[:most_values]
+    for key, g in shown:
+        varde, valid = (key, "") if one_valid else key
+        varde = varde[0] if isinstance(varde, tuple) else varde
+        val = repr(varde) if varde != "" else "(utan värde)"
+        extra = f" – {valid}" if valid else ""
+        lines.append(f"      {val}: {_n(len(g))}{_rows_text(g['rad_excel'])}{extra}")
+    if len(shown) < len(groups):
+        rest = sum(len(g) for _, g in groups[len(shown):])
+        lines.append(f"      … och {_n(len(groups) - len(shown))} värden till ({_n(rest)} problem av "
+                     "samma slag)")
+    return lines
+
+
+#: Longest value shown as written in the list of unknown values (longer: free text, shape only).
+CODE_LIKE_MAX_LEN = 60
+_LONG_DIGITS = re.compile(r"\d{5,}|@|https?:")
+
+
+def code_like(text: str, count: int, min_count: int) -> bool:
+    """Whether a value of a coded column may be shown as written to the analyst (validate, map): it
+    recurs (``count >= min_count``, so a one-off name or note is not), is short, and holds nothing
+    like a personnummer, a phone number, an e-mail address or a link."""
+    from genomlysning import personnummer as pn
+
+    t = str(text)
+    return (count >= min_count and 0 < len(t) <= CODE_LIKE_MAX_LEN and "\n" not in t
+            and not _LONG_DIGITS.search(t) and not pn.contains(t))
+
+
+def unknown_values(raw: RawTable, params: Mapping[str, Any]) -> pd.DataFrame:
+    """The distinct values per coded or yes/no column that are no declared spelling (``okand_kod``):
+    ``kolumn, varde, antal``. A value is shown as written when :func:`code_like` (it recurs at least
+    ``k`` times), otherwise by its shape; values of one shape are counted together."""
+    min_count = int(params.get("k", 5))
+    rows = []
+    for c in schema.columns(role="input"):
+        if c.dtype not in ("code", "bool"):
+            continue
+        s = raw.frame[c.name].dropna().astype(str).str.strip()
+        s = s[s != ""]
+        if s.empty:
+            continue
+        shown: dict[str, int] = {}
+        for value, n in s.value_counts(sort=False).items():
+            if match_code(str(value), c.name)[1] != "okand":
+                continue
+            text = str(value)
+            key = text if code_like(text, int(n), min_count) else display_value(c.name, text)
+            shown[key] = shown.get(key, 0) + int(n)
+        rows += [{"kolumn": c.name, "varde": v, "antal": n}
+                 for v, n in sorted(shown.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return pd.DataFrame(rows, columns=["kolumn", "varde", "antal"])
+
+
+def format_report(result: CleanResult, examples_per_rule: int | None = 20,
+                  unknown: pd.DataFrame | None = None) -> str:
+    """The accounting, then every problem grouped by rule and column: what is valid and what to do
+    said once, each distinct value (shown safely) with its count and first rows. ``examples_per_rule``
+    is the most distinct values listed per column (None: all); ``unknown`` (:func:`unknown_values`)
+    adds the list of distinct unknown values per column."""
     acc = result.accounting
     ok = acc["rows_in"] == acc["rows_clean"] + acc["rows_quarantined"]
     lines = [
@@ -1703,6 +1903,10 @@ def format_report(result: CleanResult, examples_per_rule: int | None = 20) -> st
     if acc["dropped_columns"]:
         lines.append("  Borttagna kolumner: " + ", ".join(f"{d['header']} ({d['reason']})"
                                                           for d in acc["dropped_columns"]))
+    if acc.get("columns_absent"):
+        from genomlysning.ingest import ABSENT_NOTE
+
+        lines.append(f"  Kolumner som saknas i filen: {', '.join(acc['columns_absent'])} – {ABSENT_NOTE}")
     table = rule_table(result)
     if not table.empty:
         lines += ["", "Problem per regel (fel = raden sätts i karantän, varning = raden behålls):"]
@@ -1710,13 +1914,25 @@ def format_report(result: CleanResult, examples_per_rule: int | None = 20) -> st
             lines.append(f"  {r.regel:<30} {r.fel:>7} fel {r.varning:>7} varn.  {r.beskrivning}")
     probs = result.problems
     rules = probs["regel"].str.split(":").str[0]
-    for rule_id in table["regel"]:
-        sub = probs[rules == rule_id]
-        lines += ["", f"[{rule_id}] {len(sub)} st"]
-        shown = sub if examples_per_rule is None else sub.head(examples_per_rule)
-        lines += ["  " + Problem(**rec).message() for rec in shown.to_dict("records")]
-        if len(shown) < len(sub):
-            lines.append(f"  … och {_n(len(sub) - len(shown))} till av samma slag")
+    for r in table.itertuples():
+        sub = probs[rules == r.regel]
+        lines += ["", f"[{r.regel}] {len(sub)} st – {r.beskrivning}"]
+        if r.regel in RULE_ACTION:
+            lines.append(f"  Gör så här: {RULE_ACTION[r.regel]}")
+        files = sub["fil"].unique()
+        for kolumn, g in sub.groupby("kolumn", sort=False):
+            sev = "/".join(sorted(g["allvarlighet"].unique()))
+            where = f"kolumn {kolumn!r}" if kolumn else "hela filen/raden"
+            in_file = f" i {files[0]}" if len(files) == 1 else ""
+            lines.append(f"  {where}: {_n(len(g))} st [{sev}]{in_file}")
+            texts = [t.split(": ", 1)[-1] for t in g["regel"].unique()]
+            lines += [f"      {t}" for t in texts if t != r.beskrivning]  # the import's own wording
+            lines += _group_lines(g, examples_per_rule)
+    if unknown is not None and len(unknown):
+        lines += ["", "Okända värden per kolumn (att mappa med mapping.values):"]
+        for kolumn, g in unknown.groupby("kolumn", sort=False):
+            vals = ", ".join(f"{v!r} ({_n(n)})" for v, n in zip(g["varde"], g["antal"], strict=True))
+            lines.append(f"  {kolumn}: {vals}")
     return "\n".join(lines)
 
 
@@ -1748,7 +1964,7 @@ def cli_validate(args: argparse.Namespace) -> int:
         for problem in [p for p in exc.problems if p.allvarlighet == "fel" and not p.rad_excel][:10]:
             print("  " + problem.message())
         return 1
-    print(format_report(result, examples_per_rule=50))
+    print(format_report(result, examples_per_rule=12, unknown=unknown_values(raw, prm)))
     return 1 if result.has_fatal else 0
 
 
@@ -1927,10 +2143,15 @@ def problem_counts(result: CleanResult, lang: schema.Lang = "sv") -> pd.DataFram
 
 
 def dropped_columns_table(result: CleanResult, lang: schema.Lang = "sv") -> pd.DataFrame:
-    """The columns of the file that were not read, and why."""
-    rows = result.accounting["dropped_columns"]
-    return pd.DataFrame({_ui("rubrik", lang): [d["header"] for d in rows],
-                         _ui("skal", lang): [d["reason"] for d in rows]})
+    """The columns of the file that were not read, and why; then the schema columns the file lacks
+    (their indicators are not available, never zero)."""
+    from genomlysning.ingest import ABSENT_NOTE
+
+    rows = [(d["header"], d["reason"]) for d in result.accounting["dropped_columns"]]
+    absent = ABSENT_NOTE if lang != "en" else ("absent from the file: its indicators are shown as not "
+                                               "available (never as zero)")
+    rows += [(f"{schema.label(c, lang)} ({c})", absent) for c in result.accounting.get("columns_absent", [])]
+    return pd.DataFrame({_ui("rubrik", lang): [h for h, _ in rows], _ui("skal", lang): [r for _, r in rows]})
 
 
 def distributions(frame: pd.DataFrame, k: int) -> pd.DataFrame:

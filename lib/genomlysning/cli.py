@@ -38,6 +38,23 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(_module="genomlysning.clean", _func="cli_validate")
 
 
+def _add_map(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("map", help="describe every column of an export (distinct values, shown safely) "
+                       "and print a draft params mapping: block, a comment on every guess")
+    p.add_argument("file", help="a .csv or .xlsx export")
+    p.add_argument("--params", help="params file (only its encoding, separator, sheet and k are used)")
+    p.set_defaults(_module="genomlysning.suggest", _func="cli_map")
+
+
+def _add_example(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("example-export", help="write the worked example of a case-system export "
+                       "(synthetic rows; Windows-1252, semicolons, the system's own wording)")
+    p.add_argument("path", help="where to write the .csv (e.g. data/raw/exempelby/export.csv)")
+    p.add_argument("--rows", type=int, default=2000, help="about this many rows (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=20261122, help="random seed (default: %(default)s)")
+    p.set_defaults(_module="genomlysning.worked_example", _func="cli_example_export")
+
+
 def _add_clean(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("clean", help="run the cleaning notebook for one municipality (papermill) "
                        "and print the accounting")
@@ -64,6 +81,8 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
                    help="also write one national-size CSV of about N rows (benchmarks)")
     p.add_argument("--only", action="append", help="only this demo municipality (repeatable; also "
                    "the tiny test municipality pyttby, which is not written by default)")
+    p.add_argument("--force", action="store_true", help="write the demo municipalities even when params/ "
+                   "holds own (non-synthetic) data; by default they are then not written")
     p.set_defaults(_module="genomlysning.synth", _func="cli_demo_data")
 
 
@@ -93,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Reproducible genomlysning of social services for children and young people.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_template, _add_validate, _add_clean, _add_prepare, _add_demo, _add_run, _add_audit):
+    for add in (_add_template, _add_validate, _add_map, _add_example, _add_clean, _add_prepare, _add_demo,
+                _add_run, _add_audit):
         add(sub)
     return parser
 

@@ -85,6 +85,7 @@ _TEXT: dict[str, dict[str, str]] = {
     "skipped": {"sv": "hoppades över", "en": "skipped"},
     "saknas": {"sv": "ej körd", "en": "not run"},
     "withheld": {"sv": "tillbakahållen", "en": "withheld"},
+    "fiktiva": {"sv": "fiktiva data", "en": "fictional data"},
     "tillbakahallen": {"sv": "Rapporterna hålls tillbaka: röjandegranskningen visade att ett dolt värde "
                              "kunde räknas fram ur det som skulle publiceras (eller kunde inte genomföras). "
                              "Inget från enheten publiceras förrän den körts om och godkänts.",
@@ -120,7 +121,7 @@ a{color:var(--accent)}
 .name{font-weight:600;white-space:nowrap}
 .sub{color:var(--muted);font-size:12px}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;color:#fff}
-.badge.ok{background:var(--ok)}.badge.failed,.badge.withheld{background:var(--bad)}.badge.skipped,.badge.saknas{background:var(--warn)}
+.badge.fiktiv{background:#6b4f9e}.badge.ok{background:var(--ok)}.badge.failed,.badge.withheld{background:var(--bad)}.badge.skipped,.badge.saknas{background:var(--warn)}
 ul.links{list-style:none;margin:0;padding:0}
 ul.links li{white-space:nowrap}
 details summary{cursor:pointer;color:var(--accent);white-space:nowrap}
@@ -153,6 +154,7 @@ class Entry:
     workbooks: list[str] = field(default_factory=list)
     figures: list[str] = field(default_factory=list)
     withheld: bool = False
+    synthetic: bool = False  # the params file says synthetic: true (demo data)
 
     @property
     def overall(self) -> str:
@@ -194,11 +196,18 @@ def withheld_marker(root: Path, label: str) -> Path:
     return root / "data" / "processed" / label / WITHHELD_DIR / WITHHELD_FILE
 
 
+def _synthetic(root: Path, label: str) -> bool:
+    from genomlysning.params import is_synthetic_file
+
+    return is_synthetic_file(root / "params" / f"{label}.yaml")
+
+
 def read_entry(root: Path, label: str) -> Entry:
     """Collect the reports of ``reports/<label>/`` (nothing of a withheld unit but its name)."""
     name = "" if label == CROSS_LABEL else _display_name(root, label)
+    synthetic = label != CROSS_LABEL and _synthetic(root, label)
     if withheld_marker(root, label).is_file():
-        return Entry(label=label, name=name, withheld=True)
+        return Entry(label=label, name=name, withheld=True, synthetic=synthetic)
     folder = root / "reports" / label
     state = provenance.load_state(folder).get("notebooks", {})
     notebooks = sorted(p.stem for p in folder.glob("[0-9][0-9]_*.ipynb"))
@@ -214,6 +223,7 @@ def read_entry(root: Path, label: str) -> Entry:
         results=_read_json(folder / "results.json"),
         workbooks=sorted(p.name for p in folder.glob("*.xlsx")),
         figures=sorted(p.relative_to(folder).as_posix() for p in (folder / "figures").glob("*.png")),
+        synthetic=synthetic,
     )
 
 
@@ -331,6 +341,11 @@ def _nb_title(notebook: str, lang: str) -> str:
     return escape(notebook)
 
 
+def _demo_badge(e: Entry, lang: str) -> str:
+    """`` fiktiva data`` beside a demo municipality (params ``synthetic: true``)."""
+    return f' <span class="badge fiktiv">{_t("fiktiva", lang)}</span>' if e.synthetic else ""
+
+
 def _badge(status: str, lang: str) -> str:
     text = _t(status, lang) if status in _TEXT else status
     return f'<span class="badge {escape(status)}">{escape(text)}</span>'
@@ -397,7 +412,8 @@ def _kommun_table(entries: Sequence[Entry], lang: str) -> str:
                         for k in keys)
         status = e.overall
         rows.append(
-            f'<tr id="{escape(e.label)}"><td><div class="name">{escape(e.name)} {_badge(status, lang)}</div>'
+            f'<tr id="{escape(e.label)}"><td><div class="name">{escape(e.name)} {_badge(status, lang)}'
+            f'{_demo_badge(e, lang)}</div>'
             f'<div class="sub">{escape(e.label)}</div>{_all_figures(e, lang)}</td>{cells}'
             f"<td>{_report_links(e, lang)}</td><td>{_files(e, lang)}</td></tr>")
     return (f'<div class="scroll"><table><thead><tr><th>{_t("kommun", lang)}</th>'
@@ -411,6 +427,7 @@ def _withheld_row(e: Entry, n_keys: int, lang: str) -> str:
     """A withheld unit's row: its name and the notice, no figures, no links."""
     empty = '<td class="num">–</td>' * n_keys
     return (f'<tr id="{escape(e.label)}"><td><div class="name">{escape(e.name)} {_badge("withheld", lang)}'
+            f'{_demo_badge(e, lang)}'
             f'</div><div class="sub">{escape(e.label)}</div></td>{empty}'
             f'<td colspan="2">{_t("tillbakahallen", lang)}</td></tr>')
 

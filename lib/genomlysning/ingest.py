@@ -102,7 +102,8 @@ class RawTable:
     """One imported file: text values under schema column names, plus what was dropped and why.
 
     ``frame`` has every column of ``schema.TEMPLATE_COLUMNS`` in template order (absent columns
-    are all ``None``; ``columns_found`` lists the ones the file had) and a RangeIndex; values are
+    are all ``None``; ``columns_found`` lists the ones the file had, :attr:`columns_absent` the
+    absent ones that change indicators) and a RangeIndex; values are
     ``str`` (stripped, never empty) or ``None``. ``rad_excel`` is aligned with ``frame``: the row
     number the user sees in Excel or in the CSV opened in Excel (header = 1). ``problems`` holds
     file-level problems (``rad_excel`` 0; e.g. one ``varning`` per dropped column) and row-level
@@ -114,7 +115,13 @@ class RawTable:
     rad_excel: pd.Series
     dropped_columns: list[tuple[str, str]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
-    columns_found: list[str] = field(default_factory=list)
+    #: None when not known (a table built in code): every column then counts as present.
+    columns_found: list[str] | None = None
+
+    @property
+    def columns_absent(self) -> list[str]:
+        """:func:`absent_columns` of the file (empty when ``columns_found`` is not known)."""
+        return [] if self.columns_found is None else absent_columns(self.columns_found)
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -220,6 +227,75 @@ def mapping_reasons(params: dict[str, Any] | None) -> tuple[str, str] | None:
         raise IngestError(f"params mapping.reasons: okänd nyckel {sorted(unknown)}; giltiga: column, "
                           "separator")
     return normalise_header(spec["column"]), str(spec.get("separator") or DEFAULT_REASON_SEPARATOR)
+
+
+#: Input columns whose absence from a file is expected (derived from the personnummer, optional):
+#: not reported as absent.
+ABSENT_SILENT: frozenset[str] = frozenset({"personnummer", "barn_id", "alder", "kon", "omrade",
+                                           "barnsamtal_antal"})
+#: What the reports say about an absent column.
+ABSENT_NOTE = ("saknas i filen: dess indikatorer redovisas som ej tillgängliga (inte som noll); lägg till "
+               "kolumnen, döp om den med mapping.columns eller härled den med mapping.derive i params-filen")
+
+
+def absent_columns(found: Sequence[str]) -> list[str]:
+    """Input columns a file lacks whose absence changes indicators (not the ones derived from the
+    personnummer or optional; the reason columns only when the file has none of them)."""
+    silent = set(ABSENT_SILENT)
+    if any(c in found for c in schema.REASON_COLUMNS):
+        silent |= set(schema.REASON_COLUMNS)
+    else:
+        silent |= set(schema.REASON_COLUMNS[1:])
+    return [c for c in schema.TEMPLATE_COLUMNS if c not in found and c not in silent]
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """A Ja/Nej column derived from another column of the export (params ``mapping.derive``).
+
+    ``Ja`` where the source cell holds a date, blank where it is blank (or ``Nej`` with ``blank: Nej``);
+    any other value is passed on unchanged, so the cleaning reports it as an unknown code.
+    """
+
+    target: str
+    source: str  # normalised header
+    blank: str | None = None
+
+
+def mapping_derive(params: dict[str, Any] | None) -> list[Derivation]:
+    """The checked ``mapping.derive`` entries: ``{ja_nej_column: header}`` or
+    ``{ja_nej_column: {from: header, blank: Nej}}`` (Ja where the header's cell holds a date)."""
+    spec = _mapping(params).get("derive") or {}
+    if not isinstance(spec, dict):
+        raise IngestError("params mapping.derive: väntade {<Ja/Nej-kolumn>: <rubrik med ett datum>}")
+    out: list[Derivation] = []
+    for target, src in spec.items():
+        where = f"mapping.derive[{target!r}]"
+        name = _resolve_column(str(target), where)
+        if schema.column(name).dtype != "bool":
+            raise IngestError(f"params {where}: {name} är ingen Ja/Nej-kolumn; mapping.derive härleder bara "
+                              "Ja/Nej-kolumner (Ja där källkolumnen har ett datum)")
+        blank: str | None = None
+        if isinstance(src, dict):
+            unknown = set(src) - {"from", "blank"}
+            if "from" not in src or unknown:
+                raise IngestError(f"params {where}: väntade {{from: <rubrik>, blank: Nej}}; giltiga nycklar: "
+                                  "from, blank")
+            if src.get("blank") is not None:
+                blank = _code_target(name, src["blank"], where + "[blank]")
+            src = src["from"]
+        out.append(Derivation(name, normalise_header(src), blank))
+    return out
+
+
+def derive_flag(s: pd.Series, blank: str | None) -> pd.Series:
+    """``Ja`` where ``s`` holds a readable date, ``blank`` where it is blank, else the value itself."""
+    from genomlysning.clean import parse_date  # the cleaning's date reader: one definition of a date
+
+    uniques = pd.unique(s.dropna().to_numpy(dtype=object))
+    table = {u: (_JA if parse_date(str(u)) is not None else u) for u in uniques}
+    out = s.map(table).astype(object)
+    return out.where(s.notna(), blank)
 
 
 def _reasons_text() -> str:
@@ -1221,14 +1297,20 @@ def read_raw(path: str | Path, params: dict[str, Any] | None = None) -> RawTable
     fil = paths.relative(p)
     check_file_name(fil)
     if not p.is_file():
-        raise IngestError(f"{fil}: filen finns inte")
+        hint = (" – en demokommun: skriv demodata med `genomlysning demo-data` (eller make data)"
+                if params.get("synthetic") is True else
+                " – lägg filen där eller ange rätt sökväg med input: i params-filen (se params/README.md)")
+        raise IngestError(f"{fil}: filen finns inte{hint}")
     col_map = mapping_columns(params)
     drop = mapping_drop(params)
     reasons = mapping_reasons(params)
     values = mapping_values(params)
+    derivations = mapping_derive(params)
+    derive_from = {d.source for d in derivations}
     lookup = header_lookup()
     derived = _derived_lookup()
-    declared = set(lookup) | set(derived) | set(col_map) | drop | ({reasons[0]} if reasons else set())
+    declared = (set(lookup) | set(derived) | set(col_map) | drop | ({reasons[0]} if reasons else set())
+                | derive_from)
 
     sheet = read_table(p, fil, params)
     headers, frame, rad_excel = sheet.headers, sheet.frame, sheet.rad_excel
@@ -1238,6 +1320,7 @@ def read_raw(path: str | Path, params: dict[str, Any] | None = None) -> RawTable
     origin: dict[str, str] = {}
     reason_frame: pd.DataFrame | None = None
     read_at: dict[int, str] = {}  # column position -> schema column (or reason header) read from it
+    sources: dict[str, pd.Series] = {}  # normalised header -> column, for mapping.derive
 
     def drop_col(header: str, reason: str, note: bool = True) -> None:
         dropped.append((header, reason))
@@ -1256,6 +1339,11 @@ def read_raw(path: str | Path, params: dict[str, Any] | None = None) -> RawTable
         if personnummer.contains(header):
             drop_col(shown, DROP_HEADER_PNR)
             continue
+        if key in derive_from:
+            sources[key] = s
+            read_at[pos] = shown
+            if col_map.get(key) is None and lookup.get(key) is None:
+                continue
         if key in drop:
             drop_col(shown, DROP_MAPPING, note=False)
             continue
@@ -1296,6 +1384,16 @@ def read_raw(path: str | Path, params: dict[str, Any] | None = None) -> RawTable
                               "anmälningsorsaker; använd bara det ena sättet")
         for c in schema.REASON_COLUMNS:
             columns[c] = reason_frame[c]
+
+    for d in derivations:
+        if d.source not in sources:
+            raise IngestError(f"{fil}: mapping.derive[{d.target!r}]: kolumnen {d.source!r} finns inte i "
+                              "filen")
+        if d.target in columns:
+            raise IngestError(f"{fil}: {d.target} finns redan i filen ({origin[d.target]!r}) och härleds "
+                              "också med mapping.derive; använd bara det ena")
+        columns[d.target] = derive_flag(sources[d.source], d.blank)
+        origin[d.target] = d.source
 
     missing = [n for n in schema.TEMPLATE_COLUMNS if schema.column(n).required and n not in columns]
     if missing:

@@ -32,6 +32,7 @@ Example::
       values: {anmalare: {"Polismyndigheten": polisen}, ...}
       reasons: {column: Anmälningsorsak, separator: ";"}
       drop: [Handläggare, Anteckning]   # free-text or irrelevant columns, dropped on import
+      derive: {insats_startad: Insats startdatum}   # Ja/Nej from a date column: Ja where it has a date
 
 Every key is declared in :data:`KEYS` with its type, range or allowed values; :func:`load` checks
 a file against it before anything runs and raises :class:`ParamsError` listing every problem, each
@@ -171,8 +172,9 @@ KEYS: dict[str, Key] = {
                  "a file under data/raw/<kommun>/, relative to the project folder", max_len=500,
                  check=_check_input),
     "synthetic": Key("bool", "true eller false", "true or false"),
-    "mapping": Key("mapping", "en mappning med columns, values, reasons och drop (se README)",
-                   "a mapping with columns, values, reasons and drop (see the README)"),
+    "mapping": Key("mapping", "en mappning med columns, values, reasons, drop och derive (se "
+                   "params/README.md)",
+                   "a mapping with columns, values, reasons, drop and derive (see params/README.md)"),
     "sheet": Key("str", "namnet på ett blad i arbetsboken", "the name of a sheet of the workbook"),
     "csv_sep": Key("choice", "';', ',', '|' eller tabb ('\\t')", "';', ',', '|' or tab ('\\t')",
                    choices=(";", ",", "\t", "|")),
@@ -217,9 +219,10 @@ IMPORT_KEYS: frozenset[str] = frozenset(k for k, v in KEYS.items() if not v.note
 #: Keys that are notebook parameters of the per-municipality notebooks.
 NOTEBOOK_KEYS: frozenset[str] = frozenset(k for k, v in KEYS.items() if v.notebook)
 KNOWN_KEYS: frozenset[str] = IMPORT_KEYS | NOTEBOOK_KEYS
-MAPPING_KEYS: frozenset[str] = frozenset({"columns", "values", "reasons", "drop"})
+MAPPING_KEYS: frozenset[str] = frozenset({"columns", "values", "reasons", "drop", "derive"})
 #: The type of each ``mapping`` entry.
-_MAPPING_KINDS: dict[str, type] = {"columns": dict, "values": dict, "reasons": dict, "drop": list}
+_MAPPING_KINDS: dict[str, type] = {"columns": dict, "values": dict, "reasons": dict, "drop": list,
+                                   "derive": dict}
 
 
 def _close(key: str, known: frozenset[str], lang: str) -> str:
@@ -507,6 +510,21 @@ def check(params: dict[str, Any], where: str) -> None:
     found = problems(params, where)
     if found:
         raise ParamsError("\n".join(found))
+
+
+def is_synthetic_file(path: str | Path) -> bool:
+    """Whether a params file says ``synthetic: true`` (demo data). An unreadable file counts as real:
+    it is never overwritten or mixed with demo units on a guess."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and data.get("synthetic") is True
+
+
+def real_kommuner() -> list[str]:
+    """The municipalities whose params file is not ``synthetic: true`` (own data), sorted."""
+    return [k for k in all_kommuner() if not is_synthetic_file(paths.PARAMS_DIR / f"{k}.yaml")]
 
 
 def all_kommuner() -> list[str]:

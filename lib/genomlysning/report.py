@@ -34,6 +34,7 @@ import math
 import os
 import re
 import tempfile
+import threading
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -291,13 +292,31 @@ def _dump_json(obj: Any) -> str:
     return json.dumps(jsonable(obj), ensure_ascii=False, sort_keys=True, indent=2) + "\n"
 
 
+_UMASK_LOCK = threading.Lock()
+
+
+def file_mode() -> int:
+    """The mode an ordinary new file gets under the process umask (as for the HTML reports):
+    ``mkstemp`` alone would leave 0600, so colleagues on a shared drive could not open a table."""
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return 0o666 & ~mask
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and rename (readers never see half a file)."""
+    """Write ``data`` to ``path`` via a temporary file and rename (readers never see half a file),
+    readable as the umask allows; a hand-run notebook never overwrites published reports
+    (:func:`genomlysning.handrun.check_write`)."""
+    from genomlysning.handrun import check_write
+
+    check_write(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

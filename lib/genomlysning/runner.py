@@ -452,6 +452,18 @@ def _workbook_code(kommun: str, lang: str, namn: str) -> str:
             f"    _gl_report.write_workbook({kommun!r}, {lang!r}, namn={namn!r})\n")
 
 
+#: Said in the title and at the top of every report made from synthetic demo data.
+DEMO_MARK = "fiktiva data"
+DEMO_BANNER = {"sv": "Fiktiva data: en demokommun med syntetiska ärenden, inte en verklig kommun.",
+               "en": "Fictional data (fiktiva data): a demo municipality with synthetic cases, not a real "
+                     "one."}
+
+
+def _demo_mark(*loaded: Mapping[str, Any]) -> str:
+    """`` (fiktiva data)`` when every params given is ``synthetic: true``."""
+    return f" ({DEMO_MARK})" if loaded and all(p.get("synthetic") is True for p in loaded) else ""
+
+
 def plan_kommun(project: Project, notebooks: Sequence[NotebookSpec], kommun: str, p: Mapping[str, Any],
                 env: Mapping[str, Any], *, force: bool = False, only: Sequence[str] | None = None,
                 overrides: Mapping[str, Any] | None = None, prewarm: Sequence[str] = (),
@@ -477,7 +489,8 @@ def plan_kommun(project: Project, notebooks: Sequence[NotebookSpec], kommun: str
         md = provenance.provenance_markdown(env, parameters, inputs, f"notebooks/{nb.path.name}", nb.sha256)
         in_job = [t.notebook for t in tasks]
         tasks.append(Task(kommun, nb.name, str(nb.path), str(project.report_dir(kommun)), parameters,
-                          keys[nb.name], md, f"{p.get('namn', kommun)} – {nb.name}", str(p.get("lang", "sv")),
+                          keys[nb.name], md, f"{p.get('namn', kommun)} – {nb.name}{_demo_mark(p)}",
+                          str(p.get("lang", "sv")),
                           tuple(d for d in deps if d in in_job)))
     cost = sum(f.stat().st_size for f in files if f.is_file())
     lang = str(p.get("lang", "sv"))
@@ -508,6 +521,30 @@ def _common_parameters(nb: NotebookSpec, loaded: Mapping[str, Mapping[str, Any]]
     return out
 
 
+def comparable(loaded: Mapping[str, Mapping[str, Any]], ready: Sequence[str]) -> tuple[list[str], str]:
+    """The municipalities the comparison may set side by side, and why others are left out.
+
+    Synthetic (demo, ``synthetic: true``) and own data are never mixed: with any own municipality
+    ready only own ones are compared. Only one review year (``ar``) is compared: the year most of
+    them share (on a tie the latest).
+    """
+    real = [k for k in ready if loaded[k].get("synthetic") is not True]
+    group = real or list(ready)
+    notes = []
+    if real and len(real) < len(ready):
+        notes.append(f"{len(ready) - len(real)} demo municipalities (fiktiva data) left out")
+    years: dict[Any, list[str]] = {}
+    for k in group:
+        years.setdefault(loaded[k].get("ar"), []).append(k)
+    if not years:
+        return [], ""
+    year = max(years, key=lambda y: (len(years[y]), str(y)))
+    other = [k for k in group if k not in years[year]]
+    if other:
+        notes.append(f"{', '.join(other)} left out: another review year than {year}")
+    return years[year], ("; " + "; ".join(notes)) if notes else ""
+
+
 def plan_cross(project: Project, notebooks: Sequence[NotebookSpec], loaded: Mapping[str, Mapping[str, Any]],
                chains: Mapping[str, str], ready: Sequence[str], env: Mapping[str, Any], *,
                force: bool = False, prewarm: Sequence[str] = (), reuse: bool = True,
@@ -519,11 +556,11 @@ def plan_cross(project: Project, notebooks: Sequence[NotebookSpec], loaded: Mapp
     for nb in notebooks:
         if nb.role.scope != "alla":
             continue
-        included = [k for k in ready if _applies(nb, loaded[k])]
+        included, why = comparable(loaded, [k for k in ready if _applies(nb, loaded[k])])
         if len(included) < 2:
             skipped.append(NotebookResult(CROSS_LABEL, nb.name, SKIPPED, 0.0,
-                                          f"needs at least two municipalities whose notebooks all "
-                                          f"succeeded; have {len(included)}"))
+                                          f"needs at least two comparable municipalities whose notebooks "
+                                          f"all succeeded; have {len(included)}{why}"))
             continue
         parameters = _common_parameters(nb, loaded, included)
         combined = provenance.sha256_json({k: chains[k] for k in included})
@@ -535,7 +572,8 @@ def plan_cross(project: Project, notebooks: Sequence[NotebookSpec], loaded: Mapp
         md = provenance.provenance_markdown(env, parameters, inputs, f"notebooks/{nb.path.name}", nb.sha256)
         lang = str(parameters.get("lang", "sv"))
         tasks.append(Task(CROSS_LABEL, nb.name, str(nb.path), str(project.report_dir(CROSS_LABEL)),
-                          parameters, key, md, f"Jämförelse – {nb.name}", lang,
+                          parameters, key, md,
+                          f"Jämförelse – {nb.name}{_demo_mark(*(loaded[k] for k in included))}", lang,
                           tuple(t.notebook for t in tasks)))
     if not tasks:
         return None, skipped
@@ -667,7 +705,9 @@ _HTML_TEMPLATE = r"""{%- extends 'lab/index.html.j2' -%}
 {%- endblock html_head_js_mathjax -%}
 {%- block extra_css -%}
 <style>.gl-nav{font-family:system-ui,sans-serif;font-size:14px;padding:8px 16px;border-bottom:1px solid #ddd}
-.gl-nav a{color:#1f4e79}</style>
+.gl-nav a{color:#1f4e79}
+.gl-demo{font-family:system-ui,sans-serif;margin:0;padding:8px 16px;background:#fff4d6;color:#5c4200;
+font-weight:600;border-bottom:1px solid #e6c66b}</style>
 {%- endblock extra_css -%}
 {%- block data_markdown scoped %}
 <div class="jp-RenderedHTMLCommon jp-RenderedMarkdown jp-OutputArea-output {{ extra_class }}"{#
@@ -675,9 +715,20 @@ _HTML_TEMPLATE = r"""{%- extends 'lab/index.html.j2' -%}
 {{ output.data['text/markdown'] | markdown_output2html }}
 </div>
 {%- endblock data_markdown -%}
+{% block data_png scoped %}
+<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
+<img alt="{{ ((output | get_metadata('alt', 'image/png')) or resources.gl_alt) | escape_html }}" {#
+#}src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
+{%- set width=output | get_metadata('width', 'image/png') -%}
+{%- if width is not none %} width={{ width | escape_html }}{%- endif %}
+{%- set height=output | get_metadata('height', 'image/png') -%}
+{%- if height is not none %} height={{ height | escape_html }}{%- endif %} class="">
+</div>
+{%- endblock data_png %}
 {%- block body_header -%}{{ super() }}
 <nav class="gl-nav"><a href="../index.html">&larr; {{ resources.gl_back }}</a>
 &middot; {{ resources.gl_other }}</nav>
+{%- if resources.gl_demo %}<p class="gl-demo">{{ resources.gl_demo }}</p>{% endif -%}
 {%- endblock body_header -%}
 """
 
@@ -776,7 +827,8 @@ def _render_html(exporter: Any, nb: Any, out_dir: Path, notebook: str, title: st
         exporter.alt_text = "Figure" if en else "Figur"
         other = with_code if hide else no_code
         other_text = ("with code" if hide else "without code") if en else ("med kod" if hide else "utan kod")
-        resources = {"metadata": {"name": title}, "gl_math": _has_math(nb),
+        resources = {"metadata": {"name": title}, "gl_math": _has_math(nb), "gl_alt": exporter.alt_text,
+                     "gl_demo": DEMO_BANNER["en" if en else "sv"] if f"({DEMO_MARK})" in title else "",
                      "gl_back": "Overview" if en else "Översikt",
                      "gl_other": f'<a href="{other}">{"Same report" if en else "Samma rapport"} '
                                  f"{other_text}</a>"}
@@ -839,7 +891,9 @@ def _up_to_date(root: str, state: Mapping[str, Any], task: Task) -> bool:
 
 
 def _worker_env(root: str) -> dict[str, str]:
-    return {"GENOMLYSNING_ROOT": root}
+    from genomlysning.handrun import RUNNER_ENV
+
+    return {"GENOMLYSNING_ROOT": root, RUNNER_ENV: "1"}
 
 
 def _stages(tasks: Sequence[Task]) -> list[list[Task]]:

@@ -93,7 +93,7 @@ UPPGIFT_SAKNAS: tuple[str, str] = ("Uppgift saknas", "Not recorded")
 
 AKTUALISERINGSTYP = (
     Code("anmalan", "Anmälan", "Report of concern", ("orosanmälan", "orosanmalan")),
-    Code("ansokan", "Ansökan", "Application"),
+    Code("ansokan", "Ansökan", "Application", ("ansökning",)),
     Code("information", "Information på annat sätt", "Information received otherwise",
          ("annat sätt", "information", "övrig information")),
     Code("yttrande", "Yttrande", "Statement to court/authority"),
@@ -184,23 +184,32 @@ ORSAKER: tuple[Reason, ...] = (
 
 FB_BESLUT = (
     Code("inleda", "Inleda utredning", "Open an investigation",
-         ("inleds", "utredning inleds", "ja")),
+         ("inleds", "utredning inleds", "ja", "inled utredning", "inleder utredning", "utredning inledd",
+          "utredning inleds enligt 11 kap 1 § sol", "beslut att inleda utredning")),
     Code("inte_inleda", "Inte inleda utredning", "Do not open an investigation",
-         ("inleds ej", "ej utredning", "nej", "inte inleda")),
+         ("inleds ej", "ej utredning", "nej", "inte inleda", "utredning inleds ej", "utredning inleds inte",
+          "inleds inte", "ej inleda utredning", "ingen utredning", "utredning inleds ej/avslutas",
+          "beslut att inte inleda utredning", "ingen utredning inleds", "ej inledd")),
     Code("pagaende", "Påförs pågående utredning", "Added to an ongoing investigation",
-         ("påförs", "pågående utredning")),
+         ("påförs", "pågående utredning", "påförs pågående", "läggs till pågående utredning",
+          "tillförs pågående utredning", "ingår i pågående utredning")),
 )
 
 UTREDNING_UTFALL = (
-    Code("insats", "Insats beviljad", "Intervention granted", ("beviljad insats", "bifall")),
-    Code("inget_behov", "Inget behov", "No need", ("ej behov", "inget behov av insats")),
+    Code("insats", "Insats beviljad", "Intervention granted",
+         ("beviljad insats", "bifall", "insats beviljas", "beviljas insats", "beslut om insats")),
+    Code("inget_behov", "Inget behov", "No need",
+         ("ej behov", "inget behov av insats", "behov saknas", "ej behov av insats", "inte behov av insats")),
     Code("avbojd", "Behov men vårdnadshavare/den unge avböjer",
-         "Need, but guardian/young person declines", ("avböjt", "samtycke saknas")),
-    Code("lvu", "Ansökan om vård enligt LVU", "Application for care under LVU", ("lvu",)),
+         "Need, but guardian/young person declines",
+         ("avböjt", "samtycke saknas", "avböjd", "avböjer", "vårdnadshavare avböjer", "den unge avböjer",
+          "ej samtycke")),
+    Code("lvu", "Ansökan om vård enligt LVU", "Application for care under LVU",
+         ("lvu", "ansökan lvu", "ansökan om lvu", "lvu-ansökan")),
     Code("hanvisad", "Hänvisad till annat stöd", "Referred to other support",
-         ("hänvisning", "hänvisad")),
+         ("hänvisning", "hänvisad", "hänvisad till annan huvudman", "hänvisning till annat stöd")),
     Code("annat", "Avslutad av annat skäl", "Closed for another reason",
-         ("flyttat", "avslutad", "övrigt")),
+         ("flyttat", "avslutad", "övrigt", "flytt", "avslutad av annan anledning")),
 )
 
 #: What an utredning's outcome implies about ``insats_erbjuden`` (the consistency rules of the
@@ -212,8 +221,10 @@ UTFALL_INSATS_ERBJUDEN: dict[str, bool] = {"insats": True, "inget_behov": False}
 UTFALL_AVBOJT: frozenset[str] = frozenset({"avbojd"})
 
 INSATS_SVAR = (
-    Code("ja", "Tackat ja", "Accepted", ("ja", "accepterat", "tackat ja")),
-    Code("nej", "Tackat nej", "Declined", ("nej", "avböjt", "tackat nej")),
+    Code("ja", "Tackat ja", "Accepted",
+         ("ja", "accepterat", "tackat ja", "accepterad", "tackar ja", "samtycker")),
+    Code("nej", "Tackat nej", "Declined",
+         ("nej", "avböjt", "tackat nej", "avböjd", "avböjer", "tackar nej", "avstår")),
 )
 
 INSATS_TYP = (

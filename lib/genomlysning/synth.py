@@ -1617,8 +1617,16 @@ def national_spec(rows: int, years: tuple[int, ...] = DEMO_YEARS) -> KommunSpec:
 
 def cli_demo_data(args: argparse.Namespace) -> int:
     """``genomlysning demo-data``: write the demo municipalities (and optionally a national file)."""
+    from genomlysning import params as params_mod
+
     t0 = time.perf_counter()
     specs = list(DEMO_SPECS)
+    real = params_mod.real_kommuner()
+    if real and not args.only and not getattr(args, "force", False):
+        print(f"genomlysning demo-data: params/ har egna data ({', '.join(real)}; utan synthetic: true), så "
+              "inga demokommuner skrivs eller återskapas. Demokommuner som redan finns kan tas bort "
+              "(params/<demo>.yaml); --force skriver dem ändå, --only K en enskild.")
+        return 0
     if args.only:
         try:
             specs = [demo_spec(k) for k in args.only]
