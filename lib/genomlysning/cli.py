@@ -86,6 +86,14 @@ def _add_audit(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(_module="genomlysning.audit", _func="cli_audit")
 
 
+def _add_test(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("test", help="run every test of the source checkout, as `make test` does: demo "
+                       "data, ruff, pytest tests/, nbval of the notebooks in a throw-away project .nbval/")
+    p.add_argument("--no-demo-data", action="store_true",
+                   help="use the demo data already in data/ (do not write and clean it first)")
+    p.set_defaults(_module="genomlysning.selftest", _func="cli_test")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``genomlysning`` command."""
     parser = argparse.ArgumentParser(
@@ -93,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Reproducible genomlysning of social services for children and young people.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_template, _add_validate, _add_clean, _add_prepare, _add_demo, _add_run, _add_audit):
+    for add in (_add_template, _add_validate, _add_clean, _add_prepare, _add_demo, _add_run, _add_audit,
+                _add_test):
         add(sub)
     return parser
 
