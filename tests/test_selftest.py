@@ -73,8 +73,11 @@ def test_run_steps_stops_at_the_first_failure_with_its_code(tmp_path: Path,
 
 
 def test_cli_has_the_test_command() -> None:
-    args = cli.build_parser().parse_args(["test", "--no-demo-data"])
-    assert args._module == "genomlysning.selftest" and args.no_demo_data
+    args = cli.build_parser().parse_args(["test", "--no-demo-data", "--only", "nbval"])
+    assert args._module == "genomlysning.selftest" and args.no_demo_data and args.only == ["nbval"]
+    assert {s.name for s in selftest.steps(Path("."))} == set(cli.build_parser()._subparsers._group_actions[0]
+                                                              .choices["test"]._option_string_actions["--only"]
+                                                              .choices)
 
 
 def test_bootstrap_venv_and_reinstall_rule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

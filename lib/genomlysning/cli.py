@@ -91,6 +91,8 @@ def _add_test(sub: argparse._SubParsersAction) -> None:
                        "data, ruff, pytest tests/, nbval of the notebooks in a throw-away project .nbval/")
     p.add_argument("--no-demo-data", action="store_true",
                    help="use the demo data already in data/ (do not write and clean it first)")
+    p.add_argument("--only", action="append", choices=("demo-data", "prepare", "ruff", "pytest", "nbval"),
+                   help="run only this step (repeatable; default: every step)")
     p.set_defaults(_module="genomlysning.selftest", _func="cli_test")
 
 

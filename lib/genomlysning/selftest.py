@@ -96,10 +96,14 @@ def run_steps(root: Path, todo: list[Step]) -> int:
 
 
 def cli_test(args: argparse.Namespace) -> int:
-    """``genomlysning test [--no-demo-data]``: run every test of the source checkout."""
+    """``genomlysning test [--no-demo-data] [--only STEP ...]``: run every test of the source checkout (or
+    only the named steps, e.g. ``--only nbval``)."""
     root = source_root()
     if not (root / "tests").is_dir() or not (root / "notebooks").is_dir():
         print(f"genomlysning test: {root} is not a source checkout (no tests/ or notebooks/); install the "
               "repository with `pip install -e .` to run its tests")
         return 2
-    return run_steps(root, steps(root, demo_data=not args.no_demo_data))
+    todo = steps(root, demo_data=not args.no_demo_data)
+    if args.only:
+        todo = [s for s in todo if s.name in args.only]
+    return run_steps(root, todo)
