@@ -61,6 +61,7 @@ import pandas as pd
 from scipy import optimize, sparse, special, stats
 
 from genomlysning import firth, schema
+from genomlysning import report as _report
 from genomlysning.schema import Lang
 
 if TYPE_CHECKING:
@@ -1359,7 +1360,8 @@ def effects_figure(masked: pd.DataFrame, fit: ModelFit, lang: Lang = "sv") -> Fi
             ax.spines[side].set_visible(False)
     height = fig.get_figheight()
     fig.subplots_adjust(left=0.3, right=0.98, wspace=0.06, top=1 - 0.55 / height, bottom=0.55 / height)
-    fig.suptitle(f"{fit.prep.outcome.label(lang)} (n = {fit.n})", fontsize=11, x=0.01, ha="left",
+    fig.suptitle(f"{fit.prep.outcome.label(lang)} (n = {_report.format_number(fit.n, lang)})", fontsize=11,
+                 x=0.01, ha="left",
                  y=1 - 0.1 / height)
     note = text(fit.method, lang).split(";")[0] + ". " + reference_note(fit, lang)
     if (masked["alla_lika"] != "").any():
@@ -1539,7 +1541,8 @@ def run_models(df: pd.DataFrame, *, ar: int | None, formula: str | None = None, 
             n, events = _masked_pair(len(prep.y), int(prep.y.sum()), k)
             few = min(int(prep.y.sum()), len(prep.y) - int(prep.y.sum())) < MIN_OUTCOME_EVENTS
             run.skipped[key] = text("ingen_modell" if few else "ingen_variabel", lang, m=MIN_OUTCOME_EVENTS) \
-                + f": n = {n}, {text('handelser', lang).lower()} = {events}"
+                + f": n = {_report.format_number(n, lang)}, {text('handelser', lang).lower()} = " \
+                + _report.format_number(events, lang)
             continue
         except ModelFitError as err:
             run.skipped[key] = text("modell_fel", lang, fel=str(err))
