@@ -51,6 +51,7 @@ figures and the ``modeller`` section of results.json. Labels: ``schema.TEXTS["mo
 from __future__ import annotations
 
 import functools
+import textwrap as _textwrap
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1451,12 +1452,12 @@ def calibration_figure(cals: Sequence[Calibration], lang: Lang = "sv") -> Figure
                 label=text("smoothed", lang))
         ax.set_xlim(0, 100)
         ax.set_ylim(0, 100)
-        ax.set_title(OUTCOMES[c.outcome].label(lang), fontsize=9, loc="left")
+        ax.set_title(_textwrap.fill(OUTCOMES[c.outcome].label(lang), 52), fontsize=9, loc="left")
         ax.set_xlabel(text("predicted", lang) + ", %", fontsize=8)
         ax.set_ylabel(text("observed", lang) + ", %", fontsize=8)
         info = (f"{text('kalibrering_intercept', lang)}: {c.intercept[0]:.2f}\n"
                 f"{text('kalibrering_lutning', lang)}: {c.slope[0]:.2f}\n"
-                f"{text('auc_cv', lang)}: {c.auc_cv[0]:.2f}").replace(".", dec)
+                f"{text('auc_cv', lang)}: {c.auc_cv[0]:.2f}").replace(".", dec).replace("-", _report.MINUS)
         ax.text(0.98, 0.03, info, transform=ax.transAxes, ha="right", va="bottom", fontsize=7.5)
         ax.tick_params(labelsize=8)
         for side in ("top", "right"):
