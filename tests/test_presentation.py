@@ -126,3 +126,14 @@ def test_a_shortened_sheet_keeps_the_full_name_and_title_inside(tmp_project) -> 
     ws = wb[sheet]
     assert ws["A1"].value == "Insats efter utredning: orsaker" and ws["A2"].value == f"Tabell: {long_name}"
     assert wb["02_kort"]["A2"].value.startswith("Enhet")
+
+
+def test_a_source_line_says_the_year_once() -> None:
+    assert report.tidy_source("Genomlysning Testby (data 2010) 2010: akter") == \
+        "Genomlysning Testby (data 2010): akter"
+    assert report.tidy_source("Egen bearbetning av akter, Testby 2010 2010") == \
+        "Egen bearbetning av akter, Testby 2010"
+    kept = "Rensade genomlysningsdata för Norrvik, 2023-01-01 – 2025-12-31"
+    assert report.tidy_source(kept) == kept
+    assert report.tidy_source("Genomlysning Norrvik 2025: akter") == "Genomlysning Norrvik 2025: akter"
+    assert report.tidy_source("år 2024, 2025") == "år 2024, 2025"  # two different years stay

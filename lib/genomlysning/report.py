@@ -331,6 +331,16 @@ def check_publishable(df: pd.DataFrame, k: int | None) -> None:
                              f"suppress with genomlysning.disclose.mask_table first")
 
 
+_REPEATED_YEAR = re.compile(r"\b((?:19|20)\d\d)\b([)\]]*)[ ,]+\1\b")
+
+
+def tidy_source(source: str) -> str:
+    """A source line without a year said twice in a row: a municipality named with its year
+    ("Testby (data 2010)") followed by the year under review reads "Testby (data 2010):", not
+    "Testby (data 2010) 2010:"."""
+    return _REPEATED_YEAR.sub(lambda m: m.group(1) + m.group(2), source)
+
+
 def save_table(df: pd.DataFrame, kommun: str, name: str, *, title: str, unit: str, source: str,
                note: str = "", lang: schema.Lang = "sv", k: int | None = None,
                labels: Mapping[str, str] | None = None, percent: Sequence[str] = ()) -> Path:
@@ -352,7 +362,7 @@ def save_table(df: pd.DataFrame, kommun: str, name: str, *, title: str, unit: st
     else:
         suppression = schema.text("undertryckt_allmant", lang) if has_hidden else ""
     meta = {
-        "name": name, "title": title, "unit": unit, "source": source, "note": note,
+        "name": name, "title": title, "unit": unit, "source": tidy_source(source), "note": note,
         "suppression_note": suppression, "k": k, "lang": lang,
         "columns": [{"name": str(c), "label": column_label(str(c), lang, labels),
                      "percent": is_share_column(str(c), percent)} for c in out.columns],
