@@ -112,3 +112,14 @@ def test_check_lock_finds_unpinned_and_other_versions() -> None:
     assert check.unpinned({"install": report["install"][:1]}, pinned) == []
     lock = check.pins((REPO / "requirements.lock").read_text(encoding="utf-8"))
     assert {"pandas", "papermill", "aiohttp", "setuptools"} <= set(lock)
+
+
+def test_a_kernel_closes_after_its_executor_shut_down(tmp_path: Path) -> None:
+    """At interpreter exit on Python 3.12+ the executor is shut down before the runner's exit hook
+    closes the kernels: closing must not raise (it printed a traceback after every run on 3.13)."""
+    from genomlysning import kernel
+
+    warm = kernel.WarmKernel(tmp_path)
+    warm._thread.shutdown(wait=True)
+    warm.close()
+    warm.close()  # idempotent
