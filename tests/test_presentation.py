@@ -137,3 +137,13 @@ def test_a_source_line_says_the_year_once() -> None:
     assert report.tidy_source(kept) == kept
     assert report.tidy_source("Genomlysning Norrvik 2025: akter") == "Genomlysning Norrvik 2025: akter"
     assert report.tidy_source("år 2024, 2025") == "år 2024, 2025"  # two different years stay
+
+
+def test_a_wide_short_table_is_turned_to_fit_the_page() -> None:
+    cols = {f"Indikator {i}: andel": [f"{i},0\u00a0%", disclose.SUPPRESSED] for i in range(15)}
+    wide = pd.DataFrame({"Kommun": ["Ekby", "Norrvik"], **cols})
+    page = _parse(report.reader_html(wide))
+    assert page.th == ["Kommun", "Ekby", "Norrvik"]
+    assert page.td[:3] == ["Indikator 0: andel", "0,0\u00a0%", disclose.SUPPRESSED]
+    narrow = wide.iloc[:, :5]
+    assert _parse(report.reader_html(narrow)).th[:2] == ["Kommun", "Indikator 0: andel"]

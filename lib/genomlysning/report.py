@@ -641,13 +641,33 @@ def _html_table(df: pd.DataFrame, lang: schema.Lang) -> str:
             f"<tbody>{_html_rows(df, lang)}</tbody></table>")
 
 
+#: A table with more columns than this (and no more rows than columns) is shown turned: its rows
+#: as columns, so that it fits a 1 280 px page instead of scrolling sideways.
+WIDE_COLUMNS = 12
+
+
+def _turned_if_wide(view: pd.DataFrame) -> pd.DataFrame:
+    """``view`` turned (first column's values as the header) when it is wide and short."""
+    if view.shape[1] <= WIDE_COLUMNS or len(view) > view.shape[1] or len(view) == 0:
+        return view
+    first = view.columns[0]
+    heads = [str(v) for v in view[first]]
+    if len(set(heads)) != len(heads):
+        return view
+    body = view.drop(columns=[first]).astype(object).T
+    body.columns = heads
+    return body.rename_axis(str(first)).reset_index()
+
+
 def reader_html(df: pd.DataFrame, lang: schema.Lang = "sv") -> str:
     """A table as a reader sees it in the HTML report: no pandas index (a named index becomes
     ordinary columns, row numbers are dropped), Swedish numbers, :data:`NO_DATA` for missing values,
-    long labels wrapped rather than cut, and a table longer than :data:`FOLD_ROWS` folded after
-    :data:`PREVIEW_ROWS` rows with the whole table one click away."""
+    long labels wrapped rather than cut, a wide short table turned (:data:`WIDE_COLUMNS`), and a table
+    longer than :data:`FOLD_ROWS` folded after :data:`PREVIEW_ROWS` rows with the whole table one
+    click away."""
     named = any(n is not None for n in df.index.names)
     view = df.reset_index(drop=not named)
+    view = _turned_if_wide(view)
     view.columns = [" / ".join(str(x) for x in c) if isinstance(c, tuple) else str(c) for c in view.columns]
     if len(view) <= FOLD_ROWS:
         return _TABLE_CSS + _html_table(view, lang)
