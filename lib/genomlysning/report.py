@@ -597,11 +597,13 @@ PREVIEW_ROWS = 10
 #: Column names (lower case) that hold years: printed without a thousands separator.
 _YEAR_COLUMNS = {"ar", "år", "year", "artal", "årtal"}
 #: One style block per table (nbconvert keeps it): long labels wrap instead of being cut or
-#: widening the page; numbers right-aligned.
+#: widening the page; text left-, numbers right-aligned (!important: JupyterLab's own rule for
+#: output tables right-aligns every cell with a more specific selector).
 _TABLE_CSS = ("<style>table.genomlysning-tabell{border-collapse:collapse;max-width:100%}"
-              "table.genomlysning-tabell th,table.genomlysning-tabell td{padding:2px 8px;text-align:left;"
-              "white-space:normal;overflow-wrap:break-word;vertical-align:top;max-width:32em}"
-              "table.genomlysning-tabell td.num{text-align:right;white-space:nowrap}</style>")
+              "table.genomlysning-tabell th,table.genomlysning-tabell td{padding:2px 8px;"
+              "text-align:left!important;white-space:normal;overflow-wrap:break-word;vertical-align:top;"
+              "max-width:32em}table.genomlysning-tabell td.num{text-align:right!important;white-space:nowrap}"
+              "</style>")
 
 
 def _cell_text(value: object, column: str, lang: schema.Lang) -> tuple[str, bool]:
