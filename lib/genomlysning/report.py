@@ -600,9 +600,9 @@ _YEAR_COLUMNS = {"ar", "år", "year", "artal", "årtal"}
 #: widening the page; text left-, numbers right-aligned (!important: JupyterLab's own rule for
 #: output tables right-aligns every cell with a more specific selector).
 _TABLE_CSS = ("<style>table.genomlysning-tabell{border-collapse:collapse;max-width:100%}"
-              "table.genomlysning-tabell th,table.genomlysning-tabell td{padding:2px 8px;"
+              "table.genomlysning-tabell th,table.genomlysning-tabell td{padding:2px 5px;"
               "text-align:left!important;white-space:normal;overflow-wrap:break-word;vertical-align:top;"
-              "max-width:32em}table.genomlysning-tabell td.num{text-align:right!important;white-space:nowrap}"
+              "max-width:32em}table.genomlysning-tabell td.num{text-align:right!important}"
               "</style>")
 
 
