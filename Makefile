@@ -1,6 +1,13 @@
 # genomlysning: `make run` sets up and runs the whole pipeline on demo data; `make test` runs every test.
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The newest supported interpreter found on PATH (one that actually runs: a pyenv shim of a version not
+# selected fails); override with `make PYTHON=/path/to/python3.x`.
+SUPPORTED_PYTHONS := python3.13 python3.12 python3.11 python3 python
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell for p in $(SUPPORTED_PYTHONS); do \
+	$$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' >/dev/null 2>&1 && \
+	{ command -v $$p; break; }; done)
+endif
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -28,8 +35,10 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.lock pyproject.toml
-	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version.split()[0]'
+	@test -n "$(PYTHON)" || { echo "Python 3.11, 3.12 or 3.13 is required; none found on PATH" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; assert (3, 11) <= v <= (3, 13), "Python 3.11-3.13 is required, found " + sys.version.split()[0]'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -c 'import sys; print("make: $(VENV) uses Python", sys.version.split()[0], "(newest supported found: $(PYTHON))")'
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
@@ -46,19 +55,15 @@ processed: data ## clean every demo municipality into data/processed (library ca
 run: data ## set up and run the whole pipeline on the demo data (reports/ + reports/index.html)
 	$(PY) -m genomlysning.cli run
 
-test: $(STAMP) ## set up and run every test (unit, property, nbval notebooks) in a project of their own
-	$(PY) -m ruff check lib tests scripts
-	$(NBVAL_PROJECT)
-	$(NBVAL_ENV) $(PY) -m pytest tests -p no:cacheprovider
-	rm -rf $(NBVAL_ROOT)/reports
-	$(NBVAL_ENV) $(PY) -m pytest notebooks --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+test: $(STAMP) ## set up and run every test (unit, property, nbval notebooks) in a project of their own (.nbval)
+	$(PY) -m genomlysning.cli test
 
 notebooks: $(STAMP) ## re-execute the committed notebooks at their defaults (refreshes the outputs nbval compares)
 	$(NBVAL_PROJECT)
 	$(NBVAL_ENV) $(PY) scripts/execute_notebook.py notebooks/[0-9]*.ipynb
 
 lint: $(STAMP) ## ruff
-	$(PY) -m ruff check lib tests scripts
+	$(PY) -m ruff check lib tests scripts bootstrap.py
 
 bench: data ## benchmarks: cleaning throughput and notebook run times (prints medians)
 	$(PY) scripts/bench.py

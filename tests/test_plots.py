@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
 from test_funnel import fixture  # noqa: E402
 
 from genomlysning import disclose, funnel, funnel_report, paths, personnummer, plots, report, schema  # noqa: E402
@@ -223,3 +225,21 @@ def test_saved_png_holds_no_text_chunks(rep: funnel_report.FunnelReport, tmp_pat
     assert types[0] == b"IHDR" and types[-1] == b"IEND" and b"IDAT" in types
     assert not set(types) & (leakscan.PNG_TEXT_CHUNKS | {b"tIME", b"eXIf"})
     assert leakscan.scan(path, [PNR, "Software"]) == []
+
+
+def _overlaps(fig: Figure) -> list[tuple[str, str]]:
+    """Pairs of visible, non-empty texts of ``fig`` whose drawn boxes intersect."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
+    return [(a, b) for i, (a, box_a) in enumerate(boxes) for b, box_b in boxes[i + 1:]
+            if box_a.overlaps(box_b)]
+
+
+def test_side_by_side_panels_do_not_overlap_their_labels(rep: funnel_report.FunnelReport) -> None:
+    fig = plots.stage_rates(rep.masked["fordelning_aktualiseringar"], "anmalare",
+                            ["utredning_inledd", "insats_erbjuden"], k=3)
+    assert _overlaps(fig) == []
+    assert sum(t.get_text().startswith("Andel av gruppens") for t in fig.findobj(Text)) == 1
+    plt.close(fig)

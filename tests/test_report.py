@@ -164,7 +164,7 @@ def test_labels_and_display() -> None:
     view = report.display_table(_table())
     assert list(view.columns) == ["Variabel", "Kategori", "Antal", "Antal: Utredning inledd",
                                   "Andel: Utredning inledd"]
-    assert view.iloc[0].tolist() == ["Anmälare", "Polisen", "40", "12", "30,0\u00a0% (20,0–40,0)"]
+    assert view.iloc[0].tolist() == ["Anmälare", "Polisen", "40", "12", "30,0\u00a0% (20,0 till 40,0)"]
     assert view.iloc[2, 2] == ".." and view.iloc[2, 4] == ".."
 
 

@@ -105,6 +105,16 @@ def _add_audit(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(_module="genomlysning.audit", _func="cli_audit")
 
 
+def _add_test(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("test", help="run every test of the source checkout, as `make test` does: demo "
+                       "data, ruff, pytest tests/, nbval of the notebooks in a throw-away project .nbval/")
+    p.add_argument("--no-demo-data", action="store_true",
+                   help="use the demo data already in data/ (do not write and clean it first)")
+    p.add_argument("--only", action="append", choices=("demo-data", "prepare", "ruff", "pytest", "nbval"),
+                   help="run only this step (repeatable; default: every step)")
+    p.set_defaults(_module="genomlysning.selftest", _func="cli_test")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``genomlysning`` command."""
     parser = argparse.ArgumentParser(
@@ -113,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_add_template, _add_validate, _add_map, _add_example, _add_clean, _add_prepare, _add_demo,
-                _add_run, _add_audit):
+                _add_run, _add_audit, _add_test):
         add(sub)
     return parser
 

@@ -155,7 +155,7 @@ def summary(rep: FunnelReport, ar: int, lang: schema.Lang = "sv") -> str:
         def pct(x: object) -> str:
             return report.format_number(x, lang, share=True, decimals=0)
 
-        return f"{pct(v)} ({pct(lo).removesuffix('%').rstrip(chr(0xa0))}–{pct(hi)})"
+        return report.format_interval(pct(v), pct(lo), pct(hi), lang)
 
     def count(unit: str) -> str:
         v = _value(t, "n", enhet=unit, steg=funnel.STAGES[0])

@@ -234,7 +234,10 @@ class WarmKernel:
         if self._closed:
             return
         self._closed = True
-        self._thread.submit(self._stop).result()
+        try:
+            self._thread.submit(self._stop).result()
+        except RuntimeError:  # the executor already shut down (at interpreter exit on Python 3.12+)
+            self._stop()
         self._thread.shutdown(wait=True)
 
     # -- kernel thread ------------------------------------------------------------------------

@@ -21,6 +21,7 @@ do not state it.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from genomlysning import disclose, funnel, models, models_ledger, schema
+from genomlysning import disclose, funnel, models, models_ledger, report, schema
 from genomlysning.ledger import Ledger, LedgerError
 from genomlysning.schema import Lang
 
@@ -731,7 +732,8 @@ def effects_figure(masked: pd.DataFrame, fit: models.ModelFit, lang: Lang = "sv"
             ax.spines[side].set_visible(False)
     height = fig.get_figheight()
     fig.subplots_adjust(left=0.3, right=0.98, wspace=0.06, top=1 - 0.55 / height, bottom=0.55 / height)
-    title = fit.prep.outcome.label(lang) + ("" if shown_n is None else f" (n = {shown_n})")
+    shown = shown_n if shown_n is None or isinstance(shown_n, str) else report.format_number(shown_n, lang)
+    title = fit.prep.outcome.label(lang) + ("" if shown_n is None else f" (n = {shown})")
     fig.suptitle(title, fontsize=11, x=0.01, ha="left", y=1 - 0.1 / height)
     note = models.text(fit.method, lang).split(";")[0] + ". " + reference_note(fit, lang)
     if (masked["alla_lika"] != "").any():
@@ -821,12 +823,13 @@ def calibration_figure(cals: Sequence[models.Calibration], lang: Lang = "sv") ->
                 label=models.text("smoothed", lang))
         ax.set_xlim(0, 100)
         ax.set_ylim(0, 100)
-        ax.set_title(models.OUTCOMES[c.outcome].label(lang), fontsize=9, loc="left")
+        ax.set_title(textwrap.fill(models.OUTCOMES[c.outcome].label(lang), 52), fontsize=9, loc="left")
         ax.set_xlabel(models.text("predicted", lang) + ", %", fontsize=8)
         ax.set_ylabel(models.text("observed", lang) + ", %", fontsize=8)
         info = (f"{models.text('kalibrering_intercept', lang)}: {c.intercept[0]:.2f}\n"
                 f"{models.text('kalibrering_lutning', lang)}: {c.slope[0]:.2f}\n"
-                f"{models.text('auc_cv', lang)}: {c.auc_cv[0]:.2f}").replace(".", dec)
+                f"{models.text('auc_cv', lang)}: {c.auc_cv[0]:.2f}")
+        info = info.replace(".", dec).replace("-", report.MINUS)
         ax.text(0.98, 0.03, info, transform=ax.transAxes, ha="right", va="bottom", fontsize=7.5)
         ax.tick_params(labelsize=8)
         for side in ("top", "right"):

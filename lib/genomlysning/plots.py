@@ -128,7 +128,7 @@ def rate_plot(table: pd.DataFrame, value: str, *, title: str, lang: schema.Lang 
         ax.set_yticks(y, labels)
         ax.set_ylim(-0.7, len(t) - 0.3)
         ax.set_xlim(0, 100)
-        ax.set_xlabel(xlabel or schema.text("andel_procent", lang))
+        ax.set_xlabel(schema.text("andel_procent", lang) if xlabel is None else xlabel)
         ax.set_title(report.safe_label(title), loc="left")
         ax.grid(axis="x", color="0.9")
         ax.set_axisbelow(True)
@@ -148,9 +148,10 @@ def stage_rates(breakdown: pd.DataFrame, variable: str, stages: Sequence[str], *
         fig, axes = plt.subplots(1, len(stages), figsize=(4.2 * len(stages), 0.9 + 0.32 * max(len(t), 1)),
                                  sharey=True, squeeze=False)
         for ax, stage in zip(axes[0], stages, strict=True):
-            xlabel = schema.text("fig_andel_av", lang, enhet=schema.text(unit, lang).lower())
             rate_plot(t, f"andel_{stage}", title=report.column_label(stage, lang), lang=lang,
-                      n_col="n_aktualisering", ax=ax, xlabel=xlabel)
+                      n_col="n_aktualisering", ax=ax, xlabel="")
+        # one axis label under all panels: side by side, one label per panel would overlap
+        fig.supxlabel(schema.text("fig_andel_av", lang, enhet=schema.text(unit, lang).lower()), fontsize=10)
         fig.suptitle(report.column_label(variable, lang), fontweight="bold", x=0.01, ha="left")
         fig.tight_layout()
         if k is not None:

@@ -377,6 +377,16 @@ def check_publishable(df: pd.DataFrame, k: int | None) -> None:
                              f"suppress with genomlysning.disclose.mask_table first")
 
 
+_REPEATED_YEAR = re.compile(r"\b((?:19|20)\d\d)\b([)\]]*)[ ,]+\1\b")
+
+
+def tidy_source(source: str) -> str:
+    """A source line without a year said twice in a row: a municipality named with its year
+    ("Testby (data 2010)") followed by the year under review reads "Testby (data 2010):", not
+    "Testby (data 2010) 2010:"."""
+    return _REPEATED_YEAR.sub(lambda m: m.group(1) + m.group(2), source)
+
+
 def save_table(df: pd.DataFrame, kommun: str, name: str, *, title: str, unit: str, source: str,
                note: str = "", lang: schema.Lang = "sv", k: int | None = None,
                labels: Mapping[str, str] | None = None, percent: Sequence[str] = ()) -> Path:
@@ -398,7 +408,7 @@ def save_table(df: pd.DataFrame, kommun: str, name: str, *, title: str, unit: st
     else:
         suppression = schema.text("undertryckt_allmant", lang) if has_hidden else ""
     meta = {
-        "name": name, "title": title, "unit": unit, "source": source, "note": note,
+        "name": name, "title": title, "unit": unit, "source": tidy_source(source), "note": note,
         "suppression_note": suppression, "k": k, "lang": lang,
         "columns": [{"name": str(c), "label": column_label(str(c), lang, labels),
                      "percent": is_share_column(str(c), percent)} for c in out.columns],
@@ -577,7 +587,23 @@ def format_number(x: object, lang: schema.Lang = "sv", *, share: bool = False, d
         s = s.replace(",", "\u00a0").replace(".", ",")
     if share:
         s += "\u00a0%" if lang == "sv" else "%"
-    return s
+    return s.replace("-", MINUS, 1) if s.startswith("-") else s
+
+
+#: The minus sign of printed numbers (U+2212), never the hyphen-minus.
+MINUS = "\u2212"
+#: Printed where there is no value at all (".." means hidden, never "no data").
+NO_DATA = "–"
+#: The word between an interval's bounds: "−31,04 till −26,97" (never "-31,04–-26,97").
+INTERVAL_WORD = {"sv": "till", "en": "to"}
+
+
+def format_interval(value: str, lo: str, hi: str, lang: schema.Lang = "sv") -> str:
+    """``value (lo till hi)`` of already formatted texts; the value alone when a bound is missing,
+    hidden or empty (a hidden value stays ``..``)."""
+    if value in ("", NO_DATA, disclose.SUPPRESSED) or {lo, hi} & {"", NO_DATA, disclose.SUPPRESSED}:
+        return value
+    return f"{value} ({lo} {INTERVAL_WORD.get(lang, 'till')} {hi})"
 
 
 def _bare(text: str) -> str:
@@ -588,7 +614,8 @@ def display_table(df: pd.DataFrame, lang: schema.Lang = "sv", *, labels: Mapping
                   percent: Sequence[str] = (), combine_ci: bool = True, drop: Sequence[str] = (),
                   ) -> pd.DataFrame:
     """Return a notebook-ready view: labels for codes and columns, numbers as Swedish text,
-    shares as percentages, and (``combine_ci``) each ``x``, ``x_lo``, ``x_hi`` as "x (lo–hi)"."""
+    shares as percentages, and (``combine_ci``) each ``x``, ``x_lo``, ``x_hi`` as "x (lo till hi)"
+    (:func:`format_interval`); no value at all reads :data:`NO_DATA`, a hidden one ``..``."""
     src = df.drop(columns=list(drop)).reset_index(drop=True)
     cols = [str(c) for c in src.columns]
     out: dict[str, list[str]] = {}
@@ -605,10 +632,109 @@ def display_table(df: pd.DataFrame, lang: schema.Lang = "sv", *, labels: Mapping
             if combine_ci and f"{col}_lo" in cols and f"{col}_hi" in cols:
                 lo = [_bare(format_number(v, lang, share=share)) for v in src[f"{col}_lo"]]
                 hi = [_bare(format_number(v, lang, share=share)) for v in src[f"{col}_hi"]]
-                values = [v if v in ("", disclose.SUPPRESSED) or a in ("", disclose.SUPPRESSED)
-                          else f"{v} ({a}–{b})" for v, a, b in zip(values, lo, hi, strict=True)]
-        out[column_label(col, lang, labels)] = values
+                values = [format_interval(v, a, b, lang) for v, a, b in zip(values, lo, hi, strict=True)]
+        out[column_label(col, lang, labels)] = [NO_DATA if v == "" else v for v in values]
     return pd.DataFrame(out)
+
+
+#: Tables longer than this are folded: the first :data:`PREVIEW_ROWS` rows, then all rows on a click.
+FOLD_ROWS = 25
+PREVIEW_ROWS = 10
+#: Column names (lower case) that hold years: printed without a thousands separator.
+_YEAR_COLUMNS = {"ar", "år", "year", "artal", "årtal"}
+#: One style block per table (nbconvert keeps it): long labels wrap instead of being cut or
+#: widening the page; text left-, numbers right-aligned (!important: JupyterLab's own rule for
+#: output tables right-aligns every cell with a more specific selector).
+_TABLE_CSS = ("<style>table.genomlysning-tabell{border-collapse:collapse;max-width:100%}"
+              "table.genomlysning-tabell th,table.genomlysning-tabell td{padding:2px 5px;"
+              "text-align:left!important;white-space:normal;overflow-wrap:break-word;vertical-align:top;"
+              "max-width:32em}table.genomlysning-tabell td.num{text-align:right!important}"
+              "</style>")
+
+
+def _cell_text(value: object, column: str, lang: schema.Lang) -> tuple[str, bool]:
+    """A cell as printed and whether it is a number (right-aligned): Swedish number format,
+    :data:`NO_DATA` for a missing value, years without separator."""
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return NO_DATA, True
+    if isinstance(value, bool | np.bool_):
+        return format_number(value, lang), False
+    if isinstance(value, int | float | np.integer | np.floating):
+        if column.strip().lower() in _YEAR_COLUMNS and float(value).is_integer():
+            return str(int(value)), True
+        return format_number(value, lang), True
+    text = str(value)
+    numeric = bool(re.fullmatch(r"[−\-+]?[\d\u00a0 ,.]+(\u00a0?%)?( \(.*\))?|\.\.|–", text))
+    return (NO_DATA if text == "" else text), numeric
+
+
+def _html_rows(df: pd.DataFrame, lang: schema.Lang) -> str:
+    from html import escape
+
+    rows = []
+    for values in df.itertuples(index=False, name=None):
+        cells = []
+        for col, value in zip(df.columns, values, strict=True):
+            text, numeric = _cell_text(value, str(col), lang)
+            cells.append(f'<td class="num">{escape(text)}</td>' if numeric else f"<td>{escape(text)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return "".join(rows)
+
+
+def _html_table(df: pd.DataFrame, lang: schema.Lang) -> str:
+    from html import escape
+
+    head = "".join(f"<th>{escape(str(c))}</th>" for c in df.columns)
+    return (f'<table class="genomlysning-tabell"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{_html_rows(df, lang)}</tbody></table>")
+
+
+#: A table with more columns than this (and no more rows than columns) is shown turned: its rows
+#: as columns, so that it fits a 1 280 px page instead of scrolling sideways.
+WIDE_COLUMNS = 12
+
+
+def _turned_if_wide(view: pd.DataFrame) -> pd.DataFrame:
+    """``view`` turned (first column's values as the header) when it is wide and short."""
+    if view.shape[1] <= WIDE_COLUMNS or len(view) > view.shape[1] or len(view) == 0:
+        return view
+    first = view.columns[0]
+    heads = [str(v) for v in view[first]]
+    if len(set(heads)) != len(heads):
+        return view
+    body = view.drop(columns=[first]).astype(object).T
+    body.columns = heads
+    return body.rename_axis(str(first)).reset_index()
+
+
+def reader_html(df: pd.DataFrame, lang: schema.Lang = "sv") -> str:
+    """A table as a reader sees it in the HTML report: no pandas index (a named index becomes
+    ordinary columns, row numbers are dropped), Swedish numbers, :data:`NO_DATA` for missing values,
+    long labels wrapped rather than cut, a wide short table turned (:data:`WIDE_COLUMNS`), and a table
+    longer than :data:`FOLD_ROWS` folded after :data:`PREVIEW_ROWS` rows with the whole table one
+    click away."""
+    named = any(n is not None for n in df.index.names)
+    view = df.reset_index(drop=not named)
+    view = _turned_if_wide(view)
+    view.columns = [" / ".join(str(x) for x in c) if isinstance(c, tuple) else str(c) for c in view.columns]
+    if len(view) <= FOLD_ROWS:
+        return _TABLE_CSS + _html_table(view, lang)
+    shown = schema.text("visa_alla_rader", lang, n=format_number(len(view), lang))
+    return (_TABLE_CSS + _html_table(view.head(PREVIEW_ROWS), lang)
+            + f"<details><summary>{shown}</summary>{_html_table(view, lang)}</details>")
+
+
+def use_reader_tables(lang: schema.Lang = "sv") -> None:
+    """Let every DataFrame a notebook displays render with :func:`reader_html` (IPython's HTML
+    formatter); does nothing outside IPython. Call it once at the top of a notebook."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency of the notebooks
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, lambda df: reader_html(df, lang))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -620,12 +746,33 @@ def workbook_path(kommun: str) -> Path:
     return paths.report_dir(kommun) / f"{kommun}_tabeller.xlsx"
 
 
+#: Excel's limit on a sheet name.
+SHEET_NAME_MAX = 31
+
+
+def short_sheet_name(name: str, limit: int = SHEET_NAME_MAX) -> str:
+    """A readable sheet name of at most ``limit`` characters from a table name: the name itself when
+    it fits, else its longest words shortened to their first letters and a full stop only as far as
+    needed (never cut in the middle of a word), e.g. ``03_modell_insats_efter_utredning`` ->
+    ``03_modell_insats_efter_utred.``."""
+    original = [w for w in re.split(r"[_\s]+", re.sub(r"[\[\]:*?/\\']", "_", name)) if w]
+    words = list(original)
+    for keep in (5, 4, 3):  # shorten the longest words first, as little as needed
+        for i in sorted(range(len(words)), key=lambda j: (-len(original[j]), j)):
+            if len("_".join(words)) <= limit:
+                break
+            if len(original[i]) > keep + 1 and not original[i].isdigit():
+                words[i] = original[i][:keep] + "."
+    text = "_".join(words) or "tabell"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _sheet_name(name: str, used: set[str]) -> str:
-    base = re.sub(r"[\[\]:*?/\\']", "_", name)[:31]
+    base = short_sheet_name(name)
     candidate, i = base, 2
     while candidate.lower() in used:
-        suffix = f"~{i}"
-        candidate, i = base[: 31 - len(suffix)] + suffix, i + 1
+        suffix = f"_{i}"
+        candidate, i = base[: SHEET_NAME_MAX - len(suffix)].rstrip("_") + suffix, i + 1
     used.add(candidate.lower())
     return candidate
 
@@ -697,6 +844,8 @@ def write_workbook(kommun: str, lang: schema.Lang = "sv", *, namn: str | None = 
         _put(toc, 4 + i, 2, meta.get("title", name))
         _put(toc, 4 + i, 3, meta.get("unit", ""))
         lines = [(meta.get("title", name), Font(bold=True, size=13))]
+        if sheet != name:  # a shortened sheet name: the table's full name inside the sheet
+            lines.append((f"{schema.text('tabell', lang)}: {name}", None))
         lines.append((f"{schema.text('enhet', lang)}: {meta.get('unit', '')}", None))
         lines.append((f"{schema.text('kalla', lang)}: {meta.get('source', '')}", None))
         if meta.get("note"):

@@ -537,6 +537,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "antal": {"sv": "Antal", "en": "Count"},
     "totalt": {"sv": "Totalt", "en": "Total"},
     "kalla": {"sv": "Källa", "en": "Source"},
+    "visa_alla_rader": {"sv": "Visa alla {n} rader", "en": "Show all {n} rows"},
     "enhet": {"sv": "Enhet", "en": "Unit"},
     "undertryckt": {
         "sv": "'..' = färre än {k} och därför dolt (samt sekundärt dolda celler så att ingen dold "
