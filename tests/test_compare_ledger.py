@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import point_paths
 
 from genomlysning import (
     audit,
@@ -24,7 +25,6 @@ from genomlysning import (
     funnel,
     funnel_ledger,
     ledger,
-    paths,
     report,
     synth,
 )
@@ -72,12 +72,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, pd.D
     """A project root with the three municipalities' clean frames and own reports."""
     root = tmp_path_factory.mktemp("jmf")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(paths, "PROJECT_ROOT", root)
-        mp.setattr(paths, "DATA_RAW", root / "data" / "raw")
-        mp.setattr(paths, "DATA_PROCESSED", root / "data" / "processed")
-        mp.setattr(paths, "PARAMS_DIR", root / "params")
-        mp.setattr(paths, "REPORTS_DIR", root / "reports")
-        (root / "params").mkdir()
+        point_paths(mp, root)
         frames = {}
         for name, volym, seed in SPECS:
             raw, _ = synth.generate_kommun(synth.KommunSpec(name, name, volym, ar=(AR,)), seed)

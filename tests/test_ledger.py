@@ -250,6 +250,36 @@ def test_a_union_count_links_to_its_parts() -> None:
         led.value(Cell.union(Cell.of("akt", steg="0"), Cell.of("akt", hoppat="ja")))
 
 
+def test_a_many_year_ledger_reads_the_funnels_year() -> None:
+    """A later notebook declares the funnel's dimensions on every year's rows, with the children
+    of 02's year as its ``barn`` records; a code seen in another year only ("saknas") must not
+    break the children's dimensions, and 02's published year is read back unchanged."""
+    from test_funnel import fixture
+
+    from genomlysning import funnel, funnel_ledger, funnel_report
+
+    df = fixture()
+    df.loc[df["ar"] == 2024, "arendetyp"] = pd.NA  # "saknas" occurs in 2024 only
+    slut = pd.Timestamp("2025-12-31")
+    rep = funnel_report.analyse(df, 2025, 3, slut)
+    names = {key: spec[0] for key, spec in funnel_report.EXPORTS.items()}
+    defs = json.loads(rep.ledger.definitions_json(names))  # type: ignore[attr-defined]
+    published = {names[key]: rep.masked[key] for key in names}
+    year = funnel.in_year(df, 2025)
+    many = Ledger(3, scope={"barn": {"ar": ["2025"]}})
+    variables = funnel_ledger.declare(many, df, slut, children=year)
+    many.dimension("akt", "ar", df["ar"].astype(str), ("2024", "2025"))
+    assert "saknas" in variables["arendetyp"]
+    assert len(many.records["barn"]) == funnel.child_key(year).nunique()
+    assert set(many.records["barn"]["arendetyp:saknas"]) == {"ingen"}
+    many.add_published([defs], published)  # 02's visible counts are checked against the records
+    with pytest.raises(ledger.LedgerError, match="stale"):  # children of every year are not 02's
+        every = Ledger(3, scope={"barn": {"ar": ["2025"]}})
+        funnel_ledger.declare(every, df, slut)
+        every.dimension("akt", "ar", df["ar"].astype(str), ("2024", "2025"))
+        every.add_published([defs], published)
+
+
 def test_audit_flags_a_small_count_printed_as_it_is() -> None:
     """With k = 8, pojke's 7 (reached 1) and 6 (reached 2) and flicka's 7 (reached 2) are small:
     printed, they are disclosed outright, whatever else is hidden."""

@@ -1,4 +1,4 @@
-"""Logistic models: closed forms, clustering, separation, effects, pooling, suppression, recovery."""
+"""Logistic models: closed forms, clustering, separation, effects, pooling, outputs, recovery."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 import statsmodels.api as sm
 from scipy import special, stats
 
-from genomlysning import disclose, firth, models, paths, schema
+from genomlysning import firth, models, models_report, paths, schema
 
 ANMALARE = ("polisen", "skola", "forskola", "halso_sjukvard", "socialtjansten", "foralder", "anhorig",
             "privatperson", "barnet_sjalv", "aklagare_domstol", "annan_kommun", "ovrigt")
@@ -359,53 +359,58 @@ def test_too_few_events_is_reported() -> None:
     df = simulate(n=120, seed=9)
     with pytest.raises(models.TooFewEventsError, match="accepterad"):
         models.fit_model(df, "accepterad", ar=2025)
-    run = models.run_models(simulate(n=30, seed=3), ar=2025)
+    df = simulate(n=30, seed=3)
+    run = models.run_models(df, ar=2025)
     assert run.fits == {} and set(run.skipped) == set(models.OUTCOMES)
-    # 7 offered, 6 accepted: the 6 is hidden because the 1 who declined could be derived from it
-    assert run.skipped["accepterad"].endswith("n = 7, varav med utfallet = ..")
     assert run.skipped["utredning"].startswith("Ingen förklarande variabel kvar")
-    assert "n = 30, varav med utfallet = 12" in run.skipped["utredning"]
+    skipped = publish(run, df).skipped()
+    # 7 offered, 6 accepted: the ledger hides the 6, from which the 1 who declined could be derived
+    assert skipped["accepterad"].endswith("n = 7, varav med utfallet = ..")
+    assert "n = 30, varav med utfallet = 12" in skipped["utredning"]
 
 
 # ---------------------------------------------------------------------------------------------
-# Suppression and outputs
+# Outputs (suppression itself: tests/test_models_ledger.py)
 # ---------------------------------------------------------------------------------------------
 
-def test_hidden_counts_hide_their_estimates(sim: pd.DataFrame) -> None:
-    # with min_events below k a category with 1..k-1 events can survive pooling: it must be masked
-    fit = models.fit_model(sim, "accepterad", ar=2025, min_events=1, min_n=5)
-    table = models.coefficient_table(fit)
-    small = table[(table["handelser"].between(1, 9)) | ((table["n"] - table["handelser"]).between(1, 9))]
-    assert len(small) > 0
-    masked = models.mask_coefficients(table, 10)
-    for idx in small.index:
-        assert disclose.is_suppressed(masked.loc[idx, "handelser"]) or disclose.is_suppressed(
-            masked.loc[idx, "ej_handelser"])
-        for col in ("or", "or_lag", "ame", "sannolikhet", "p", "andel"):
-            if not pd.isna(table.loc[idx, col]):
-                assert disclose.is_suppressed(masked.loc[idx, col])
-    for col in ("handelser", "ej_handelser"):
-        visible = disclose.visible(masked[col])
-        assert not visible.between(1, 9).any()
+def publish(run: models.ModelRun, df: pd.DataFrame, kommun: str = "testkommun") -> models_report.Publication:
+    """03's publication of a simulated table after 02's table of skipped stages (its visible zeros
+    tell a reader which flag populations are nested stages)."""
+    from genomlysning import funnel, funnel_ledger
+    from genomlysning.ledger import Cell, Ledger
+
+    y = funnel.in_year(df, 2025)
+    led = Ledger(run.k, scope=funnel_ledger.scope(2025))
+    funnel_ledger.declare(led, y, pd.Timestamp("2025-12-31"))
+    hop = funnel.skipped_stages(y)
+    led.add("hoppade_steg", hop, {"n": [Cell.of("akt", **{f"hoppat:{s}": "ja"}) for s in hop["steg"]]})
+    led.protect()
+    earlier = ([json.loads(led.definitions_json({"hoppade_steg": "02_hoppade_steg"}))],
+               {"02_hoppade_steg": led.masked("hoppade_steg")})
+    return models_report.publish(run, df, kommun, period_slut="2025-12-31", earlier=earlier)
 
 
 def _files(root) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow  # about 10 s: the ledger's integer checks on the models' union cells (HiGHS MIP)
 def test_run_save_outputs_are_reproducible_and_publishable(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(paths, "REPORTS_DIR", tmp_path / "reports")
-    df = simulate(n=700, seed=12, vald_all=True)
+    df = simulate(n=300, seed=12, vald_all=True)
+    df["utredning_avslutad"] = df["utredning_avslutad"] | df["insats_erbjuden"]  # no stage skipped
     outcomes = ("utredning", "accepterad")
     run = models.run_models(df, ar=2025, k=5, seed=3, outcomes=outcomes)
     assert "accepterad" in run.fits or "accepterad" in run.skipped
-    models.save_outputs(run, "testkommun")
+    models_report.save_outputs(publish(run, df), "testkommun")
     first = _files(tmp_path)
-    models.save_outputs(models.run_models(df, ar=2025, k=5, seed=3, outcomes=outcomes), "testkommun")
+    models_report.save_outputs(publish(models.run_models(df, ar=2025, k=5, seed=3, outcomes=outcomes), df),
+                               "testkommun")
     assert _files(tmp_path) == first
     assert "reports/testkommun/figures/03_effekter_utredning.png" in first
+    assert "reports/testkommun/ledger/03.json" in first
     table = pd.read_csv(tmp_path / "reports/testkommun/tables/03_modell_utredning.csv")
-    assert list(table.columns) == list(models.PUBLISHED_COLUMNS)
+    assert list(table.columns) == list(models_report.PUBLISHED_COLUMNS)
     assert (table["referens"] == "ref.").sum() == 5  # one reference per variable
     meta = json.loads((tmp_path / "reports/testkommun/tables/03_modell_utredning.json").read_text())
     assert "Referenskategorier: Ärendetyp: Förälders problematik" in meta["note"]
@@ -417,13 +422,13 @@ def test_run_save_outputs_are_reproducible_and_publishable(tmp_path, monkeypatch
 
 def test_summary_and_display_in_both_languages(sim: pd.DataFrame) -> None:
     run = models.run_models(sim, ar=2025, seed=1, outcomes=("utredning",), lang="en")
-    text = models.summary(run)
+    pub = publish(run, sim)
+    text = models_report.summary(pub)
     assert "Violence in close relationships" in text and "percentage points" in text
-    pub = models.publication_table(run.tables["utredning"], run.fits["utredning"], "en")
-    view = models.display(pub, "en")
+    view = models_report.coefficient_view(pub, "utredning")
     assert "Odds ratio (95% CI)" in view.columns
     assert (view["Odds ratio (95% CI)"] == "ref.").sum() == 5
-    sv = models.summary(models.run_models(sim, ar=2025, seed=1, outcomes=("utredning",)))
+    sv = models_report.summary(publish(models.run_models(sim, ar=2025, seed=1, outcomes=("utredning",)), sim))
     assert "procentenheter" in sv and "Våld i nära relation" in sv
 
 
@@ -486,11 +491,14 @@ def test_empty_population_is_reported_not_an_index_error() -> None:
     df = simulate(n=300, seed=5)
     df["insats_erbjuden"] = pd.Series(False, index=df.index, dtype="boolean")
     df["insats_accepterad"] = pd.Series(False, index=df.index, dtype="boolean")
+    # as the cleaning derives it (the ledger defines the insats population so and checks it)
+    df["utredning_oppen_vid_periodslut"] = df["utredning_inledd"] & ~df["utredning_avslutad"]
     prep = models.prepare(df, "accepterad", ar=2025)
     assert len(prep.y) == 0 and prep.terms == ()
     run = models.run_models(df, ar=2025, outcomes=("insats", "accepterad"))
-    assert run.skipped["accepterad"].endswith("n = 0, varav med utfallet = 0")
-    assert run.skipped["insats"].endswith("varav med utfallet = 0")
+    skipped = publish(run, df).skipped()
+    assert skipped["accepterad"].endswith("n = 0, varav med utfallet = 0")
+    assert skipped["insats"].endswith("varav med utfallet = 0")
 
 
 def _partitioned_reasons(n: int = 300, seed: int = 2) -> pd.DataFrame:
@@ -518,7 +526,7 @@ def test_aliased_reason_indicator_is_dropped_and_reported_not_estimable(method: 
     rec = fit.prep.pooling.set_index("kod")
     assert rec.loc[["orsak_skolfranvaro", "orsak_eget_missbruk"], "skal"].eq("skal_ej_skattbar").all()
     assert rec.loc[["orsak_skolfranvaro", "orsak_eget_missbruk"], "till"].eq("").all()
-    labels = models.pooling_table(fit, "sv")["skal"]
+    labels = models_report.pooling_table(fit, "sv")["skal"]
     assert labels.str.startswith("inte skattbar").sum() == 2
     # the same estimates as a fit on the full-rank design by hand
     X = np.column_stack([np.ones(len(df)), df["orsak_omsorgssvikt"].to_numpy(dtype=float),
@@ -579,7 +587,7 @@ def test_calibration_figure_tolerates_bounds_on_the_wrong_side_and_non_finite_bi
     cal = models.Calibration(outcome="insats", bins=bins, smooth=np.array([[0.05, 0.01], [0.6, 0.5]]),
                              intercept=(0.1, -0.2, 0.4), slope=(0.9, 0.5, 1.3), auc=(0.7, 0.6, 0.8),
                              auc_cv=(0.65, 0.55, 0.75), folds=5, seed=1)
-    fig = models.calibration_figure([cal], "sv")
+    fig = models_report.calibration_figure([cal], "sv")
     fig.savefig(__import__("io").BytesIO(), format="png")
     assert len(fig.axes[0].containers[0].lines[0].get_xdata()) == 2  # the NaN bin is left out
 
@@ -595,10 +603,10 @@ def test_intervals_are_ordered_and_the_effects_figure_skips_missing_ones(sim_fit
                             ("sannolikhet", "sannolikhet_lag", "sannolikhet_hog")):
         t = table.dropna(subset=[lo_c])
         assert (t[lo_c] <= t[est]).all() and (t[est] <= t[hi_c]).all()
-    masked = models.mask_coefficients(table, 5)
-    rows = masked.index[~masked["referens"].astype(bool)]
-    masked.loc[rows[0], "or_hog"] = np.inf
-    masked.loc[rows[1], ["ame_lag", "ame_hog"]] = np.nan
-    fig = models.effects_figure(masked, sim_fit, "sv")
+    shown = table.copy()
+    rows = shown.index[~shown["referens"].astype(bool)]
+    shown.loc[rows[0], "or_hog"] = np.inf
+    shown.loc[rows[1], ["ame_lag", "ame_hog"]] = np.nan
+    fig = models_report.effects_figure(shown, sim_fit, "sv")
     fig.savefig(__import__("io").BytesIO(), format="png")
     assert schema.text("mod_ki_saknas", "sv") in fig.texts[-1].get_text().replace("\n", " ")

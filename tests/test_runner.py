@@ -300,7 +300,9 @@ values = json.loads((paths.processed_dir(kommun) / "values.json").read_text())
 '''
 
 
-def test_notebooks_after_cleaning_run_side_by_side(project: Path, tmp_path: Path) -> None:
+def test_notebooks_after_cleaning_run_in_dependency_order(project: Path, tmp_path: Path) -> None:
+    """03 reads what 02 published (the unit's disclosure ledger), so it runs after 02, with any
+    number of workers, and not at all when 02 fails."""
     import shutil
 
     _notebook(project / "notebooks" / "03_models.ipynb", 'kommun = "alfa"\nk = 5', MODELS)
@@ -308,20 +310,20 @@ def test_notebooks_after_cleaning_run_side_by_side(project: Path, tmp_path: Path
     shutil.copytree(project, other)
     one = _run(project, kommuner=["alfa"], jobs=1, cross=False)
     two = _run(other, kommuner=["alfa"], jobs=2, cross=False)
-    assert one.kernels_started == 1 and two.kernels_started == 2
+    assert one.kernels_started == two.kernels_started == 1  # a chain: 01, 02, 03
     names = ("01_cleaning", "02_funnel", "03_models")
     assert _statuses(one) == _statuses(two) == {("alfa", n): "ok" for n in names}
-    state = "reports/alfa/.state.json"  # side by side, 02 and 03 share their list of written files
+    state = "reports/alfa/.state.json"
     assert {k: v for k, v in _files(project).items() if k != state} == \
         {k: v for k, v in _files(other).items() if k != state}
     assert set(_statuses(_run(other, kommuner=["alfa"], jobs=2, cross=False)).values()) == {"up-to-date"}
-    # 02 fails: 03 (which needs only 01) still runs
+    # 02 fails: 03, which reads 02's publication, does not run
     nb = nbformat.read(other / "notebooks" / "02_funnel.ipynb", as_version=4)
     nb.cells.append(new_code_cell("raise RuntimeError('trasig')"))
     nbformat.write(nb, other / "notebooks" / "02_funnel.ipynb")
     st = _statuses(_run(other, kommuner=["alfa"], jobs=2, cross=False))
-    assert st == {("alfa", "01_cleaning"): "up-to-date", ("alfa", "02_funnel"): "failed",
-                  ("alfa", "03_models"): "up-to-date"}
+    assert st[("alfa", "01_cleaning")] == "up-to-date" and st[("alfa", "02_funnel")] == "failed"
+    assert st[("alfa", "03_models")] == "skipped"
 
 
 # -- Dask ----------------------------------------------------------------------------------------
@@ -462,6 +464,11 @@ def test_summary_table_and_exit_code() -> None:
 
 def test_registry_roles_and_change_notebook_precondition(tmp_path: Path) -> None:
     assert runner.REGISTRY["04_compare"].scope == "alla"
+    # 05 reads what 02 published (its ledger fixes 02's year): it waits for 02, not for 03
+    order = ("01_cleaning", "02_funnel", "03_models")
+    spec = runner.NotebookSpec("05_change", tmp_path / "x.ipynb", runner.REGISTRY["05_change"], ("kommun",),
+                               "0" * 64)
+    assert runner._deps(spec, list(order)) == order[:2]
     change = runner.NotebookSpec("05_change", tmp_path / "05_change.ipynb", runner.REGISTRY["05_change"],
                                  ("kommun", "reform_datum"), "0" * 64)
     assert not runner._applies(change, {"kommun": "a", "reform_datum": None})

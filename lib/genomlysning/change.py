@@ -14,6 +14,10 @@
   linear probability model (percentage points) with quarter fixed effects, the pilot indicator and
   the pilot x after interaction, standard errors clustered by child; the pre-period trend check
   tests whether the two groups' monthly trends differed before the start.
+
+This module only computes: unsuppressed tables and model fits. It never masks, draws or writes;
+:mod:`genomlysning.change_ledger` registers every count it publishes with its definition and
+:mod:`genomlysning.change_report` protects, draws and writes them (the publishing layer).
 """
 
 from __future__ import annotations
@@ -22,18 +26,14 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from genomlysning import disclose, schema
-from genomlysning.compare import CASEMIX, Indicator, format_p, indicator, indicator_rows
+from genomlysning import schema
+from genomlysning.compare import CASEMIX, Indicator, indicator, indicator_rows
 from genomlysning.funnel import _wilson_eff, child_key, effective_n, wilson
 from genomlysning.schema import Lang
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 DATE_COL = "aktualiseringsdatum"
 
@@ -290,7 +290,8 @@ class DidResult:
 
     ``logit`` / ``lpm``: the ``pilot_efter`` rows (interaction = the DiD effect) of the logistic
     (log-odds) and linear probability (share) models; ``cells``: counts and rates by group and
-    period; ``trend``: pre-period check (difference in monthly slope, pilot minus rest, LPM);
+    period (every row with an area, also those the models drop for a missing case mix);
+    ``trend``: pre-period check (difference in monthly slope, pilot minus rest, LPM);
     ``quarters``: rates per quarter and group for the figure.
     """
 
@@ -316,7 +317,8 @@ def did(df: pd.DataFrame, ind: str | Indicator, pilot_omrade: str, start: str | 
     """Difference in differences: pilot area (``omrade == pilot_omrade``) against the rest.
 
     Models: ``y ~ area FE + quarter FE + pilot:after (+ case mix)``, logistic and linear
-    probability, standard errors clustered by child. Rows without ``omrade`` are dropped.
+    probability, standard errors clustered by child. Rows without ``omrade`` are dropped; rows
+    without a complete case mix are dropped from the models only (``n_rows``).
     """
     rows = indicator_rows(df, ind)
     rows = rows[rows["omrade"].notna().to_numpy()]
@@ -324,6 +326,7 @@ def did(df: pd.DataFrame, ind: str | Indicator, pilot_omrade: str, start: str | 
     if pilot_omrade not in set(areas) or areas.nunique() < 2:
         raise ValueError(f"omrade {pilot_omrade!r} must mark some but not all rows; values: "
                          f"{sorted(areas.unique())}")
+    cells, quarters = _did_counts(rows, areas == pilot_omrade, _post(rows, start))
     cm = casemix_design(rows, ind, covariates, k)
     rows, areas = rows.loc[cm.index], areas.loc[cm.index]
     pilot = (areas == pilot_omrade).to_numpy()
@@ -338,15 +341,23 @@ def did(df: pd.DataFrame, ind: str | Indicator, pilot_omrade: str, start: str | 
     groups = rows["barn_id"].astype(str).to_numpy()
     logit = _logit_clustered(y, X, groups, level).set_index("term").loc["pilot_efter"]
     lpm = _logit_clustered(y, X, groups, level, linear=True).set_index("term").loc["pilot_efter"]
-    cells = (pd.DataFrame({"pilot": pilot, "efter": after, "y": y})
+    trend = pre_trend(rows, areas, pilot_omrade, after, level)
+    return DidResult(logit, lpm, cells, trend, quarters, len(rows), int(pd.Series(groups).nunique()))
+
+
+def _did_counts(rows: pd.DataFrame, pilot: pd.Series, after: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Counts and rates by group and period, and by quarter and group, of every row with an
+    area (the models drop rows without a complete case mix; these descriptive counts do not)."""
+    y = rows["y"].to_numpy()
+    p, a = pilot.to_numpy(dtype=bool), after.to_numpy(dtype=bool)
+    cells = (pd.DataFrame({"pilot": p, "efter": a, "y": y})
              .groupby(["pilot", "efter"])["y"].agg(x="sum", n="size").reset_index())
     cells["andel"] = cells["x"] / cells["n"]
-    trend = pre_trend(rows, areas, pilot_omrade, after, level)
     quarters = (pd.DataFrame({"kvartal": rows[DATE_COL].dt.to_period("Q").dt.start_time.to_numpy(),
-                              "pilot": pilot, "y": y})
+                              "pilot": p, "y": y})
                 .groupby(["kvartal", "pilot"])["y"].agg(x="sum", n="size").reset_index())
     quarters["andel"] = quarters["x"] / quarters["n"]
-    return DidResult(logit, lpm, cells, trend, quarters, len(rows), int(pd.Series(groups).nunique()))
+    return cells, quarters
 
 
 def pre_trend(rows: pd.DataFrame, areas: pd.Series, pilot_omrade: str, after: np.ndarray,
@@ -367,50 +378,6 @@ def pre_trend(rows: pd.DataFrame, areas: pd.Series, pilot_omrade: str, after: np
     return tab.set_index("term").loc["pilot_tid"]
 
 
-# ---------------------------------------------------------------------------------------------
-# Figures
-# ---------------------------------------------------------------------------------------------
-
-def plot_its(res: ItsResult, lang: Lang = "sv", title: str = "", k: int = 5) -> Figure:
-    """Observed monthly rates, fitted segments and the counterfactual pre-period trend.
-
-    Months whose counts (x, n - x) are in 1..k-1 are not drawn (the fit still uses them).
-    """
-    import matplotlib.pyplot as plt
-
-    from genomlysning.compare import percent_axis, suppressed
-
-    f = res.fitted
-    fig, ax = plt.subplots(figsize=(8, 4.2), dpi=100)
-    show = ~suppressed(np.column_stack([f["x"], f["n"] - f["x"], f["n"]]), k)
-    ax.scatter(f.loc[show, "manad"], f.loc[show, "andel"], s=18, color="#4d4d4d", zorder=3,
-               label=schema.text("fdr_observerad", lang))
-    for post in (False, True):
-        seg = f[f["efter"] == post]
-        ax.plot(seg["manad"], seg["anpassad"], color="#2166ac", lw=2,
-                label=schema.text("fdr_anpassad", lang) if not post else None)
-    seg = f[f["efter"]]
-    ax.plot(seg["manad"], seg["kontrafaktisk"], "--", color="#b2182b", lw=1.5,
-            label=schema.text("fdr_kontrafaktisk", lang))
-    ax.axvline(res.reform_datum, color="black", lw=1, ls=":")
-    ax.annotate(schema.text("fdr_reformdatum", lang), (res.reform_datum, 1), xycoords=("data",
-                "axes fraction"), xytext=(3, -12), textcoords="offset points", fontsize=8)
-    percent_axis(ax, lang)
-    ax.set_ylabel(schema.text("andel", lang))
-    ax.set_xlabel(schema.label("manad", lang))
-    ax.set_title(title, fontsize=10, loc="left")
-    ax.legend(fontsize=8, frameon=False, loc="best")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
-
-
-def _hidden(g: pd.DataFrame, k: int) -> np.ndarray:
-    from genomlysning.compare import suppressed
-
-    return suppressed(np.column_stack([g["x"], g["n"] - g["x"], g["n"]]), k)
-
 
 def half_years(quarters: pd.DataFrame) -> pd.DataFrame:
     """Quarterly counts summed to half-years (January-June, July-December)."""
@@ -421,72 +388,19 @@ def half_years(quarters: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def plot_did(res: DidResult, start: str | pd.Timestamp, pilot_label: str, lang: Lang = "sv",
-             title: str = "", k: int = 5) -> Figure:
-    """Rates per quarter in the pilot area and the rest - per half-year when a pilot quarter would
-    be hidden; periods with small counts are not drawn."""
-    import matplotlib.pyplot as plt
-
-    from genomlysning.compare import percent_axis
-
-    q, period = res.quarters, "fdr_kvartal"
-    if _hidden(q[q["pilot"]], k).any():
-        q, period = half_years(q), "fdr_halvar"
-    fig, ax = plt.subplots(figsize=(8, 4.2), dpi=100)
-    for is_pilot, colour, name in ((True, "#b2182b", pilot_label),
-                                   (False, "#2166ac", schema.text("fdr_ovriga", lang))):
-        g = q[q["pilot"] == is_pilot].copy()
-        g.loc[_hidden(g, k), "andel"] = np.nan
-        ax.plot(g["kvartal"], g["andel"], "o-", color=colour, label=name)
-    ax.axvline(pd.Timestamp(start), color="black", lw=1, ls=":")
-    percent_axis(ax, lang)
-    ax.set_ylabel(schema.text("andel", lang))
-    ax.set_xlabel(schema.text(period, lang))
-    ax.set_title(title, fontsize=10, loc="left")
-    ax.legend(fontsize=8, frameon=False)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
-
-
 # ---------------------------------------------------------------------------------------------
-# Tables for 05_change
+# Tables for 05_change (unsuppressed; change_report masks them through the ledger)
 # ---------------------------------------------------------------------------------------------
 
-def labels(lang: Lang = "sv") -> dict[str, str]:
-    """Column labels of the tables of this module (for ``report.save_table``/``display_table``)."""
-    from genomlysning import compare
-
-    t = schema.text
-    fore, efter = t("fdr_fore", lang), t("fdr_efter", lang)
-    ci_lo = t("jmf_ki_nedre", lang, niva=compare._niva(0.95, lang))
-    ci_hi = t("jmf_ki_ovre", lang, niva=compare._niva(0.95, lang))
-    out = {
-        "indikator": t("jmf_indikator", lang), "antal": t("jmf_taljare", lang),
-        "n": t("jmf_namnare", lang), "andel": t("andel", lang),
-        "skillnad": t("fdr_skillnad", lang) + " (" + t("fdr_procentenheter", lang) + ")",
-        "term": t("fdr_term", lang),
-        "modell": t("fdr_modell", lang), "skattning": t("fdr_skattning", lang),
-        "medelfel": t("fdr_medelfel", lang), "p": "p", "grupp": t("fdr_grupp", lang),
-        "period": t("fdr_period", lang),
-    }
-    for side, name in (("fore", fore), ("efter", efter)):
-        out[f"antal_{side}"] = f"{name}: {t('jmf_taljare', lang).lower()}"
-        out[f"n_{side}"] = f"{name}: {t('jmf_namnare', lang).lower()}"
-        out[f"andel_{side}"] = f"{name}: {t('andel', lang).lower()}"
-    for base in ("skillnad", "skattning"):
-        out[f"{base}_lo"], out[f"{base}_hi"] = ci_lo, ci_hi
-    return out
+#: Indicators of the before/after table.
+BEFORE_AFTER: tuple[str, ...] = ("utredning_inledd", "insats_erbjuden", "barnsamtal",
+                                 "fb_inom_frist", "insats_accepterad")
 
 
-def before_after_table(ba: pd.DataFrame, k: int = 5, lang: Lang = "sv") -> pd.DataFrame:
-    """Before/after table with tidy columns (``labels``; the difference in percentage points); a
-    side's share and the difference are hidden when that side's counts are small
-    (``compare.mask_share``)."""
-    from genomlysning.compare import mask_share
-
-    tab = pd.DataFrame({
+def before_after_table(ba: pd.DataFrame, lang: Lang = "sv") -> pd.DataFrame:
+    """Before/after table with tidy columns (the difference in percentage points), one row per
+    row of ``ba`` in its order."""
+    return pd.DataFrame({
         "indikator": [indicator(x).label(lang) for x in ba["indikator"]],
         "antal_fore": ba["x_fore"].to_numpy(), "n_fore": ba["n_fore"].to_numpy(),
         "andel_fore": ba["andel_fore"].to_numpy(),
@@ -496,9 +410,14 @@ def before_after_table(ba: pd.DataFrame, k: int = 5, lang: Lang = "sv") -> pd.Da
         "skillnad_lo": 100 * ba["skillnad_nedre"].to_numpy(),
         "skillnad_hi": 100 * ba["skillnad_ovre"].to_numpy(),
     })
-    diff = ["skillnad", "skillnad_lo", "skillnad_hi"]
-    tab = mask_share(tab, "antal_fore", "n_fore", ["andel_fore", *diff], k)
-    return mask_share(tab, "antal_efter", "n_efter", ["andel_efter", *diff], k)
+
+
+def its_points_table(res: ItsResult) -> pd.DataFrame:
+    """The observed monthly points of an ITS fit (the months the fit uses): manad, antal, n, andel."""
+    f = res.fitted
+    return pd.DataFrame({"manad": pd.to_datetime(f["manad"]).dt.date.astype(str).to_numpy(),
+                         "antal": f["x"].astype(int).to_numpy(), "n": f["n"].astype(int).to_numpy(),
+                         "andel": f["andel"].to_numpy(dtype=float)})
 
 
 _TERMS = ("const", "tid", "efter", "tid_efter")
@@ -537,248 +456,29 @@ def did_table(res: DidResult, lang: Lang = "sv") -> pd.DataFrame:
     })
 
 
-def did_cells_table(res: DidResult, pilot_label: str, k: int = 5, lang: Lang = "sv") -> pd.DataFrame:
-    """Counts and shares of the pilot area and the rest, before and after; suppression applied.
-    Columns: grupp, period, antal, n, andel."""
-    from genomlysning.compare import mask_share
+def did_cells_order(res: DidResult) -> pd.DataFrame:
+    """The DiD cells in the order of the published table: pilot first, before then after."""
+    return res.cells.sort_values(["pilot", "efter"], ascending=[False, True]).reset_index(drop=True)
 
-    c = res.cells.sort_values(["pilot", "efter"], ascending=[False, True])
-    tab = pd.DataFrame({
+
+def did_cells_table(res: DidResult, pilot_label: str, lang: Lang = "sv") -> pd.DataFrame:
+    """Counts and shares of the pilot area and the rest, before and after (rows as
+    :func:`did_cells_order`). Columns: grupp, period, antal, n, andel."""
+    c = did_cells_order(res)
+    return pd.DataFrame({
         "grupp": [pilot_label if p else schema.text("fdr_ovriga", lang) for p in c["pilot"]],
         "period": [schema.text("fdr_efter" if e else "fdr_fore", lang) for e in c["efter"]],
         "antal": c["x"].to_numpy(), "n": c["n"].to_numpy(), "andel": c["andel"].to_numpy(),
     })
-    return mask_share(tab, "antal", "n", ["andel"], k)
 
 
-def format_estimates(tab: pd.DataFrame, lang: Lang = "sv", digits: int = 3) -> pd.DataFrame:
-    """Display copy of a coefficient table: estimates with ``digits`` significant digits (at least
-    two decimals), p-values as ``< 0.001`` below 0.001; decimal comma in Swedish."""
-    out = tab.copy()
-
-    def num(v: float) -> str:
-        if v is None or not np.isfinite(v):
-            return ""
-        dec = max(2, digits - 1 - int(math.floor(math.log10(abs(v))))) if v != 0 else 2
-        s = f"{v:.{dec}f}"
-        return s.replace(".", ",").replace("-", "−") if lang == "sv" else s
-
-    for col in out.columns:
-        if col in ("term", "modell"):
-            continue
-        if col == "p":
-            out[col] = [format_p(v, lang) for v in out[col]]
-        else:
-            out[col] = [num(float(v)) for v in out[col]]
-    return out
-
-
-# ---------------------------------------------------------------------------------------------
-# Notebook sections: build, save (reports/<kommun>/) and return what the notebook shows
-# ---------------------------------------------------------------------------------------------
-
-#: Indicators of the before/after table.
-BEFORE_AFTER: tuple[str, ...] = ("utredning_inledd", "insats_erbjuden", "barnsamtal",
-                                 "fb_inom_frist", "insats_accepterad")
-
-
-def _source(df: pd.DataFrame, kommun: str, lang: Lang) -> str:
-    from genomlysning.compare import kommun_namn
-
-    d = df[DATE_COL]
-    return schema.text("fdr_kalla", lang, namn=kommun_namn(kommun),
-                       fran=d.min().date().isoformat() if len(d) else "",
-                       till=d.max().date().isoformat() if len(d) else "")
-
-
-def publish(tab: pd.DataFrame, kommun: str, name: str, *, title: str, unit: str, source: str,
-            k: int, lang: Lang = "sv", note: str = "", estimates: bool = False) -> pd.DataFrame:
-    """Save a table (``report.save_table``, checked against ``k``) and return its display view;
-    ``estimates`` formats coefficient columns with significant digits."""
-    from genomlysning import report
-
-    lab = labels(lang)
-    report.save_table(tab, kommun, name, title=title, unit=unit, source=source, note=note,
-                      lang=lang, k=k, labels=lab)
-    shown = format_estimates(tab, lang) if estimates else tab
-    for base in ("skattning", "skillnad"):
-        if base in shown.columns:
-            shown = _with_interval(shown, base, lang, 1 if base == "skillnad" else None)
-    return report.display_table(shown, lang, labels=lab)
-
-
-def _with_interval(tab: pd.DataFrame, base: str, lang: Lang, decimals: int | None) -> pd.DataFrame:
-    """Display copy with ``base``, ``base_lo``, ``base_hi`` merged into "x (lo till hi)" text
-    (``decimals`` fixed, or the values as already formatted); hidden values stay ``..``."""
-    to = " till " if lang == "sv" else " to "
-
-    def txt(v: object) -> str:
-        if isinstance(v, str):
-            return v
-        if v is None or not np.isfinite(float(v)):
-            return ""
-        return _num(float(v), lang, decimals if decimals is not None else 2)
-
-    out = tab.drop(columns=[f"{base}_lo", f"{base}_hi"])
-    out[base] = [v if v in ("", disclose.SUPPRESSED) else f"{v} ({lo}{to}{hi})"
-                 for v, lo, hi in zip((txt(x) for x in tab[base]), (txt(x) for x in tab[f"{base}_lo"]),
-                                      (txt(x) for x in tab[f"{base}_hi"]), strict=True)]
-    return out
-
-
-def section_before_after(df: pd.DataFrame, kommun: str, reform_datum: str, k: int, lang: Lang,
-                         keys: Sequence[str] = BEFORE_AFTER) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Before/after table (``05_fore_efter``): returns (display view, raw numbers)."""
-    ba = before_after(df, reform_datum, keys)
-    shown = publish(before_after_table(ba, k, lang), kommun, "05_fore_efter",
-                    title=schema.text("fdr_titel_fore_efter", lang, datum=reform_datum),
-                    unit=schema.text("fdr_enhet_fore_efter", lang), source=_source(df, kommun, lang),
-                    k=k, lang=lang, note=schema.text("fdr_not_fore_efter", lang))
-    return shown, ba
-
-
-@dataclass(frozen=True)
-class ItsSection:
-    """The interrupted time series of one indicator: figure, display tables and the fits."""
-
-    figure: Figure
-    tables: dict[str, pd.DataFrame]
-    rate: ItsResult
-    logodds: ItsResult
-    adjusted: pd.DataFrame
-
-
-def section_its(df: pd.DataFrame, kommun: str, ind: str, reform_datum: str, k: int,
-                lang: Lang) -> ItsSection:
-    """Segmented regression three ways (tables ``05_its_andel``, ``05_its_logodds``,
-    ``05_its_justerad``) and the figure ``05_its``."""
-    from genomlysning import report
-
-    series = monthly_counts(df, ind)
-    rate = its(series, reform_datum, "andel")
-    logodds = its(series, reform_datum, "logodds")
-    adjusted = its_adjusted(df, ind, reform_datum, k=k)
-    name = indicator(ind).label(lang)
-    fig = plot_its(rate, lang, schema.text("fdr_titel_its", lang, ind=name), k)
-    report.save_figure(fig, kommun, "05_its")
-    src = _source(df, kommun, lang)
-    tables = {
-        "andel": publish(coef_table(rate.coef, lang, scale=100.0), kommun, "05_its_andel",
-                         title=schema.text("fdr_titel_its_andel", lang, ind=name, lags=rate.maxlags),
-                         unit=schema.text("fdr_enhet_procentenheter", lang), source=src, k=k,
-                         lang=lang, estimates=True),
-        "logodds": publish(coef_table(logodds.coef, lang), kommun, "05_its_logodds",
-                           title=schema.text("fdr_titel_its_logodds", lang, ind=name,
-                                             lags=logodds.maxlags),
-                           unit=schema.text("fdr_enhet_logodds", lang), source=src, k=k, lang=lang,
-                           estimates=True),
-        "justerad": publish(coef_table(adjusted, lang), kommun, "05_its_justerad",
-                            title=schema.text("fdr_titel_its_justerad", lang, ind=name),
-                            unit=schema.text("fdr_enhet_logodds", lang), source=src, k=k,
-                            lang=lang, estimates=True, note=schema.text("fdr_not_its_justerad", lang)),
-    }
-    return ItsSection(fig, tables, rate, logodds, adjusted)
-
-
-@dataclass(frozen=True)
-class DidSection:
-    """Pilot area against the rest: figure, display tables and the fit."""
-
-    figure: Figure
-    tables: dict[str, pd.DataFrame]
-    result: DidResult
-
-
-def section_did(df: pd.DataFrame, kommun: str, ind: str, pilot_omrade: str, start: str, k: int,
-                lang: Lang) -> DidSection:
-    """Difference in differences (tables ``05_did``, ``05_did_celler``; figure ``05_did``)."""
-    from genomlysning import report
-
-    res = did(df, ind, pilot_omrade, start, k=k)
-    name = indicator(ind).label(lang)
-    fig = plot_did(res, start, pilot_omrade, lang,
-                   schema.text("fdr_titel_did", lang, pilot=pilot_omrade, ind=name), k)
-    report.save_figure(fig, kommun, "05_did")
-    src = _source(df, kommun, lang)
-    tables = {
-        "celler": publish(did_cells_table(res, pilot_omrade, k, lang), kommun, "05_did_celler",
-                          title=schema.text("fdr_titel_did_celler", lang, pilot=pilot_omrade,
-                                            ind=name),
-                          unit=indicator(ind).unit(lang), source=src, k=k, lang=lang),
-        "effekt": publish(did_table(res, lang), kommun, "05_did",
-                          title=schema.text("fdr_titel_did", lang, pilot=pilot_omrade, ind=name),
-                          unit=schema.text("fdr_enhet_did", lang), source=src, k=k, lang=lang,
-                          estimates=True, note=schema.text("fdr_not_did", lang)),
-    }
-    return DidSection(fig, tables, res)
-
-
-def _term(coef: pd.DataFrame, name: str) -> dict[str, float]:
-    r = coef.set_index("term").loc[name]
-    return {"skattning": float(r["estimate"]), "nedre": float(r["lower"]),
-            "ovre": float(r["upper"]), "p": float(r["p"])}
-
-
-def results(reform_datum: str | None, ind: str, its_section: ItsSection | None,
-            did_section: DidSection | None, pilot_omrade: str | None,
-            pilot_ind: str | None) -> dict[str, object]:
-    """Headline figures of 05_change for ``results.json`` (estimates only, no counts)."""
-    out: dict[str, object] = {"reform_datum": reform_datum, "utfall": ind}
-    if its_section is not None:
-        out["nivaforandring_procentenheter"] = {
-            key: 100 * v if key != "p" else v
-            for key, v in _term(its_section.rate.coef, "efter").items()}
-        out["nivaforandring_logodds_justerad"] = _term(its_section.adjusted, "efter")
-        out["trendforandring_logodds_justerad"] = _term(its_section.adjusted, "tid_efter")
-    if did_section is not None:
-        r = did_section.result
-        out["pilot"] = {"omrade": pilot_omrade, "utfall": pilot_ind,
-                        "logodds": {"skattning": float(r.logit["estimate"]),
-                                    "nedre": float(r.logit["lower"]),
-                                    "ovre": float(r.logit["upper"]), "p": float(r.logit["p"])},
-                        "procentenheter": {"skattning": 100 * float(r.lpm["estimate"]),
-                                           "nedre": 100 * float(r.lpm["lower"]),
-                                           "ovre": 100 * float(r.lpm["upper"])},
-                        "p_fortrend": float(r.trend["p"])}
-    return out
-
-
-def _num(v: float, lang: Lang, digits: int = 2) -> str:
-    s = f"{v:.{digits}f}"
-    return s.replace(".", ",").replace("-", "−") if lang == "sv" else s
-
-
-def intro_text(df: pd.DataFrame, kommun: str, reform_datum: str | None, ind: str,
-               lang: Lang = "sv") -> str:
-    """One Markdown paragraph: the municipality, its period and volume, the date evaluated."""
-    from genomlysning.compare import kommun_namn
-
-    d = df[DATE_COL]
-    return schema.text("fdr_text_intro", lang, namn=kommun_namn(kommun), n=f"{len(df):,}".replace(
-        ",", "\u00a0"), fran=d.min().date().isoformat(), till=d.max().date().isoformat(),
-        datum=reform_datum or "–", ind=indicator(ind).label(lang))
-
-
-def its_summary(sec: ItsSection, lang: Lang = "sv") -> str:
-    """The level and slope changes in words (rate scale and case-mix adjusted odds ratio)."""
-    rate = sec.rate.term("efter")
-    adj = sec.adjusted.set_index("term")
-    lvl, slope = adj.loc["efter"], adj.loc["tid_efter"]
-    return schema.text(
-        "fdr_text_its", lang,
-        pp=_num(100 * rate["estimate"], lang, 1), pp_lo=_num(100 * rate["lower"], lang, 1),
-        pp_hi=_num(100 * rate["upper"], lang, 1), orr=_num(math.exp(lvl["estimate"]), lang),
-        or_lo=_num(math.exp(lvl["lower"]), lang), or_hi=_num(math.exp(lvl["upper"]), lang),
-        slope=_num(slope["estimate"], lang, 3), slope_lo=_num(slope["lower"], lang, 3),
-        slope_hi=_num(slope["upper"], lang, 3))
-
-
-def did_summary(sec: DidSection, pilot_omrade: str, lang: Lang = "sv") -> str:
-    """The pilot effect in words (odds ratio and percentage points) and the pre-trend test."""
-    r = sec.result
-    return schema.text(
-        "fdr_text_did", lang, pilot=pilot_omrade,
-        orr=_num(math.exp(r.logit["estimate"]), lang), or_lo=_num(math.exp(r.logit["lower"]), lang),
-        or_hi=_num(math.exp(r.logit["upper"]), lang), pp=_num(100 * r.lpm["estimate"], lang, 1),
-        pp_lo=_num(100 * r.lpm["lower"], lang, 1), pp_hi=_num(100 * r.lpm["upper"], lang, 1),
-        p=_num(float(r.trend["p"]), lang, 3))
+def did_points_table(points: pd.DataFrame, pilot_label: str, lang: Lang = "sv") -> pd.DataFrame:
+    """The points of the DiD figure (``quarters`` or :func:`half_years`): period (first day),
+    grupp, antal, n, andel; pilot rows first."""
+    q = points.sort_values(["pilot", "kvartal"], ascending=[False, True]).reset_index(drop=True)
+    return pd.DataFrame({
+        "period": pd.to_datetime(q["kvartal"]).dt.date.astype(str).to_numpy(),
+        "grupp": [pilot_label if p else schema.text("fdr_ovriga", lang) for p in q["pilot"]],
+        "antal": q["x"].astype(int).to_numpy(), "n": q["n"].astype(int).to_numpy(),
+        "andel": q["andel"].to_numpy(dtype=float),
+    })

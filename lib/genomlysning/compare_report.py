@@ -166,12 +166,15 @@ def _rows_with_denominator(counts: pd.DataFrame, key: str) -> list[str]:
 
 def kommun_ledger(kommun: str, df: pd.DataFrame, ar: int, k: int) -> Ledger:
     """The ledger of ``kommun`` with its published reports registered: the funnel's dimensions
-    declared on its rows of year ``ar`` and every ledger file under ``reports/<kommun>/ledger/``
-    except 04's own ``add_published`` (fixed; the reports must be current)."""
+    declared on its rows of year ``ar`` and 02_funnel's ledger file ``add_published`` (fixed; the
+    reports must be current). 03's and 05's files declare dimensions of their own (model
+    populations, periods) that this ledger does not rebuild: what they published is checked
+    together with 04 by the unit's audit after the comparison (:func:`genomlysning.audit.audit_unit`
+    over every file), which withholds the comparison's rows of the unit if a count is disclosed."""
     y = funnel.in_year(df, ar)
     led = Ledger(k, scope=funnel_ledger.scope(ar))
     funnel_ledger.declare(led, y, funnel.period_end(df, kommun))
-    files, tables = audit.published(kommun, exclude=(LEDGER_PART,))
+    files, tables = audit.published(kommun, before="03")
     led.add_published(files, tables)
     return led
 

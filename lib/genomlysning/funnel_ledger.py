@@ -243,7 +243,8 @@ def _declare_barn(led: Ledger, y: pd.DataFrame, variables: dict[str, list[str]])
     steg = furthest(np.ones(len(y), dtype=bool))
     led.dimension(B, "steg", np.array(funnel.STAGES, dtype=object)[steg], funnel.STAGES)
     for v, cats in variables.items():
-        frame = funnel.categories(y, v)
+        # codes seen in other rows only (e.g. "saknas" of another year) are in no child's rows
+        frame = funnel.categories(y, v).reindex(columns=cats, fill_value=False)
         for c in cats:
             f = furthest(frame[c].to_numpy())
             vals = np.array([NONE if i < 0 else funnel.STAGES[i] for i in f], dtype=object)
@@ -374,12 +375,14 @@ def scope(ar: int | None) -> dict[str, dict[str, list[str]]]:
     return {} if ar is None else {A: {"ar": [str(ar)]}, B: {"ar": [str(ar)]}}
 
 
-def declare(led: Ledger, y: pd.DataFrame, period_slut: pd.Timestamp) -> dict[str, list[str]]:
+def declare(led: Ledger, y: pd.DataFrame, period_slut: pd.Timestamp,
+            children: pd.DataFrame | None = None) -> dict[str, list[str]]:
     """Declare the funnel's ``akt`` and ``barn`` dimensions for the rows ``y`` (so that a later
     notebook's ledger can read the funnel's published tables); return the category codes of
-    each breakdown variable."""
+    each breakdown variable. ``children``: the rows whose children are the ``barn`` records
+    (default ``y``), e.g. the year's rows in a ledger of every year's aktualiseringar."""
     variables = _declare_akt(led, y, period_slut)
-    _declare_barn(led, y, variables)
+    _declare_barn(led, y if children is None else children.reset_index(drop=True), variables)
     return variables
 
 

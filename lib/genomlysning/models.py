@@ -44,8 +44,10 @@ has several aktualiseringar). The pipeline of :func:`fit_model`:
 An outcome with fewer than :data:`MIN_OUTCOME_EVENTS` rows with or without it, or with no predictor
 left after pooling, is not modelled (:func:`run_models` says why). :func:`run_models` fits every
 outcome and the alternative specification with one indicator per anmälningsorsak
-(:data:`ORSAK_FORMULA`); :func:`save_outputs` writes the tables (``reports/<kommun>/tables/03_*``),
-figures and the ``modeller`` section of results.json. Labels: ``schema.TEXTS["mod_*"]``.
+(:data:`ORSAK_FORMULA`). This module computes only: it never masks, draws for publication or writes;
+every published number passes the disclosure ledger in :mod:`genomlysning.models_report` (tables,
+figures, results.json; definitions in :mod:`genomlysning.models_ledger`). Labels:
+``schema.TEXTS["mod_*"]``.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ import functools
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -62,9 +64,6 @@ from scipy import optimize, sparse, special, stats
 
 from genomlysning import firth, schema
 from genomlysning.schema import Lang
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 Method = Literal["auto", "ml", "firth"]
 TermKind = Literal["categorical", "indicator", "numeric"]
@@ -1094,385 +1093,15 @@ def diagnostics_labels(lang: Lang = "sv") -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Publication: masking, labels, rounding
-# ---------------------------------------------------------------------------------------------
-
-ESTIMATE_COLUMNS: tuple[str, ...] = ("andel", "or", "or_lag", "or_hog", "p", "ame", "ame_lag",
-                                     "ame_hog", "sannolikhet", "sannolikhet_lag", "sannolikhet_hog")
-
-
-def mask_coefficients(table: pd.DataFrame, k: int) -> pd.DataFrame:
-    """Suppress small counts (``disclose.mask_table``) and hide the estimates of a hidden category.
-
-    Counts: with/without the outcome per category, the totals of each row (n) and each variable
-    (the model's events) published, so secondary suppression protects both. Pooling with
-    ``min_events >= k`` makes this a safeguard that rarely fires.
-    """
-    from genomlysning import disclose
-
-    linked = {c: ["handelser", "ej_handelser"] for c in ESTIMATE_COLUMNS}
-    return disclose.mask_table(table, ["handelser", "ej_handelser"], k, linked=linked,
-                               by=["utfall", "variabel"], margins=True)
-
-
-def _label_of_row(term: Term, code: str, lang: Lang) -> str:
-    if term.kind == "numeric":
-        return schema.label(term.name, lang)
-    lev = next(lv for lv in term.levels if lv.code == code)
-    if term.kind == "indicator":
-        return f"{level_label(term, lev, lang)}: {text(code, lang).lower()}"
-    return level_label(term, lev, lang)
-
-
-#: Column order of a published coefficient table (report.py conventions: ``andel*`` are
-#: proportions, ``_lo``/``_hi`` are 95 % bounds, ``n*`` are counts checked against k).
-PUBLISHED_COLUMNS: tuple[str, ...] = (
-    "utfall", "variabel", "kategori", "referens", "n", "n_med", "n_utan", "andel", "or", "or_lo",
-    "or_hi", "p", "ame", "ame_lo", "ame_hi", "andel_std", "andel_std_lo", "andel_std_hi",
-    "separation", "metod")
-
-
-def publication_table(masked: pd.DataFrame, fit: ModelFit, lang: Lang = "sv") -> pd.DataFrame:
-    """Tidy, labelled table of one model from its masked coefficient table (for CSV, XLSX, display).
-
-    Values are labels in ``lang`` (``referens``: "ref." on reference rows); ``ame*`` in percentage
-    points; ``andel`` (observed share) and ``andel_std*`` (standardised probability) as proportions;
-    hidden values stay ``..``.
-    """
-    terms = {t.name: t for t in fit.terms}
-    rows = []
-    for r in masked.to_dict("records"):
-        t = terms[r["variabel"]]
-
-        def pp(v: object) -> object:
-            return v if isinstance(v, str) or pd.isna(v) else 100.0 * float(v)
-
-        rows.append({
-            "utfall": OUTCOMES[r["utfall"]].label(lang), "variabel": term_label(t, lang),
-            "kategori": _label_of_row(t, r["kod"], lang),
-            "referens": text("ref", lang) if r["referens"] else "",
-            "n": r["n"], "n_med": r["handelser"], "n_utan": r["ej_handelser"], "andel": r["andel"],
-            "or": r["or"], "or_lo": r["or_lag"], "or_hi": r["or_hog"], "p": r["p"],
-            "ame": pp(r["ame"]), "ame_lo": pp(r["ame_lag"]), "ame_hi": pp(r["ame_hog"]),
-            "andel_std": r["sannolikhet"], "andel_std_lo": r["sannolikhet_lag"],
-            "andel_std_hi": r["sannolikhet_hog"],
-            "separation": text(r["alla_lika"], lang) if r["alla_lika"] else "",
-            "metod": text(r["metod"], lang)})
-    return pd.DataFrame.from_records(rows, columns=list(PUBLISHED_COLUMNS))
-
-
-def column_labels(lang: Lang = "sv") -> dict[str, str]:
-    """Header labels of :data:`PUBLISHED_COLUMNS` (for ``report.save_table(labels=...)``)."""
-    keys = {"utfall": "utfall", "variabel": "variabel", "kategori": "kategori", "referens": "referens",
-            "n": "n", "n_med": "handelser", "n_utan": "ej_handelser", "andel": "andel", "or": "or",
-            "or_lo": "or_lag", "or_hi": "or_hog", "p": "p", "ame": "ame", "ame_lo": "ame_lag",
-            "ame_hi": "ame_hog", "andel_std": "sannolikhet", "andel_std_lo": "sannolikhet_lag",
-            "andel_std_hi": "sannolikhet_hog", "separation": "separation", "metod": "metod"}
-    return {c: text(k, lang) for c, k in keys.items()}
-
-
-def format_p(value: object, lang: Lang = "sv") -> str:
-    """p-value as text: two significant digits, "<0,001" below 0.001 (decimal comma in Swedish)."""
-    if isinstance(value, str):
-        return value
-    if value is None or pd.isna(value):
-        return ""
-    v = float(value)
-    s = "<0.001" if v < 0.001 else f"{v:.2g}" if v < 0.1 else f"{v:.2f}"
-    return s.replace(".", ",") if lang == "sv" else s
-
-
-def display(table: pd.DataFrame, lang: Lang = "sv") -> pd.DataFrame:
-    """Notebook view of a publication table: Swedish number format, "x (lo–hi)", p as text."""
-    from genomlysning import report
-
-    labels = {**column_labels(lang), "or": text("or_ki", lang), "ame": text("ame_ki", lang),
-              "andel_std": text("sannolikhet_ki", lang)}
-    view = report.display_table(table, lang, labels=labels, drop=("utfall", "referens", "metod"))
-    view[labels["p"]] = [format_p(v, lang) for v in table["p"]]
-    ref = (table["referens"] == text("ref", lang)).to_numpy()
-    view[labels["or"]] = np.where(ref, text("ref", lang), view[labels["or"]])
-    return view
-
-
-def reference_note(fit: ModelFit, lang: Lang = "sv") -> str:
-    """One sentence naming each categorical term's reference category."""
-    items = [f"{term_label(t, lang)}: {level_label(t, t.levels[0], lang)}"
-             for t in fit.terms if t.kind == "categorical"]
-    if any(t.kind == "indicator" for t in fit.terms):
-        items.append(f"{text('orsaker', lang)}: {text('nej', lang).lower()}")
-    return text("ref_note", lang, items="; ".join(items))
-
-
-def pooling_table(fit_or_prep: ModelFit | Prepared, lang: Lang = "sv") -> pd.DataFrame:
-    """The pooling records of one model, labelled; columns ``utfall, variabel, kategori, till, skal``."""
-    prep = fit_or_prep.prep if isinstance(fit_or_prep, ModelFit) else fit_or_prep
-    terms = {t.name: t for t in prep.terms}
-    recs = []
-    for r in prep.pooling.itertuples():
-        if r.variabel == ORSAKER:
-            var, cat = text("orsaker", lang), schema.label(r.kod, lang)
-            into = text("orsak_ovriga", lang) if r.till else "–"
-        else:
-            var = schema.label(r.variabel, lang)
-            cat = var if schema.column(r.variabel).dtype == "int" else _code_label(r.variabel, r.kod, lang)
-            t = terms.get(r.variabel)
-            lev = next((lv for lv in t.levels if lv.code == r.till), None) if t else None
-            into = level_label(t, lev, lang) if (t and lev) else "–"
-        recs.append({"utfall": prep.outcome.label(lang), "variabel": var, "kategori": cat, "till": into,
-                     "skal": text(r.skal, lang, min_n=prep.min_n, m=prep.min_events - 1)})
-    return pd.DataFrame.from_records(recs, columns=["utfall", "variabel", "kategori", "till", "skal"])
-
-
-def pooling_labels(lang: Lang = "sv") -> dict[str, str]:
-    """Header labels of :func:`pooling_table`."""
-    return {c: text(key, lang) for c, key in (("utfall", "utfall"), ("variabel", "variabel"),
-                                               ("kategori", "kategori"), ("till", "sammanslagen_till"),
-                                               ("skal", "skal"))}
-
-
-def separation_table(fit: ModelFit, lang: Lang = "sv", k: int = 5) -> pd.DataFrame:
-    """Categories affected by separation, counts masked; columns ``utfall, variabel, kategori, n,
-    riktning, n_separerade`` (rows whose outcome a linear predictor can predict perfectly)."""
-    from genomlysning import disclose
-
-    aff = fit.separation.affected
-    terms = {t.name: t for t in fit.terms}
-    recs = []
-    for r in aff.itertuples():
-        t = terms[r.variabel]
-        lev = next(lv for lv in t.levels if lv.code == r.kod)
-        recs.append({"utfall": fit.prep.outcome.label(lang), "variabel": term_label(t, lang),
-                     "kategori": level_label(t, lev, lang), "n": r.n,
-                     "riktning": text(r.alla_lika, lang) if r.alla_lika else "",
-                     "n_separerade": r.separerade})
-    table = pd.DataFrame.from_records(recs, columns=["utfall", "variabel", "kategori", "n", "riktning",
-                                                     "n_separerade"])
-    if len(table):
-        table = disclose.mask_table(table, ["n", "n_separerade"], k, margins=False)
-    return table
-
-
-def separation_labels(lang: Lang = "sv") -> dict[str, str]:
-    """Header labels of :func:`separation_table`."""
-    return {"utfall": text("utfall", lang), "variabel": text("variabel", lang),
-            "kategori": text("kategori", lang), "n": text("n", lang), "riktning": text("riktning", lang),
-            "n_separerade": text("separerade_rader", lang)}
-
-
-# ---------------------------------------------------------------------------------------------
-# Figures
-# ---------------------------------------------------------------------------------------------
-
-_COLOURS: tuple[str, ...] = ("#1b5e9b", "#c0392b", "#2e8b57", "#8e44ad")
-
-
-def _plot_rows(masked: pd.DataFrame, fit: ModelFit, lang: Lang) -> list[dict[str, Any]]:
-    """Rows of an effects plot: a header per variable, then its categories (reference first)."""
-    terms = {t.name: t for t in fit.terms}
-    rows: list[dict[str, Any]] = []
-    last = None
-    for r in masked.to_dict("records"):
-        t = terms[r["variabel"]]
-        if t.kind == "indicator" and r["referens"]:
-            continue
-        head = term_label(t, lang)
-        if head != last:
-            rows.append({"label": head, "header": True})
-            last = head
-        lab = _label_of_row(t, r["kod"], lang) if t.kind != "indicator" else level_label(t, t.levels[1], lang)
-        hidden = any(isinstance(r[c], str) for c in ("or", "ame"))
-        rows.append({"label": lab + (" †" if r["alla_lika"] else ""), "header": False,
-                     "ref": bool(r["referens"]) and t.kind == "categorical", "hidden": hidden,
-                     **{c: (np.nan if isinstance(r[c], str) or pd.isna(r[c]) else float(r[c]))
-                        for c in ("or", "or_lag", "or_hog", "ame", "ame_lag", "ame_hog")}})
-    return rows
-
-
-def effects_figure(masked: pd.DataFrame, fit: ModelFit, lang: Lang = "sv") -> Figure:
-    """Forest plot of odds ratios (log scale) beside average marginal effects (percentage points).
-
-    Reference categories are drawn as hollow squares at OR 1 / AME 0; hidden estimates are shown as
-    ".."; † marks categories with all outcomes equal; intervals beyond the axis end in an arrow head.
-    """
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
-    rows = _plot_rows(masked, fit, lang)
-    n = len(rows)
-    fig = Figure(figsize=(10, 0.3 * n + 1.6))
-    ax_or, ax_me = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [1.15, 1]})
-    ys = np.arange(n)[::-1]
-    colour = _COLOURS[0]
-    shown = [r for r in rows if not r["header"] and not r["ref"] and not r["hidden"]]
-    finite = [v for r in shown for v in (r["or"], r["or_lag"], r["or_hog"]) if np.isfinite(v) and v > 0]
-    lo, hi = (min(finite + [1.0]), max(finite + [1.0])) if finite else (0.5, 2.0)
-    lo, hi = max(lo / 1.5, 1e-3), min(hi * 1.5, 1e4)
-    missing_ci = False
-    for y, r in zip(ys, rows, strict=True):
-        if r["header"]:
-            continue
-        if r["ref"]:
-            ax_or.plot([1.0], [y], "s", mfc="white", mec="0.3", ms=6)
-            ax_me.plot([0.0], [y], "s", mfc="white", mec="0.3", ms=6)
-            continue
-        if r["hidden"] or not (np.isfinite(r["or"]) and np.isfinite(r["ame"])):
-            ax_or.text(1.0, y, "..", ha="center", va="center", color="0.4")
-            continue
-        # an interval is drawn only when both bounds are known (NaN = not computable); +-inf and
-        # bounds beyond the axis are clipped to it and end in an arrow head
-        if np.isnan(r["or_lag"]) or np.isnan(r["or_hog"]):
-            missing_ci = True
-        else:
-            ax_or.plot([min(max(r["or_lag"], lo), hi), max(min(r["or_hog"], hi), lo)], [y, y], "-",
-                       color=colour, lw=1.6)
-            if r["or_hog"] > hi:
-                ax_or.plot([hi], [y], ">", color=colour, ms=5, clip_on=False)
-            if r["or_lag"] < lo:
-                ax_or.plot([lo], [y], "<", color=colour, ms=5, clip_on=False)
-        ax_or.plot([min(max(r["or"], lo), hi)], [y], "o", color=colour, ms=5)
-        if np.isfinite(r["ame_lag"]) and np.isfinite(r["ame_hog"]):
-            ax_me.plot([100 * r["ame_lag"], 100 * r["ame_hog"]], [y, y], "-", color=colour, lw=1.6)
-        else:
-            missing_ci = True
-        ax_me.plot([100 * r["ame"]], [y], "o", color=colour, ms=5)
-    ax_or.set_xscale("log")
-    ax_or.set_xlim(lo, hi)
-    subs = (1.0, 2.0, 5.0) if hi / lo <= 300 else (1.0, 3.0) if hi / lo <= 1e4 else (1.0,)
-    ax_or.xaxis.set_major_locator(LogLocator(base=10, subs=subs))
-    dec = "," if lang == "sv" else "."
-    ax_or.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}".replace(".", dec)))
-    ax_or.xaxis.set_minor_formatter(NullFormatter())
-    ax_or.axvline(1.0, color="0.3", lw=0.8)
-    ax_me.axvline(0.0, color="0.3", lw=0.8)
-    ax_or.set_yticks(ys, [r["label"] for r in rows])
-    for tick, r in zip(ax_or.get_yticklabels(), rows, strict=True):
-        if r["header"]:
-            tick.set_fontweight("bold")
-    ax_or.set_ylim(-0.7, n - 0.3)
-    ax_or.set_xlabel(text("or_axis", lang))
-    ax_me.set_xlabel(text("ame_axis", lang))
-    for ax in (ax_or, ax_me):
-        ax.grid(axis="x", color="0.9", lw=0.6)
-        ax.tick_params(axis="y", length=0)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-    height = fig.get_figheight()
-    fig.subplots_adjust(left=0.3, right=0.98, wspace=0.06, top=1 - 0.55 / height, bottom=0.55 / height)
-    fig.suptitle(f"{fit.prep.outcome.label(lang)} (n = {fit.n})", fontsize=11, x=0.01, ha="left",
-                 y=1 - 0.1 / height)
-    note = text(fit.method, lang).split(";")[0] + ". " + reference_note(fit, lang)
-    if (masked["alla_lika"] != "").any():
-        note += " " + text("separation_mark", lang)
-    if missing_ci:
-        note += " " + text("ki_saknas", lang)
-    fig.text(0.01, 0.0, _wrap(note, 140), fontsize=7.5, color="0.3", va="top")
-    return fig
-
-
-def _wrap(s: str, width: int) -> str:
-    import textwrap
-
-    return "\n".join(textwrap.wrap(s, width))
-
-
-def probability_figure(tables: Mapping[str, pd.DataFrame], fits: Mapping[str, ModelFit],
-                       term: str = "arendetyp", lang: Lang = "sv") -> Figure:
-    """Standardised predicted probability (filled, with 95% CI) and observed share (hollow) for
-    each category of ``term``, one colour per outcome. ``tables``: masked coefficient tables.
-
-    Rows are category labels, so a category merged in one outcome's model (e.g. "Förälders
-    problematik + Övrigt") gets a row of its own instead of being shown as the unmerged one.
-    """
-    from matplotlib.figure import Figure
-
-    keys = [k for k in tables if k in fits and any(t.name == term for t in fits[k].terms)]
-    rows: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    for k in keys:
-        tm = next(t for t in fits[k].terms if t.name == term)
-        for r in tables[k][tables[k]["variabel"] == term].to_dict("records"):
-            rows.setdefault(_label_of_row(tm, r["kod"], lang), []).append((k, r))
-    labels = list(rows)
-    fig = Figure(figsize=(8.5, 0.55 * len(labels) * max(1, len(keys)) ** 0.5 + 1.8))
-    ax = fig.subplots()
-    step = 0.8 / max(1, len(keys))
-    labelled: set[str] = set()
-    for j, lab in enumerate(labels):
-        for k, r in rows[lab]:
-            i = keys.index(k)
-            colour = _COLOURS[i % len(_COLOURS)]
-            y = len(labels) - 1 - j + 0.4 - step * (i + 0.5)
-            vals = [r[c] for c in ("sannolikhet", "sannolikhet_lag", "sannolikhet_hog", "andel")]
-            if any(isinstance(v, str) for v in vals):
-                ax.text(1.0, y, "..", va="center", color=colour)
-                continue
-            p, lo, hi, obs = (100 * float(v) for v in vals)
-            if np.isfinite(lo) and np.isfinite(hi):  # NaN bounds: point without interval
-                ax.plot([min(lo, p), max(hi, p)], [y, y], "-", color=colour, lw=1.6)
-            ax.plot([p], [y], "o", color=colour, ms=5,
-                    label=OUTCOMES[k].label(lang) if k not in labelled else None)
-            labelled.add(k)
-            ax.plot([obs], [y], "o", mfc="white", mec=colour, ms=5)
-    ax.set_yticks(np.arange(len(labels))[::-1], labels)
-    ax.set_ylim(-0.6, len(labels) - 0.4)
-    ax.set_xlim(0, 100)
-    ax.set_xlabel(text("pred_axis", lang))
-    ax.grid(axis="x", color="0.9", lw=0.6)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    ax.plot([], [], "o", mfc="white", mec="0.3", label=text("observed", lang))
-    ax.legend(loc="upper center", bbox_to_anchor=(0.4, -0.09), ncol=2, frameon=False, fontsize=8)
-    ax.set_title(schema.label(term, lang), loc="left", fontsize=11)
-    fig.subplots_adjust(left=0.3, right=0.97)
-    return fig
-
-
-def calibration_figure(cals: Sequence[Calibration], lang: Lang = "sv") -> Figure:
-    """One panel per model: binned observed share (Wilson 95% CI) against mean cross-validated
-    prediction, a lowess curve and the diagonal; calibration intercept, slope and AUC in the panel."""
-    from matplotlib.figure import Figure
-
-    n = max(1, len(cals))
-    cols = min(2, n)
-    rws = int(np.ceil(n / cols))
-    fig = Figure(figsize=(4.6 * cols, 4.3 * rws))
-    axes = np.atleast_1d(fig.subplots(rws, cols, squeeze=False)).ravel()
-    dec = "," if lang == "sv" else "."
-    for ax, c in zip(axes, cals, strict=False):
-        b = c.bins[np.isfinite(c.bins[["forutsagd", "observerad", "lag", "hog"]]).all(axis=1)]
-        ax.plot([0, 100], [0, 100], ":", color="0.5", lw=1, label=text("perfect", lang))
-        obs = b["observerad"].to_numpy(dtype=float)
-        err = np.clip([obs - b["lag"].to_numpy(dtype=float), b["hog"].to_numpy(dtype=float) - obs], 0.0, None)
-        ax.errorbar(100 * b["forutsagd"], 100 * obs, yerr=100 * err,
-                    fmt="o", color=_COLOURS[0], ms=4, lw=1, capsize=2, label=text("observed", lang))
-        ax.plot(100 * c.smooth[:, 0], 100 * c.smooth[:, 1], "-", color=_COLOURS[1], lw=1.4,
-                label=text("smoothed", lang))
-        ax.set_xlim(0, 100)
-        ax.set_ylim(0, 100)
-        ax.set_title(OUTCOMES[c.outcome].label(lang), fontsize=9, loc="left")
-        ax.set_xlabel(text("predicted", lang) + ", %", fontsize=8)
-        ax.set_ylabel(text("observed", lang) + ", %", fontsize=8)
-        info = (f"{text('kalibrering_intercept', lang)}: {c.intercept[0]:.2f}\n"
-                f"{text('kalibrering_lutning', lang)}: {c.slope[0]:.2f}\n"
-                f"{text('auc_cv', lang)}: {c.auc_cv[0]:.2f}").replace(".", dec)
-        ax.text(0.98, 0.03, info, transform=ax.transAxes, ha="right", va="bottom", fontsize=7.5)
-        ax.tick_params(labelsize=8)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-    for ax in axes[len(cals):]:
-        ax.set_visible(False)
-    axes[0].legend(loc="upper left", fontsize=7.5, frameon=False)
-    fig.subplots_adjust(wspace=0.28, hspace=0.38)
-    return fig
-
-
-# ---------------------------------------------------------------------------------------------
 # The whole analysis of one municipality (used by notebooks/03_models.ipynb)
 # ---------------------------------------------------------------------------------------------
 
 @dataclass
 class ModelRun:
-    """Every model of one municipality and year: fits, masked tables, diagnostics."""
+    """Every model of one municipality and year: fits, coefficient tables (unsuppressed: they are
+    published only through :mod:`genomlysning.models_report`), diagnostics. ``preps``: the prepared
+    rows of every main-specification outcome, fitted or not; ``skipped``: why an outcome was not
+    modelled (its counts are published through the ledger with the overview)."""
 
     ar: int | None
     k: int
@@ -1490,6 +1119,7 @@ class ModelRun:
     calibrations: dict[str, Calibration]
     missing: dict[str, pd.DataFrame]
     orsak_skipped: dict[str, str] = field(default_factory=dict)
+    preps: dict[str, Prepared] = field(default_factory=dict)
 
 
 def orsak_formula_of(formula: str | None) -> str | None:
@@ -1519,7 +1149,7 @@ def run_models(df: pd.DataFrame, *, ar: int | None, formula: str | None = None, 
                lang: Lang = "sv", seed: int = 0, folds: int = 5, method: Method = "auto",
                min_n: int = MIN_N, outcomes: Sequence[str] = tuple(OUTCOMES),
                reference: Mapping[str, str] | None = None) -> ModelRun:
-    """Fit every outcome's model (and the per-reason alternative), mask tables, run diagnostics.
+    """Fit every outcome's model (and the per-reason alternative), tabulate, run diagnostics.
 
     References: :func:`default_references` (updated with ``reference``), the same for every outcome
     unless a category is pooled away or separated in that outcome's population.
@@ -1533,19 +1163,18 @@ def run_models(df: pd.DataFrame, *, ar: int | None, formula: str | None = None, 
     for key in outcomes:
         prep = prepare(df, key, ar=ar, formula=formula_main, reference=refs, k=k, min_n=min_n, lang=lang)
         run.missing[key] = prep.missing
+        run.preps[key] = prep
         try:
             fit = fit_prepared(prep, method=method)
         except TooFewEventsError:
-            n, events = _masked_pair(len(prep.y), int(prep.y.sum()), k)
             few = min(int(prep.y.sum()), len(prep.y) - int(prep.y.sum())) < MIN_OUTCOME_EVENTS
-            run.skipped[key] = text("ingen_modell" if few else "ingen_variabel", lang, m=MIN_OUTCOME_EVENTS) \
-                + f": n = {n}, {text('handelser', lang).lower()} = {events}"
+            run.skipped[key] = text("ingen_modell" if few else "ingen_variabel", lang, m=MIN_OUTCOME_EVENTS)
             continue
         except ModelFitError as err:
             run.skipped[key] = text("modell_fel", lang, fel=str(err))
             continue
         run.fits[key] = fit
-        run.tables[key] = mask_coefficients(coefficient_table(fit), k)
+        run.tables[key] = coefficient_table(fit)
         run.calibrations[key] = calibration(fit, folds=folds, seed=seed)
         if alt is not None:
             try:
@@ -1557,290 +1186,5 @@ def run_models(df: pd.DataFrame, *, ar: int | None, formula: str | None = None, 
                 run.orsak_skipped[key] = text("modell_fel", lang, fel=str(err))
                 continue
             run.orsak_fits[key] = afit
-            run.orsak_tables[key] = mask_coefficients(coefficient_table(afit), k)
+            run.orsak_tables[key] = coefficient_table(afit)
     return run
-
-
-def _masked_count(value: int, k: int) -> int | str:
-    from genomlysning import disclose
-
-    return disclose.SUPPRESSED if 1 <= value < k else value
-
-
-def _masked_pair(n: int, events: int, k: int) -> tuple[int | str, int | str]:
-    """A total and its events for display: the events are hidden when they or the rest
-    (``n - events``, derivable from the two) are 1..k-1; the total when it is."""
-    from genomlysning import disclose
-
-    hide = 1 <= events < k or 1 <= n - events < k
-    return _masked_count(n, k), disclose.SUPPRESSED if hide else events
-
-
-def missing_overview(run: ModelRun, k: int | None = None) -> pd.DataFrame:
-    """Missing values per variable and outcome population (counts 1..k-1 hidden), before fitting."""
-    from genomlysning import disclose
-
-    k = run.k if k is None else k
-    frames = []
-    for key, m in run.missing.items():
-        m = m.copy()
-        m.loc[m["kolumn"] == OUTCOMES[key].column, "variabel"] = text("utfallet", run.lang)
-        frames.append(m.assign(utfall=OUTCOMES[key].label(run.lang)))
-    table = pd.concat(frames, ignore_index=True)[["utfall", "variabel", "saknas"]]
-    table = table.rename(columns={"saknas": "n"})
-    return disclose.mask_table(table, ["n"], k, margins=False)
-
-
-def separation_overview(run: ModelRun) -> pd.DataFrame:
-    """Every model's categories with separation (main and per-reason specification)."""
-    frames = [separation_table(f, run.lang, run.k) for f in [*run.fits.values(), *run.orsak_fits.values()]]
-    frames = [f for f in frames if len(f)]
-    if not frames:
-        return pd.DataFrame()
-    return pd.concat(frames, ignore_index=True)
-
-
-def pooling_overview(run: ModelRun) -> pd.DataFrame:
-    """Every model's pooled and merged categories."""
-    frames = [pooling_table(f, run.lang) for f in [*run.fits.values(), *run.orsak_fits.values()]]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def methods_overview(run: ModelRun) -> pd.DataFrame:
-    """One row per model: specification, rows, children, events, events per variable, method."""
-    recs = []
-    for spec, fits in (("arendetyp", run.fits), ("orsaker", run.orsak_fits)):
-        for key, f in fits.items():
-            recs.append({"utfall": OUTCOMES[key].label(run.lang),
-                         "specifikation": schema.label("arendetyp", run.lang) if spec == "arendetyp"
-                         else text("orsaker", run.lang),
-                         "n": _masked_pair(f.n, f.events, run.k)[0],
-                         "n_barn": _masked_count(f.n_clusters, run.k),
-                         "n_med": _masked_pair(f.n, f.events, run.k)[1], "epv": round(f.epv, 1),
-                         "metod": text(f"{f.method}_kort", run.lang)})
-    return pd.DataFrame.from_records(recs, columns=["utfall", "specifikation", "n", "n_barn", "n_med", "epv",
-                                                    "metod"])
-
-
-def overview_labels(lang: Lang = "sv") -> dict[str, str]:
-    """Header labels of :func:`methods_overview`."""
-    return {"utfall": text("utfall", lang), "specifikation": text("specifikation", lang),
-            "n_barn": text("barn_n", lang), "n_med": text("handelser", lang), "epv": text("epv", lang),
-            "metod": text("metod", lang), "n": text("n", lang)}
-
-
-def missing_labels(lang: Lang = "sv") -> dict[str, str]:
-    """Header labels of :func:`missing_overview`."""
-    return {"utfall": text("utfall", lang), "variabel": text("variabel", lang), "n": text("saknas", lang)}
-
-
-def overview_view(run: ModelRun) -> pd.DataFrame:
-    """Notebook view of :func:`methods_overview`."""
-    from genomlysning import report
-
-    return report.display_table(methods_overview(run), run.lang, labels=overview_labels(run.lang))
-
-
-def missing_view(run: ModelRun) -> pd.DataFrame:
-    """Notebook view of :func:`missing_overview`, one column per outcome."""
-    table = missing_overview(run)
-    wide = table.pivot(index="variabel", columns="utfall", values="n")
-    order = list(dict.fromkeys(table["variabel"]))
-    wide = wide.reindex(index=order, columns=list(dict.fromkeys(table["utfall"])))
-    wide.index.name = text("saknas", run.lang)
-    wide.columns.name = None
-    from genomlysning import report
-
-    return wide.map(lambda v: report.format_number(v, run.lang)).reset_index()
-
-
-def pooling_view(run: ModelRun) -> pd.DataFrame:
-    """Notebook view of :func:`pooling_overview`."""
-    from genomlysning import report
-
-    return report.display_table(pooling_overview(run), run.lang, labels=pooling_labels(run.lang))
-
-
-def separation_view(run: ModelRun) -> pd.DataFrame:
-    """Notebook view of :func:`separation_overview`."""
-    from genomlysning import report
-
-    return report.display_table(separation_overview(run), run.lang, labels=separation_labels(run.lang))
-
-
-def diagnostics_view(run: ModelRun) -> pd.DataFrame:
-    """Notebook view of :func:`diagnostics_table` ("estimate (lower–upper)")."""
-    from genomlysning import report
-
-    labels = {**diagnostics_labels(run.lang), "skattning": text("skattning_ki", run.lang)}
-    return report.display_table(diagnostics_table(list(run.calibrations.values()), run.lang), run.lang,
-                                labels=labels)
-
-
-def describe(run: ModelRun) -> str:
-    """Markdown paragraph: year, formula, unit, pooling thresholds and the suppression rule."""
-    lang = run.lang
-    terms = " + ".join(text("orsaker", lang) if t == ORSAKER else schema.label(t, lang)
-                       for t in parse_formula(run.formula))
-    alt = text("describe_alt", lang) if run.orsak_formula else ""
-    return text("describe", lang, ar=run.ar, terms=terms, alt=alt, min_n=max(run.min_n, run.k),
-                m=run.k - 1, k_minus=run.k - 1, folds=run.folds, seed=run.seed)
-
-
-def _value(v: object) -> object:
-    return v if isinstance(v, str) else (None if v is None or pd.isna(v) else float(v))
-
-
-def headline(run: ModelRun) -> dict[str, Any]:
-    """Headline figures for results.json: per outcome the method, separation, AUC and, per
-    ärendetyp, the standardised probability, odds ratio and AME (hidden values stay "..")."""
-    out: dict[str, Any] = {"ar": run.ar, "formel": run.formula, "k": run.k,
-                           "ej_modellerade": dict(run.skipped),
-                           "ej_modellerade_orsaker": dict(run.orsak_skipped)}
-    per: dict[str, Any] = {}
-    for key, f in run.fits.items():
-        t = run.tables[key]
-        at = t[t["variabel"] == "arendetyp"]
-        cal = run.calibrations[key]
-        per[key] = {
-            "n": _masked_pair(f.n, f.events, run.k)[0], "handelser": _masked_pair(f.n, f.events, run.k)[1],
-            "metod": f.method, "referens_arendetyp": at.loc[at["referens"].astype(bool), "kod"].tolist(),
-            "separation": [f"{r.variabel}={r.kod}" for r in f.separation.affected.itertuples()],
-            "auc": cal.auc[0], "auc_cv": cal.auc_cv[0], "kalibrering_lutning": cal.slope[0],
-            "kalibrering_intercept": cal.intercept[0],
-            "sannolikhet_arendetyp": {r["kod"]: _value(r["sannolikhet"]) for r in at.to_dict("records")},
-            "or_arendetyp": {r["kod"]: [_value(r["or"]), _value(r["or_lag"]), _value(r["or_hog"])]
-                             for r in at.to_dict("records") if not r["referens"]},
-            "ame_arendetyp": {r["kod"]: [_value(r["ame"]), _value(r["ame_lag"]), _value(r["ame_hog"])]
-                              for r in at.to_dict("records") if not r["referens"]},
-        }
-    out["utfall"] = per
-    return out
-
-
-def _pct(v: float, lang: Lang) -> str:
-    s = f"{100 * v:.0f}"
-    return f"{s} %" if lang == "sv" else f"{s}%"
-
-
-def _num(v: float, lang: Lang, digits: int = 1) -> str:
-    s = f"{v:.{digits}f}"
-    return s.replace(".", ",").replace("-", "−") if lang == "sv" else s.replace("-", "−")
-
-
-def summary(run: ModelRun, lang: Lang | None = None,
-            outcomes: Sequence[str] = ("utredning", "insats")) -> str:
-    """Markdown bullets: per outcome and ärendetyp, the standardised probability against the
-    reference, the AME with its interval and whether the interval excludes zero."""
-    lang = run.lang if lang is None else lang
-    lines: list[str] = []
-    for key in outcomes:
-        if key not in run.tables:
-            if key in run.skipped:
-                lines.append(f"- **{OUTCOMES[key].label(lang)}**: {run.skipped[key]}")
-            continue
-        t = run.tables[key]
-        at = t[t["variabel"] == "arendetyp"]
-        if at.empty:
-            continue
-        term = next(tm for tm in run.fits[key].terms if tm.name == "arendetyp")
-        ref = at[at["referens"].astype(bool)].iloc[0]
-        ref_label = level_label(term, term.levels[0], lang)
-        parts = []
-        for r in at[~at["referens"].astype(bool)].to_dict("records"):
-            lab = _label_of_row(term, r["kod"], lang)
-            hidden = [r["sannolikhet"], r["ame"], ref["sannolikhet"]]
-            if any(isinstance(v, str) for v in hidden):
-                parts.append(f"{lab}: ..")
-                continue
-            lo, hi = 100 * r["ame_lag"], 100 * r["ame_hog"]
-            sure = lo > 0 or hi < 0
-            if lang == "sv":
-                verdict = ("säkerställd skillnad (intervallet utesluter 0)" if sure
-                           else "osäker skillnad (intervallet innehåller 0)")
-                parts.append(f"{lab}: {_pct(r['sannolikhet'], lang)} mot {_pct(ref['sannolikhet'], lang)}, "
-                             f"{_num(100 * r['ame'], lang)} procentenheter (95 % KI {_num(lo, lang)} till "
-                             f"{_num(hi, lang)}), {verdict}")
-            else:
-                verdict = ("clear difference (the interval excludes 0)" if sure
-                           else "uncertain difference (the interval includes 0)")
-                parts.append(f"{lab}: {_pct(r['sannolikhet'], lang)} vs {_pct(ref['sannolikhet'], lang)}, "
-                             f"{_num(100 * r['ame'], lang)} percentage points (95% CI {_num(lo, lang)} to "
-                             f"{_num(hi, lang)}), {verdict}")
-        head = (f"**{OUTCOMES[key].label(lang)}** (standardiserat, jämfört med {ref_label.lower()})"
-                if lang == "sv" else
-                f"**{OUTCOMES[key].label(lang)}** (standardised, compared with {ref_label.lower()})")
-        lines.append(f"- {head}:\n" + "\n".join(f"    - {p}" for p in parts))
-    return "\n".join(lines)
-
-
-def show_figure(fig: Figure, kommun: str, name: str) -> Any:
-    """Save ``fig`` under reports/<kommun>/figures/ and return the saved PNG for display (so the
-    notebook shows exactly the published image and renders it only once)."""
-    from IPython.display import Image
-
-    from genomlysning import report
-
-    return Image(data=report.save_figure(fig, kommun, name).read_bytes())
-
-
-def figure_names(run: ModelRun) -> dict[str, str]:
-    """Names of the saved figures: effects per outcome, probabilities, calibration."""
-    names = {key: f"03_effekter_{key}" for key in run.fits}
-    names.update(sannolikhet="03_sannolikhet_arendetyp", kalibrering="03_kalibrering")
-    return names
-
-
-def save_outputs(run: ModelRun, kommun: str, *, namn: str | None = None, figures: bool = True) -> list[str]:
-    """Write tables (CSV + XLSX sheets), figures (unless ``figures=False``: the notebook saves them
-    with :func:`show_figure`) and results.json for one municipality.
-
-    Returns the written paths relative to the project root.
-    """
-    from genomlysning import paths, report
-
-    lang, k = run.lang, run.k
-    source = text("kalla", lang, kommun=namn or kommun, ar=run.ar)
-    unit = text("unit", lang, ar=run.ar)
-    written = []
-    labels = column_labels(lang)
-    for spec, fits, tables in (("", run.fits, run.tables), ("orsaker_", run.orsak_fits, run.orsak_tables)):
-        for key, fit in fits.items():
-            pub = publication_table(tables[key], fit, lang)
-            note = " ".join([text(fit.method, lang) + ".", text("ame_note", lang), reference_note(fit, lang)])
-            written.append(report.save_table(
-                pub, kommun, f"03_modell_{spec}{key}", title=f"{fit.prep.outcome.label(lang)}: "
-                f"{schema.label('arendetyp', lang) if not spec else text('orsaker', lang)}",
-                unit=unit, source=source, note=note, lang=lang, k=k, labels=labels,
-                percent=("andel_std", "andel_std_lo", "andel_std_hi")))
-            if not spec and figures:
-                written.append(report.save_figure(effects_figure(tables[key], fit, lang), kommun,
-                                                  figure_names(run)[key]))
-    written.append(report.save_table(methods_overview(run), kommun, "03_modell_oversikt",
-                                     title=text("titel_oversikt", lang), unit=unit, source=source, lang=lang,
-                                     k=k, labels=overview_labels(lang)))
-    written.append(report.save_table(missing_overview(run), kommun, "03_modell_bortfall",
-                                     title=text("titel_bortfall", lang), unit=unit, source=source, lang=lang,
-                                     k=k, labels=missing_labels(lang)))
-    pooled = pooling_overview(run)
-    if len(pooled):
-        written.append(report.save_table(pooled, kommun, "03_modell_sammanslagning",
-                                          title=text("titel_sammanslagning", lang), unit=unit, source=source,
-                                          lang=lang, labels=pooling_labels(lang)))
-    separated = separation_overview(run)
-    if len(separated):
-        written.append(report.save_table(separated, kommun, "03_modell_separation",
-                                          title=text("titel_separation", lang), unit=unit, source=source,
-                                          lang=lang, k=k, labels=separation_labels(lang)))
-    cal_table = diagnostics_table(list(run.calibrations.values()), lang)
-    written.append(report.save_table(cal_table, kommun, "03_modell_diagnostik",
-                                     title=text("titel_diagnostik", lang), unit=unit, source=source,
-                                     lang=lang, labels=diagnostics_labels(lang),
-                                     note=text("diagnostik_note", lang, folds=run.folds)))
-    if run.tables and figures:
-        figure = probability_figure(run.tables, run.fits, "arendetyp", lang)
-        written.append(report.save_figure(figure, kommun, figure_names(run)["sannolikhet"]))
-        written.append(report.save_figure(calibration_figure(list(run.calibrations.values()), lang), kommun,
-                                          figure_names(run)["kalibrering"]))
-    report.update_results(kommun, "modeller", headline(run))
-    return [paths.relative(p) for p in written]

@@ -110,13 +110,15 @@ class Role:
 
 
 #: The known notebooks. ``requires_any``: run only where the params set one of these keys;
-#: ``after``: 02, 03 and 05 only read the clean data, so they may run side by side after 01.
+#: ``after``: 02 only reads the clean data; 03 reads what 02 published (its disclosure ledger),
+#: so it runs after 02, as does 05 (its many-year ledger fixes 02's year).
 REGISTRY: dict[str, Role] = {
     "01_cleaning": Role("kommun"),
     "02_funnel": Role("kommun", after=("01_cleaning",)),
-    "03_models": Role("kommun", after=("01_cleaning",)),
+    "03_models": Role("kommun", after=("01_cleaning", "02_funnel")),  # reads 02's ledger
     "04_compare": Role("alla"),
-    "05_change": Role("kommun", requires_any=("reform_datum", "pilot_omrade"), after=("01_cleaning",)),
+    "05_change": Role("kommun", requires_any=("reform_datum", "pilot_omrade"),
+                      after=("01_cleaning", "02_funnel")),
 }
 
 

@@ -785,6 +785,25 @@ TEXTS.update({
               "medelfel klustrade per barn. Förtrendtestet jämför månadstrenden före start.",
         "en": "Models with area and quarter fixed effects and case mix; standard errors clustered "
               "by child. The pre-trend test compares the monthly trends before the start."},
+    "fdr_titel_underlag": {"sv": "Aktualiseringar i underlaget", "en": "Referrals in the data"},
+    "fdr_underlag_rad": {"sv": "Aktualiseringar {fran} – {till}", "en": "Referrals {fran} – {till}"},
+    "fdr_titel_its_manader": {"sv": "{ind} per månad (punkterna i tidsseriefiguren)",
+                              "en": "{ind} by month (the points of the time-series figure)"},
+    "fdr_titel_did_perioder": {"sv": "{ind}: {pilot} och övriga områden per {period} (punkterna i figuren)",
+                               "en": "{ind}: {pilot} and the other areas by {period} (the points of the "
+                                     "figure)"},
+    "fdr_period_kvartal": {"sv": "kvartal", "en": "quarter"},
+    "fdr_period_halvar": {"sv": "halvår", "en": "half-year"},
+    "fdr_not_antal_beskrivande": {
+        "sv": "Alla aktualiseringar med känt område räknas, även de som modellerna utelämnar för att "
+              "ärendesammansättningen saknas.",
+        "en": "Every referral with a known area is counted, also those the models leave out for a "
+              "missing case mix."},
+    "fdr_not_dolda_skattningar": {
+        "sv": "Skattningarna visas som .. eftersom ett dolt antal i underlaget skulle kunna räknas "
+              "fram ur dem.",
+        "en": "The estimates are shown as .. because a hidden count in the data could be computed "
+              "from them."},
 })
 
 
@@ -1020,6 +1039,7 @@ TEXTS.update({
                          "en": "Too few events for a model (fewer than {m} with or without the outcome)"},
     "mod_ingen_variabel": {"sv": "Ingen förklarande variabel kvar efter sammanslagningen av små kategorier",
                            "en": "No explanatory variable left after pooling small categories"},
+    "mod_ej_modellerad": {"sv": "ingen modell", "en": "no model"},
     "mod_kalibrering_intercept": {"sv": "Kalibrering i stort (intercept)",
                                   "en": "Calibration in the large (intercept)"},
     "mod_kalibrering_lutning": {"sv": "Kalibreringslutning", "en": "Calibration slope"},
