@@ -32,7 +32,7 @@ SLUT = pd.Timestamp("2025-12-31")
 def _flow(rng: np.random.Generator, day: pd.Timestamp) -> dict[str, object]:
     """The raw flow of one aktualisering (the derived flags come from ``clean.derive_flow``)."""
     fb = str(rng.choice(["inte_inleda", "inleda", "inleda", "pagaende"]))
-    fb_datum = day + pd.Timedelta(days=int(rng.integers(1, 30)))
+    fb_datum = min(day + pd.Timedelta(days=int(rng.integers(1, 30))), SLUT)  # nothing after the extraction
     slut = fb_datum + pd.Timedelta(days=int(rng.integers(20, 200)))
     closed = fb != "inte_inleda" and rng.random() < 0.8 and slut <= SLUT
     offered = closed and rng.random() < 0.5

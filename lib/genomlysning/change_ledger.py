@@ -145,7 +145,8 @@ def share(key: str) -> Share:
     * insats_erbjuden among decided, not still in utredning: offered = reached, or offered
       with no utredning (``hoppat:insats_erbjuden``).
     * barnsamtal among the funnel's closed own utredningar with it recorded (as 04 counts it).
-    * fb_inom_frist: ``fb_tid`` in the codes of 02's timeliness table, in the complete cohort.
+    * fb_inom_frist: in the complete cohort (``fb_kohort`` ja), ``fb_tid`` in the codes of 02's
+      timeliness table.
     * insats_accepterad among offered: reached, or offered (and accepted) with a skipped stage.
     """
     hie, hia = "hoppat:insats_erbjuden", "hoppat:insats_accepterad"
@@ -165,13 +166,12 @@ def share(key: str) -> Share:
     if key == "barnsamtal":  # the funnel's closed own utredningar with barnsamtal recorded
         return Share(Cell.of(A, barnsamtal="ja"), Cell.of(A, barnsamtal=["ja", "nej"]),
                      Cell.of(A, barnsamtal="nej"))
-    if key == "fb_inom_frist":
+    if key == "fb_inom_frist":  # the complete cohort (14 days passed at period end), as 02 counts it
         grid, days = funnel.FB_DAYS, schema.FB_FRIST_DAGAR
         ja = ["kneg", *funnel_ledger._at_or_below("k", grid, days)]
         nej = funnel_ledger._above("k", grid, days) + funnel_ledger._above("o", grid, days)
-        cohort = {"fb_kohort": "ja"}  # the complete cohort (14 days passed at period end), as 04
-        return Share(Cell.of(A, fb_tid=ja, **cohort), Cell.of(A, fb_tid=ja + nej, **cohort),
-                     Cell.of(A, fb_tid=nej, **cohort))
+        return Share(Cell.of(A, fb_kohort="ja", fb_tid=ja), Cell.of(A, fb_kohort="ja", fb_tid=ja + nej),
+                     Cell.of(A, fb_kohort="ja", fb_tid=nej))
     if key == "insats_accepterad":
         skipped = Cell.of(A, **{hie: "ja"})
         return Share(Cell.union(Cell.of(A, steg=accepted), Cell.of(A, **{hie: "ja", hia: "ja"})),

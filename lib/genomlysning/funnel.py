@@ -90,6 +90,12 @@ def wilson(x: object, n: object, level: float = 0.95) -> tuple[np.ndarray, np.nd
     return lo, hi
 
 
+def _columns(values: object, dtype: type) -> np.ndarray:
+    """A rows x shares array (a vector is one share)."""
+    arr = np.asarray(values, dtype=dtype)
+    return arr[:, None] if arr.ndim == 1 else arr
+
+
 def effective_n(num: np.ndarray, den: np.ndarray, cluster: object) -> np.ndarray:
     """Effective sample size (Korn & Graubard 1998) of the shares ``num.sum() / den.sum()``, one
     per column of the boolean rows x shares arrays, when rows are clustered (by child).
@@ -106,8 +112,9 @@ def effective_n(num: np.ndarray, den: np.ndarray, cluster: object) -> np.ndarray
     of 0 or 1 has no estimable design effect: ``n`` is kept. ``tests/test_simulation.py`` checks
     the coverage on the synthetic generator.
     """
-    num2 = np.asarray(num, dtype=float).reshape(len(num), -1)
-    den2 = np.asarray(den, dtype=float).reshape(len(den), -1)
+    num2, den2 = _columns(num, float), _columns(den, float)
+    if num2.shape[0] == 0:
+        return np.zeros(num2.shape[1])
     codes, _ = pd.factorize(np.asarray(cluster, dtype=object))
     n = den2.sum(axis=0)
     x = num2.sum(axis=0)
@@ -124,8 +131,7 @@ def wilson_clustered(num: np.ndarray, den: np.ndarray, cluster: object, level: f
                      ) -> tuple[np.ndarray, np.ndarray]:
     """Design-effect-adjusted Wilson interval of ``num.sum() / den.sum()`` (per column) with rows
     clustered by ``cluster`` (:func:`effective_n`)."""
-    num2 = np.asarray(num, dtype=bool).reshape(len(num), -1)
-    den2 = np.asarray(den, dtype=bool).reshape(len(den), -1)
+    num2, den2 = _columns(num, bool), _columns(den, bool)
     x, n = num2.sum(axis=0), den2.sum(axis=0)
     return _wilson_eff(x, n, effective_n(num2, den2, cluster), level)
 
