@@ -249,9 +249,23 @@ class ModelCells:
         return ModelCells(one(self.rows), one(self.events), one(self.non_events))
 
 
+def outcome_unknown(outcome: models.Outcome) -> list[str]:
+    """``steg`` codes of the rows whose outcome is not recorded ("uppgift saknas": the funnel's
+    bortfall at the outcome's stage); none for an outcome that is always known."""
+    if outcome.column not in funnel.UNKNOWABLE:
+        return []
+    return funnel_ledger.akt_unknown_at(outcome.column)
+
+
+def outcome_known(outcome: models.Outcome) -> dict[str, list[str]]:
+    """The condition "outcome recorded" on ``steg`` (empty when it always is)."""
+    unknown = set(outcome_unknown(outcome))
+    return {"steg": [c for c in funnel_ledger.AKT_STEG if c not in unknown]} if unknown else {}
+
+
 def model_cells(ctx: Context, outcome: models.Outcome, formula: str) -> ModelCells:
-    """Rows of ``outcome``'s population with every predictor of ``formula`` known."""
-    keep = ctx.not_missing(formula)
+    """Rows of ``outcome``'s population with the outcome and every predictor of ``formula`` known."""
+    keep = {**ctx.not_missing(formula), **outcome_known(outcome)}
     return ModelCells(*(_restrict(ctx.population(outcome, v), keep) for v in (None, True, False)))
 
 
@@ -382,18 +396,22 @@ def missing_cells(ctx: Context, prep: models.Prepared) -> list[Cell | None]:
     """Definitions of the rows of ``prep.missing`` (:func:`genomlysning.models.missing_table`)."""
     pop = ctx.population(prep.outcome)
     keep = ctx.not_missing(prep.formula)
+    unknown, known = outcome_unknown(prep.outcome), outcome_known(prep.outcome)
+    no_outcome = _restrict(pop, {"steg": unknown}) if unknown else NOTHING
     out: list[Cell | None] = []
     kolumn = list(prep.missing["kolumn"])
     tail = len(kolumn) - 3  # population, any missing, in the model
     for i, col in enumerate(kolumn):
         if i == tail:
             out.append(pop)
-        elif i == tail + 1:
-            out.append(_and(pop, ctx.missing(prep.formula)))
+        elif i == tail + 1:  # the outcome not recorded, or recorded and a predictor missing
+            out.append(_union([no_outcome, _and(_restrict(pop, known), ctx.missing(prep.formula))]))
         elif i == tail + 2:
-            out.append(_restrict(pop, keep))
+            out.append(_restrict(pop, {**keep, **known}))
         elif col == "barn_id":
             out.append(_restrict(pop, {BARN_ID: ["ja"]}))
+        elif col == prep.outcome.column and unknown:
+            out.append(no_outcome)
         elif col == prep.outcome.column or col in REASON_CODE:
             _never_missing(ctx.y, col)
             out.append(NOTHING)
