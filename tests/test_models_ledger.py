@@ -222,3 +222,26 @@ def test_a_wrong_definition_fails_loudly() -> None:
     frame.loc[0, "n_med"] += 1
     with pytest.raises(ledger.LedgerError, match="n_med"):
         models_ledger.register_coefficients(ctx, "03_modell_utredning", frame, fit, run.tables["utredning"])
+
+
+def test_an_unrecorded_outcome_leaves_the_model_and_is_its_missing_row() -> None:
+    """Offers left blank after a closed utredning ("uppgift saknas", the funnel's bortfall at
+    insats_erbjuden): the insats model neither counts them as "no" nor loses them silently - its
+    missing table names them, every count is defined on the ledger (publish checks each definition
+    against the data) and the audit of 02 + 03 finds nothing."""
+    df = _rows()
+    closed = (df["utredning_avslutad"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+              & ~df["insats_erbjuden"].astype("boolean").fillna(True).to_numpy(dtype=bool)
+              & (df["fb_beslut"].astype(object) != "pagaende").to_numpy(dtype=bool))
+    pick = df.index[np.flatnonzero(closed)[:6]]
+    for col in ("insats_erbjuden", "insats_accepterad", "insats_startad"):
+        df[col] = df[col].astype("boolean")
+        df.loc[pick, col] = pd.NA
+    prep = models.prepare(df, "insats", ar=AR, k=K)
+    unknown = int(prep.missing.set_index("kolumn").loc["insats_erbjuden", "saknas"])
+    assert unknown >= 6
+    rows = prep.missing.set_index("variabel")["saknas"]
+    in_model = int(rows.loc[models.text("i_modell", "sv")])
+    assert in_model == len(prep.y) and not pd.isna(prep.y).any()
+    pub, defs02, pub02 = _publish(df, outcomes=("insats",))
+    assert not _disclosed(_audit(defs02, pub02, pub))

@@ -29,7 +29,7 @@ import pandas as pd
 
 from genomlysning import funnel, funnel_ledger, schema
 from genomlysning.change import DATE_COL
-from genomlysning.funnel_ledger import akt_at_least
+from genomlysning.funnel_ledger import akt_at_least, akt_unknown_at
 from genomlysning.ledger import Cell, Ledger, LedgerError
 
 A = "akt"
@@ -155,8 +155,9 @@ def share(key: str) -> Share:
     if key == "utredning_inledd":
         return Share(Cell.of(A, steg=akt_at_least("utredning_inledd")), Cell.of(A, steg=fb),
                      Cell.of(A, steg="fb_beslutad"))
-    if key == "insats_erbjuden":
-        closed = akt_at_least("utredning_avslutad")
+    if key == "insats_erbjuden":  # an offer not recorded is out of the indicator (compare.indicator_rows)
+        unrecorded = set(akt_unknown_at("insats_erbjuden"))
+        closed = [c for c in akt_at_least("utredning_avslutad") if c not in unrecorded]
         skipped = Cell.of(A, steg="fb_beslutad", **{hie: "ja"})
         not_offered = [c for c in closed if c not in offered]
         return Share(Cell.union(Cell.of(A, steg=offered), skipped),
@@ -172,7 +173,9 @@ def share(key: str) -> Share:
         nej = funnel_ledger._above("k", grid, days) + funnel_ledger._above("o", grid, days)
         return Share(Cell.of(A, fb_kohort="ja", fb_tid=ja), Cell.of(A, fb_kohort="ja", fb_tid=ja + nej),
                      Cell.of(A, fb_kohort="ja", fb_tid=nej))
-    if key == "insats_accepterad":
+    if key == "insats_accepterad":  # an answer not recorded is out of the indicator
+        unrecorded = set(akt_unknown_at("insats_accepterad"))
+        offered = [c for c in offered if c not in unrecorded]
         skipped = Cell.of(A, **{hie: "ja"})
         return Share(Cell.union(Cell.of(A, steg=accepted), Cell.of(A, **{hie: "ja", hia: "ja"})),
                      Cell.union(Cell.of(A, steg=offered), skipped),
