@@ -297,9 +297,9 @@ def test_storstad_vaster_pilot_effect_recovered() -> None:
     res = change.did(df, "insats_accepterad", pilot["area"], pilot["start"])
     assert res.logit["lower"] < pilot["log_odds_change"] < res.logit["upper"]
     cells = res.cells.set_index(["pilot", "efter"])["n"]
-    assert (cells[(True, False)], cells[(True, True)]) == (pilot["n_pilot_before"],
-                                                            pilot["n_pilot_after"])
-    assert (cells[(False, False)], cells[(False, True)]) == (pilot["n_rest_before"],
-                                                              pilot["n_rest_after"])
+    # the generator counts the offers of own utredningar; the cleaned rows also count the påförda
+    # rows that take the ongoing utredning's offer (unknown is not no, issue 10): at least as many
+    for p, side in ((True, "pilot"), (False, "rest")):
+        assert cells[(p, False)] >= pilot[f"n_{side}_before"] and cells[(p, True)] >= pilot[f"n_{side}_after"]
     # the generator has no common time trend, so the pre-period check should not fire
     assert res.trend["p"] > 0.01

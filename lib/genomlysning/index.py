@@ -113,7 +113,7 @@ header code{color:#fff}
 main{padding:16px 32px 48px;max-width:1400px}
 h2{font-size:19px;margin:28px 0 10px}
 table{border-collapse:collapse;width:100%;background:#fff;border:1px solid var(--line)}
-th,td{padding:7px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top;font-size:14px}
+th,td{padding:7px 6px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top;font-size:14px}
 th{background:#eef2f7;font-weight:600;position:sticky;top:0}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tbody tr:hover{background:#f9fbfd}
