@@ -241,6 +241,11 @@ def _check_unit(unit: str) -> None:
 # The funnel
 # ---------------------------------------------------------------------------------------------
 
+def _newly_unknown(unknown: np.ndarray) -> np.ndarray:
+    """Rows x stages: unknown at the stage but known at the one before (they leave that share's base)."""
+    return unknown & ~np.column_stack([np.zeros(len(unknown), dtype=bool), unknown[:, :-1]])
+
+
 def own_reached(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`reached` and :func:`unknown` restricted to the municipality's own utredningar (from
     the utredning on; rows added to an ongoing utredning are left out)."""
@@ -276,7 +281,7 @@ def funnel(df: pd.DataFrame) -> pd.DataFrame:
         eff_prev = eff_first = None
         if unit == "aktualiseringar":  # one child's aktualiseringar are clustered: adjusted intervals
             urows = u.to_numpy(dtype=bool)
-            new_unknown = urows & ~np.column_stack([np.zeros(len(urows), dtype=bool), urows[:, :-1]])
+            new_unknown = _newly_unknown(urows)
             eff_prev = effective_n(rows, prev_rows & ~new_unknown, children)
             eff_first = effective_n(rows, np.repeat(rows[:, :1], rows.shape[1], axis=1) & ~urows, children)
         t = pd.DataFrame({"enhet": unit, "steg": list(STAGES), "n": n, "n_okand": unk, "n_foregaende": prev,
@@ -295,7 +300,7 @@ def funnel(df: pd.DataFrame) -> pd.DataFrame:
             bo = np.concatenate([[np.nan], no[:-1] - (uno[1:] - uno[:-1])])
             orows, urows = ro.to_numpy(dtype=bool), uo.to_numpy(dtype=bool)
             prev_own = np.column_stack([orows[:, 0], orows[:, :-1]])
-            new_unknown = urows & ~np.column_stack([np.zeros(len(urows), dtype=bool), urows[:, :-1]])
+            new_unknown = _newly_unknown(urows)
             eff_own = effective_n(orows, prev_own & ~new_unknown, children)
             rate = _rate_columns("andel_foregaende_egna", no, bo, eff_own)
             for i in range(first_own + 1, len(STAGES)):

@@ -610,6 +610,11 @@ class Bounds:
 CERTIFY_ROUNDS = 40
 
 
+def _settles(value: float, sense: int, k: int, tol: float = 0.0) -> bool:
+    """A target's value at a feasible point settles its side: <= 1 (sense +1) or >= k-1 (sense -1)."""
+    return value <= 1 + tol if sense > 0 else value >= k - 1 - tol
+
+
 def _certify(b: Bounds, targets: Sequence[str], expr: Mapping[str, np.ndarray], sense: int,
              k: int) -> dict[str, tuple[float, bool]]:
     """Targets whose count can be <= 1 (sense +1) or >= k-1 (sense -1) at one LP optimum of the
@@ -627,7 +632,7 @@ def _certify(b: Bounds, targets: Sequence[str], expr: Mapping[str, np.ndarray], 
         if integral:
             b.add_solution(x)
         got = {t: float(np.round(x[expr[t]].sum(), 6)) for t in left}
-        new = [t for t in left if (got[t] <= 1 + 1e-9 if sense > 0 else got[t] >= k - 1 - 1e-9)]
+        new = [t for t in left if _settles(got[t], sense, k, 1e-9)]
         if not new:
             break
         out.update({t: (got[t], integral) for t in new})
@@ -647,7 +652,7 @@ def _certify_integer(b: Bounds, targets: Sequence[str], expr: Mapping[str, np.nd
         if x is None:
             return
         got = {t: float(np.round(x[expr[t]].sum())) for t in left}
-        kept = [t for t in left if not (got[t] <= 1 if sense > 0 else got[t] >= k - 1)]
+        kept = [t for t in left if not _settles(got[t], sense, k)]
         if len(kept) == len(left):
             return
         left = kept
