@@ -449,7 +449,7 @@ def match_code(text: str, col: str) -> tuple[object | None, str]:
     ``tolkad``: a typo of exactly one declared spelling (:func:`near_miss`: never across a
     negation, never a word more or less), or a declared spelling followed by a paragraph
     reference ("Utredning inleds 11 kap 1 § SoL"; not in ``insats_lagrum``, where the law is the
-    value). Anything else is ``okand`` until the params ``mapping.values`` say what it means.
+    value); never a near-miss into "uppgift saknas". Anything else is ``okand`` until the params ``mapping.values`` say what it means.
     """
     table = code_lookup(col)
     key = normalise_key(text)
@@ -461,7 +461,9 @@ def match_code(text: str, col: str) -> tuple[object | None, str]:
             if bare in table:
                 return table[bare], "tolkad"
             key = bare
-    value = near_miss(key, table)
+    # "uppgift saknas" is read only as declared: a near-miss of an unknown spelling such as
+    # "ej okänt" (not unknown) must not be guessed into it
+    value = near_miss(key, {k: v for k, v in table.items() if v != UNKNOWN})
     return (value, "tolkad") if value is not None else (None, "okand")
 
 
