@@ -149,7 +149,10 @@ def test_absent_column_is_reported_and_unknown_not_zero(tmp_path: Path) -> None:
     raw = ingest.read_raw(path, {})
     assert "insats_startad" in raw.columns_absent and "insats_erbjuden" not in raw.columns_absent
     result = clean.clean(raw, PARAMS | {"synthetic": False}, key=KEY)
-    assert result.frame["insats_startad"].isna().all()
+    # the accepted insats: whether it started is unknown (never "nej"); the rows never offered one
+    # cannot have started it: "nej" by derivation (issue 10's rule)
+    started = result.frame["insats_startad"]
+    assert started.isna().tolist() == [True, False, False] and not started.iloc[1:].any()
     assert result.frame["insats_erbjuden"].tolist() == [True, False, False]
     assert "insats_startad" in result.accounting["columns_absent"]
     text = clean.format_report(result)
@@ -224,10 +227,13 @@ def test_make_test_runs_in_a_project_of_its_own() -> None:
     root = Path(__file__).resolve().parents[1]
     out = subprocess.run(["make", "-n", "-s", "test"], cwd=root, capture_output=True, text=True,
                          check=True).stdout
-    pytest_lines = [ln for ln in out.splitlines() if "-m pytest" in ln]
-    assert len(pytest_lines) == 2
-    assert all("GENOMLYSNING_ROOT=" in ln and ".nbval" in ln for ln in pytest_lines)
-    assert "cp -r params" not in out and "demo-data" in out and "ln -s" in out and "data/raw" not in out
+    assert "-m genomlysning.cli test" in out  # make test is genomlysning test (selftest.steps)
+    from genomlysning import selftest
+
+    todo = {s.name: s for s in selftest.steps(root)}
+    for name in ("demo-data", "prepare", "pytest", "nbval"):
+        assert todo[name].env == {"GENOMLYSNING_ROOT": str(root / selftest.NBVAL_ROOT)}, name
+    assert "cp -r params" not in out
 
 
 def test_params_readme_exists_and_a_demo_without_data_suggests_demo_data(tmp_project: Path) -> None:

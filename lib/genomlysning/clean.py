@@ -449,7 +449,8 @@ def match_code(text: str, col: str) -> tuple[object | None, str]:
     ``tolkad``: a typo of exactly one declared spelling (:func:`near_miss`: never across a
     negation, never a word more or less), or a declared spelling followed by a paragraph
     reference ("Utredning inleds 11 kap 1 § SoL"; not in ``insats_lagrum``, where the law is the
-    value); never a near-miss into "uppgift saknas". Anything else is ``okand`` until the params ``mapping.values`` say what it means.
+    value); never a near-miss into "uppgift saknas". Anything else is ``okand`` until the params
+    ``mapping.values`` say what it means.
     """
     table = code_lookup(col)
     key = normalise_key(text)

@@ -138,6 +138,10 @@ def indicator_rows(df: pd.DataFrame, ind: str | Indicator,
         keep &= df[ind.denominator].fillna(False).astype(bool).to_numpy()
     for col in ind.exclude:
         keep &= ~df[col].fillna(False).astype(bool).to_numpy()
+    if _OPEN_UTR in ind.exclude:  # an utredning whose closing is unknown (a påförd row without its
+        # utredning) is not known to be settled: out, as the ledger's cells leave it out
+        opened = df["utredning_inledd"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        keep &= ~(opened & df["utredning_avslutad"].isna().to_numpy())
     out = df.loc[keep] if columns is None else df.loc[keep, list(columns)]
     out = out.copy()
     out["y"] = df.loc[keep, ind.numerator].astype(bool).to_numpy()

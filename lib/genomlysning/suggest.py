@@ -129,6 +129,8 @@ def _spellings(name: str) -> dict[str, list[str]]:
     """``{value: [folded spellings]}`` of a coded or yes/no column (values as a mapping writes them)."""
     out: dict[str, list[str]] = {}
     for key, value in clean.code_lookup(name).items():
+        if value == clean.UNKNOWN:  # "uppgift saknas" is read as written, never guessed
+            continue
         v = ("Ja" if value else "Nej") if isinstance(value, bool) else str(value)
         out.setdefault(v, []).append(key)
     return out
