@@ -455,7 +455,9 @@ def pooled_rows(frames: Mapping[str, pd.DataFrame], ind: str | Indicator, ar: in
     ind = indicator(ind)
     denominator = (list(POPULATIONS[ind.denominator][1]) if ind.denominator in POPULATIONS
                    else [ind.denominator] if ind.denominator else [])
-    needed = list(dict.fromkeys([*covariates, "barn_id", "ar", ind.numerator, *ind.exclude, *denominator]))
+    closing = ["utredning_inledd", "utredning_avslutad"] if _OPEN_UTR in ind.exclude else []
+    needed = list(dict.fromkeys([*covariates, "barn_id", "ar", ind.numerator, *ind.exclude, *closing,
+                                 *denominator]))
     names = list(frames)
     if not names:
         return pd.DataFrame(columns=["kommun", *covariates, "y", "cluster"])
