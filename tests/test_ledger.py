@@ -303,3 +303,54 @@ def test_a_unit_counted_by_its_total_only() -> None:
     defs, pub = _published(led)
     assert pub["t"]["n"].tolist() == [disclose.SUPPRESSED, 8, 5]  # flicka is not published
     assert not any(r.disclosed for r in ledger.audit_ranges(defs, pub))
+
+
+def _random_publication(seed: int, k: int = 5) -> tuple[dict, dict[str, pd.DataFrame]]:
+    """A funnel by kon x grupp (reached stage 0/1/2) and its margins, of 70 random records, with a
+    random third of its cells printed as '..' (naively: many ranges are narrow, many wide)."""
+    rng = np.random.default_rng(seed)
+    n = 70
+    kon = rng.choice(["flicka", "pojke"], n)
+    grupp = rng.choice(["a", "b", "c", "d"], n, p=[0.4, 0.3, 0.2, 0.1])
+    steg = rng.choice(["0", "1", "2"], n, p=[0.3, 0.3, 0.4])
+    led = Ledger(k)
+    led.dimension("akt", "kon", pd.Series(kon), ("flicka", "pojke"))
+    led.dimension("akt", "grupp", pd.Series(grupp), ("a", "b", "c", "d"))
+    led.dimension("akt", "steg", pd.Series(steg), ("0", "1", "2"))
+    reached = ((["0", "1", "2"], "n0"), (["1", "2"], "n1"), (["2"], "n2"))
+    for name, by in (("kon_grupp", ("kon", "grupp")), ("grupp", ("grupp",)), ("kon", ("kon",))):
+        levels = [[(d, c)] for d in by[:1] for c in led.dims["akt"][d].codes]
+        if len(by) == 2:
+            levels = [[a[0], (by[1], c)] for a in levels for c in led.dims["akt"][by[1]].codes]
+        frame = pd.DataFrame([{d: c for d, c in lv} for lv in levels])
+        cells = {col: [Cell.of("akt", steg=s, **dict(lv)) for lv in levels] for s, col in reached}
+        for col, defs in cells.items():
+            frame[col] = [led.value(c) for c in defs]
+        led.add(name, frame, cells)
+    published = {}
+    for t in led.tables:
+        out = t.frame.astype(object)
+        for col in ("n0", "n1", "n2"):
+            out.loc[rng.random(len(out)) < 1 / 3, col] = disclose.SUPPRESSED
+        published[t.name] = out
+    return json.loads(led.definitions_json()), published
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_audits_shortcuts_decide_as_the_exact_ranges(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The audit settles many cells at once (a point where a cell exceeds k-1, an integer point
+    where it is 0); every cell must get the decision the exact range of each cell gives, and a
+    shortcut's range must lie inside the exact one."""
+    defs, published = _random_publication(seed)
+    fast = {(r.kind, r.cell): r for r in ledger.audit_ranges(defs, published)}
+    monkeypatch.setattr(ledger, "_settle_large", lambda b, expr, k: {})
+    monkeypatch.setattr(ledger, "_settle_zero", lambda b, expr: {})
+    exact = {(r.kind, r.cell): r for r in ledger.audit_ranges(defs, published)}
+    assert any(r.disclosed for r in exact.values()) and any(not r.disclosed for r in exact.values())
+    assert any(not r.exact for r in fast.values())
+    assert {c for c, r in fast.items() if r.disclosed} == {c for c, r in exact.items() if r.disclosed}
+    for c, r in fast.items():
+        if r.exact:
+            assert (r.lo, r.hi) == (exact[c].lo, exact[c].hi)
+        elif c in exact:  # (a cell shown small only by a shortcut's point: its exact lo exceeds k-1)
+            assert exact[c].lo <= r.lo and r.hi <= exact[c].hi

@@ -104,7 +104,12 @@ def describe(result: UnitAudit, verbose: bool = False) -> str:
     for r in sorted(result.rows, key=lambda r: (not r.disclosed, r.table, r.cell)):
         if r.disclosed or verbose:
             flag = "RÖJD" if r.disclosed else "ok"
-            lines.append(f"  {flag:4} {r.table} [{r.kind}] {r.cell}: [{_fmt(r.lo)}, {_fmt(r.hi)}]")
+            # a cell settled at once (a point where it is 0 or exceeds k-1): it can take every
+            # value shown, perhaps more
+            lo, hi = _fmt(r.lo), _fmt(r.hi)
+            if not r.exact:
+                lo, hi = (f"≤{lo}" if r.lo else lo), f"≥{hi}"
+            lines.append(f"  {flag:4} {r.table} [{r.kind}] {r.cell}: [{lo}, {hi}]")
     return "\n".join(lines)
 
 

@@ -541,7 +541,10 @@ class Bounds:
         x = np.asarray(sol.col_value)
         value = sense * self.h.getInfo().objective_function_value
         duals = np.asarray(sol.row_dual)[self.n_con:self.n_con + self.n_cells]
-        return float(np.round(value, 6)), duals, bool(np.allclose(x, np.round(x), atol=1e-7))
+        integral = bool(np.allclose(x, np.round(x), atol=1e-7))
+        if integral:  # an integer solution for free: integer_feasible looks here first
+            self.add_solution(x)
+        return float(np.round(value, 6)), duals, integral
 
     def _integer_model(self) -> Any:
         """The branch-and-bound twin of the LP (same rows and current bounds), made once."""
@@ -1226,6 +1229,58 @@ class AuditRow:
     lo: float
     hi: float
     disclosed: bool
+    #: False for a cell settled safe by a feasible point where it exceeds k-1 (:func:`_settle_large`):
+    #: the cell can then take at least every value in [lo, hi]; its exact range was not computed
+    exact: bool = True
+
+
+def _settle_large(b: Bounds, expr: Mapping[str, np.ndarray], k: int) -> dict[str, tuple[float, float]]:
+    """Targets that are not small for certain: an LP optimum of the summed objective (max, then
+    min) over the targets not yet settled where a target exceeds k-1 shows that its LP range
+    reaches beyond k-1, the audit's own test of a safe cell (:func:`audit_ranges`). Key -> (the
+    smallest, the largest value seen at a feasible point). One LP settles many targets at once."""
+    seen: dict[str, list[float]] = {}
+    left = list(expr)
+    for _ in range(CERTIFY_ROUNDS):
+        if not left:
+            break
+        x = b.point([expr[t] for t in left], -1)
+        if x is None:  # unbounded or not solved: the exact ranges decide the rest
+            break
+        got = {t: float(np.round(x[expr[t]].sum(), 6)) for t in left}
+        new = [t for t in left if got[t] > k - 1 + 1e-9]
+        if not new:
+            break
+        seen.update({t: [got[t], got[t]] for t in new})
+        left = [t for t in left if t not in seen]
+    if seen:  # the low end as far as one point of the summed minimum shows it (0 is exact)
+        x = b.point([expr[t] for t in seen], +1)
+        if x is not None:
+            for t, v in seen.items():
+                v[0] = min(v[0], float(np.round(x[expr[t]].sum(), 6)))
+    return {t: (v[0], v[1]) for t, v in seen.items()}
+
+
+def _settle_zero(b: Bounds, expr: Mapping[str, np.ndarray]) -> dict[str, float]:
+    """Targets that can be 0 at an integer solution, so not a small count for certain: integer
+    points (:meth:`Bounds.integer_point`, which keeps them in the pool) of the summed minimum over
+    the targets not yet settled, while each settles at least half of those left (the first
+    settles most, in seconds; a last few hard ones are faster one by one through the exact
+    ranges). Key -> the largest value seen at them."""
+    seen: dict[str, float] = {}
+    points: list[np.ndarray] = []
+    left = list(expr)
+    while len(left) >= 16:
+        x = b.integer_point([expr[t] for t in left], +1)
+        if x is None:
+            break
+        points.append(x)
+        new = [t for t in left if x[expr[t]].sum() < 0.5]
+        seen.update({t: 0.0 for t in new})
+        if 2 * len(new) < len(left):
+            break
+        left = [t for t in left if t not in seen]
+    return {t: max(float(np.round(p[expr[t]].sum())) for p in points) for t in seen}
 
 
 def audit_ranges(definitions: Mapping[str, Any], published: Mapping[str, pd.DataFrame]) -> list[AuditRow]:
@@ -1282,32 +1337,48 @@ def audit_ranges(definitions: Mapping[str, Any], published: Mapping[str, pd.Data
     rows: list[AuditRow] = [AuditRow(table, kk, "synlig", known[kk], known[kk], True)
                             for kk, table in shown_small.items()]
 
-    def feasible_range(e: np.ndarray) -> tuple[float, float] | None:
+    def lp_range(e: np.ndarray) -> tuple[float, float, bool] | None:
+        """The LP range and whether it needs the integer tightening; None: certainly not small."""
         lo, _, int_lo = b.bound(e, +1)
         if lo > k - 1 + 1e-9:
-            return None  # certainly not small
+            return None
         hi, _, int_hi = b.bound(e, -1)
-        if not (int_lo and int_hi) and lo >= -1e-9 and hi <= k - 1 + 1e-9:
-            # the LP range lies inside [0, k-1]: tighten it to the integer range (exact where it
-            # decides; with an integer 0 feasible the cell is safe and hi stays floor(LP hi))
-            vals = range(int(np.ceil(lo - 1e-9)), int(np.floor(hi + 1e-9)) + 1)
-            low = next((v for v in vals if b.integer_feasible(e, v, v)), None)
-            if low is None:
-                return lo, hi
-            if low < 1:
-                return float(low), float(vals[-1])
-            high = next(v for v in reversed(vals) if v == low or b.integer_feasible(e, v, v))
-            lo, hi = float(low), float(high)
-        return lo, hi
+        return lo, hi, not (int_lo and int_hi) and lo >= -1e-9 and hi <= k - 1 + 1e-9
 
-    for kk, table in hidden.items():
-        r = feasible_range(model.expression(cell_tables[kk]))
-        if r is not None:
-            rows.append(AuditRow(table, kk, "dold", r[0], r[1], discloses(r[0], r[1], k)))
+    def integer_range(e: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
+        """The LP range ``[lo, hi]`` inside [0, k-1] tightened to the integer range (exact where it
+        decides; with an integer 0 feasible the cell is safe and hi stays floor(LP hi))."""
+        vals = range(int(np.ceil(lo - 1e-9)), int(np.floor(hi + 1e-9)) + 1)
+        low = next((v for v in vals if b.integer_feasible(e, v, v)), None)
+        if low is None:
+            return lo, hi
+        if low < 1:
+            return float(low), float(vals[-1])
+        high = next(v for v in reversed(vals) if v == low or b.integer_feasible(e, v, v))
+        return float(low), float(high)
+
+    targets: dict[str, tuple[str, str, np.ndarray]] = {
+        kk: (table, "dold", model.expression(cell_tables[kk])) for kk, table in hidden.items()}
     for kk, (table, a) in atoms.items():
-        if kk in known or kk in hidden:
+        if kk not in known and kk not in hidden:
+            targets[kk] = (table, "atom", model.expression(a))
+    # a cell whose LP range reaches beyond k-1 is safe by the test below: many are settled at once
+    large = _settle_large(b, {kk: e for kk, (_, _, e) in targets.items()}, k)
+    # a cell that can be 0 is safe by the test below: integer points of the summed minimum over
+    # the cells left show many at once (and join the pool that integer_range reads first)
+    zero = _settle_zero(b, {kk: e for kk, (_, _, e) in targets.items() if kk not in large})
+    ranges = {kk: lp_range(e) for kk, (_, _, e) in targets.items() if kk not in large and kk not in zero}
+    for kk, (table, kind, e) in targets.items():
+        if kk in large:  # listed if a point shows it small (as a range reaching below k is)
+            if large[kk][0] <= k - 1 + 1e-9:
+                rows.append(AuditRow(table, kk, kind, *large[kk], False, exact=False))
             continue
-        r = feasible_range(model.expression(a))
-        if r is not None:
-            rows.append(AuditRow(table, kk, "atom", r[0], r[1], discloses(r[0], r[1], k)))
+        if kk in zero:
+            rows.append(AuditRow(table, kk, kind, 0.0, zero[kk], False, exact=False))
+            continue
+        r = ranges[kk]
+        if r is None:
+            continue  # certainly not small
+        lo, hi = integer_range(e, r[0], r[1]) if r[2] else (r[0], r[1])
+        rows.append(AuditRow(table, kk, kind, lo, hi, discloses(lo, hi, k)))
     return rows
