@@ -1369,9 +1369,10 @@ def audit_ranges(definitions: Mapping[str, Any], published: Mapping[str, pd.Data
     zero = _settle_zero(b, {kk: e for kk, (_, _, e) in targets.items() if kk not in large})
     ranges = {kk: lp_range(e) for kk, (_, _, e) in targets.items() if kk not in large and kk not in zero}
     for kk, (table, kind, e) in targets.items():
-        if kk in large:  # listed if a point shows it small (as a range reaching below k is)
-            if large[kk][0] <= k - 1 + 1e-9:
-                rows.append(AuditRow(table, kk, kind, *large[kk], False, exact=False))
+        if kk in large:  # listed when its range reaches below k (its LP minimum, if no point showed it)
+            lo = large[kk][0] if large[kk][0] <= k - 1 + 1e-9 else b.bound(e, +1)[0]
+            if lo <= k - 1 + 1e-9:
+                rows.append(AuditRow(table, kk, kind, lo, large[kk][1], False, exact=False))
             continue
         if kk in zero:
             rows.append(AuditRow(table, kk, kind, 0.0, zero[kk], False, exact=False))
