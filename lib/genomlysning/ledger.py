@@ -1229,8 +1229,9 @@ class AuditRow:
     lo: float
     hi: float
     disclosed: bool
-    #: False for a cell settled safe by a feasible point where it exceeds k-1 (:func:`_settle_large`):
-    #: the cell can then take at least every value in [lo, hi]; its exact range was not computed
+    #: False for a cell settled safe at once, by a feasible point where it exceeds k-1
+    #: (:func:`_settle_large`) or an integer one where it is 0 (:func:`_settle_zero`): it can then
+    #: take at least every value in [lo, hi]; its exact range was not computed
     exact: bool = True
 
 
