@@ -1236,30 +1236,23 @@ class AuditRow:
 
 
 def _settle_large(b: Bounds, expr: Mapping[str, np.ndarray], k: int) -> dict[str, tuple[float, float]]:
-    """Targets that are not small for certain: an LP optimum of the summed objective (max, then
-    min) over the targets not yet settled where a target exceeds k-1 shows that its LP range
-    reaches beyond k-1, the audit's own test of a safe cell (:func:`audit_ranges`). Key -> (the
-    smallest, the largest value seen at a feasible point). One LP settles many targets at once."""
-    seen: dict[str, list[float]] = {}
-    left = list(expr)
-    for _ in range(CERTIFY_ROUNDS):
-        if not left:
-            break
-        x = b.point([expr[t] for t in left], -1)
-        if x is None:  # unbounded or not solved: the exact ranges decide the rest
-            break
-        got = {t: float(np.round(x[expr[t]].sum(), 6)) for t in left}
-        new = [t for t in left if got[t] > k - 1 + 1e-9]
-        if not new:
-            break
-        seen.update({t: [got[t], got[t]] for t in new})
-        left = [t for t in left if t not in seen]
-    if seen:  # the low end as far as one point of the summed minimum shows it (0 is exact)
+    """Targets that are not small for certain: :func:`_certify`'s LP optima of the summed maximum
+    where a target reaches k shows that its LP range reaches beyond k-1, the audit's own test of a
+    safe cell (:func:`audit_ranges`). Key -> (the smallest, the largest value seen at a feasible
+    point; the smallest from one point of the summed minimum, 0 exact). One LP settles many."""
+    high = _certify(b, list(expr), expr, -1, k + 1)
+    seen = {t: [v, v] for t, (v, _) in high.items()}
+    if seen:
         x = b.point([expr[t] for t in seen], +1)
         if x is not None:
             for t, v in seen.items():
                 v[0] = min(v[0], float(np.round(x[expr[t]].sum(), 6)))
     return {t: (v[0], v[1]) for t, v in seen.items()}
+
+
+#: :func:`_settle_zero` seeks integer points while at least this many cells are open (a last few
+#: hard ones are faster one by one through the exact ranges).
+SETTLE_ZERO_AT_LEAST = 16
 
 
 def _settle_zero(b: Bounds, expr: Mapping[str, np.ndarray]) -> dict[str, float]:
@@ -1271,7 +1264,7 @@ def _settle_zero(b: Bounds, expr: Mapping[str, np.ndarray]) -> dict[str, float]:
     seen: dict[str, float] = {}
     points: list[np.ndarray] = []
     left = list(expr)
-    while len(left) >= 16:
+    while len(left) >= SETTLE_ZERO_AT_LEAST:
         x = b.integer_point([expr[t] for t in left], +1)
         if x is None:
             break
