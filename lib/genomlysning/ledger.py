@@ -57,7 +57,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1277,10 +1277,16 @@ def _settle_zero(b: Bounds, expr: Mapping[str, np.ndarray]) -> dict[str, float]:
     return {t: max(float(np.round(p[expr[t]].sum())) for p in points) for t in seen}
 
 
-def audit_ranges(definitions: Mapping[str, Any], published: Mapping[str, pd.DataFrame]) -> list[AuditRow]:
+def audit_ranges(definitions: Mapping[str, Any], published: Mapping[str, pd.DataFrame],
+                 only: Container[str] | None = None) -> list[AuditRow]:
     """Rebuild the attacker's model from ``ledger.json`` (``definitions``) and the published
     tables (``published``: name -> the table as read back, ``..`` kept as text) and return the
-    feasible range of every hidden cell and of every table atom that is not visible."""
+    feasible range of every hidden cell and of every table atom that is not visible.
+
+    ``only``: range just these hidden cells and atoms (canonical keys; a count printed small is
+    always reported). Whoever knows the true counts may ask only about those of 1..k-1: a range
+    that discloses lies inside [1, k-1], so it holds the true count, and the disclosed rows are
+    the same as the full audit's."""
     k = int(definitions["k"])
     dims: dict[str, dict[str, Dim]] = {u: {} for u in UNITS}
     for obj in definitions["dimensions"]:
@@ -1356,6 +1362,8 @@ def audit_ranges(definitions: Mapping[str, Any], published: Mapping[str, pd.Data
     for kk, (table, a) in atoms.items():
         if kk not in known and kk not in hidden:
             targets[kk] = (table, "atom", model.expression(a))
+    if only is not None:
+        targets = {kk: t for kk, t in targets.items() if kk in only}
     # a cell whose LP range reaches beyond k-1 is safe by the test below: many are settled at once
     large = _settle_large(b, {kk: e for kk, (_, _, e) in targets.items()}, k)
     # a cell that can be 0 is safe by the test below: integer points of the summed minimum over
