@@ -364,3 +364,37 @@ def test_tiny_municipality_is_protected_and_passes_the_audit(tmp_project: Path) 
     print(f"\n{spec.kommun}: {len(data)} rader, {len(protection.primary)} primära och "
           f"{len(protection.hidden)} dolda celler i liggaren, {result.hidden} dolda i granskningen, "
           f"{shown} '..' i tabellerna; analys {analysis:.1f} s, granskning {result.seconds:.1f} s")
+
+
+def test_the_comparisons_audit_of_many_units_side_by_side_finds_what_one_at_a_time_does(
+        tmp_project: Path) -> None:
+    """Three compared municipalities, audited in three threads: the same findings, in the same
+    order, as one at a time; only beta's cell is named (its 04 row pins its small count)."""
+    project = runner.Project(tmp_project)
+    reports = tmp_project / "reports"
+    c = Cell.of("akt", kategori="c").key()
+    for label in ("alfa", "beta", "gamma"):
+        _publish_unit(label)
+        defs = json.loads((paths.report_dir(label) / "ledger" / "02.json").read_text(encoding="utf-8"))
+        name = f"04_{label}"
+        shown = COUNTS["c"] if label == "beta" else sum(COUNTS.values())
+        report.save_table(pd.DataFrame({"kommun": [label], "n": [shown]}), runner.CROSS_LABEL, name,
+                          title="x", unit="aktualiseringar", source="test", k=5)
+        defs["tables"] = [{"name": f"{runner.CROSS_LABEL}/{name}",
+                           "cells": {"n": [c if label == "beta" else Cell.of("akt").key()]},
+                           "linked": {}, "protect": []}]
+        report.save_ledger(json.dumps(defs), label, "04")
+    assert audit.compared_units() == ["alfa", "beta", "gamma"]
+    saved = tmp_project / "saved"
+    shutil.copytree(reports, saved)
+    texts = []
+    for threads in (1, 3):  # a withheld comparison takes its ledger files along: start afresh
+        shutil.rmtree(reports)
+        shutil.copytree(saved, reports)
+        out = runner.audit_and_publish(project, runner.CROSS_LABEL, _ran(runner.CROSS_LABEL, "04_compare"),
+                                       threads)
+        assert out[-1].status == "failed" and "beta" in out[-1].message
+        assert "alfa" not in out[-1].message and "gamma" not in out[-1].message
+        withheld = runner.withheld_dir(project, runner.CROSS_LABEL) / runner.WITHHELD_REPORT
+        texts.append(withheld.read_text(encoding="utf-8"))
+    assert texts[0] == texts[1] and "alfa" in texts[0] and "gamma" in texts[0]

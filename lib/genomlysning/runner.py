@@ -328,7 +328,9 @@ class Task:
 class Job:
     """The tasks of one municipality (or the cross notebooks), in order; a task starts when those
     in its ``after`` are done, side by side in up to ``kernels`` kernels. ``finalize``: code run in
-    a kernel after tasks ran side by side (it rewrites the shared XLSX workbook)."""
+    a kernel after tasks ran side by side (it rewrites the shared XLSX workbook). ``audit``:
+    audit the unit when its tasks are done, with ``audit_threads`` units at a time (the cross job's
+    audit covers every compared unit)."""
 
     root: str
     label: str
@@ -343,6 +345,7 @@ class Job:
     kernels: int = 1
     finalize: str = ""
     audit: bool = True
+    audit_threads: int = 1
 
 
 @dataclass(frozen=True)
@@ -980,7 +983,7 @@ def run_job(job: Job, kernels: Sequence[WarmKernel] | None = None,
         return results
     emit_("start", job.label, AUDIT_STEP)
     try:
-        return audit_and_publish(Project(Path(root)), job.label, results)
+        return audit_and_publish(Project(Path(root)), job.label, results, job.audit_threads)
     finally:
         emit_("end", job.label, AUDIT_STEP)
 
@@ -1087,10 +1090,11 @@ def _listed(text: str, limit: int = MAX_LISTED) -> str:
     return "\n".join([*lines[:limit + 1], f"  ... och {len(lines) - limit - 1} till"])
 
 
-def audit_and_publish(project: Project, label: str,
-                      results: Sequence[NotebookResult]) -> list[NotebookResult]:
+def audit_and_publish(project: Project, label: str, results: Sequence[NotebookResult],
+                      threads: int = 1) -> list[NotebookResult]:
     """Audit the unit ``label`` as published under ``reports/<label>/`` (if it has ledger
-    definitions); withhold it when it discloses a small count or the audit fails.
+    definitions); withhold it when it discloses a small count or the audit fails. The comparison's
+    audit covers every compared unit: ``threads`` of them at once (HiGHS solves without the GIL).
 
     Returns ``results`` followed by the audit's row (:data:`AUDIT_STEP`, its seconds, status ok or
     failed with a Swedish message naming the unit and the disclosed cells); a withheld unit's
@@ -1110,7 +1114,8 @@ def audit_and_publish(project: Project, label: str,
             # a municipality is audited without the comparison's rows about it (04 may be stale
             # until it runs again); the comparison is audited through every municipality it covers
             if label == CROSS_LABEL:
-                founds = [audit.audit_unit(m) for m in members]
+                with ThreadPoolExecutor(max(1, min(threads, len(members)))) as pool:
+                    founds = list(pool.map(audit.audit_unit, members))
                 founds += [audit.audit_unit(label)] if audit.ledger_files(label) else []
             else:
                 founds = [audit.audit_unit(label, exclude=(audit.COMPARISON,))]
@@ -1307,7 +1312,10 @@ def run(kommuner: Sequence[str] | None = None, jobs: int | None = None, schedule
                      all(r.status in (OK, UP_TO_DATE) for r in by_kommun[k])]
             cross_job, skipped = plan_cross(project, notebooks, loaded, chains, ready, env, force=force,
                                             prewarm=warm, reuse=reuse_kernels, timeout=timeout)
-            cross_job = replace(cross_job, audit=audit) if cross_job is not None else None
+            # it runs alone, after every municipality: its audit may use every slot
+            threads = max(1, jobs or os.cpu_count() or 1) if scheduler is None else 1
+            if cross_job is not None:
+                cross_job = replace(cross_job, audit=audit, audit_threads=threads)
             for r in skipped:
                 bar("end", r.kommun, r.notebook, r.status, 0.0)
             cross_results = executor.run([cross_job]) if cross_job is not None else {}
