@@ -364,3 +364,31 @@ def test_the_audits_shortcuts_decide_as_the_exact_ranges(seed: int, monkeypatch:
             assert (r.lo, r.hi) == (exact[c].lo, exact[c].hi)
         else:
             assert exact[c].lo <= r.lo and r.hi <= exact[c].hi
+
+
+def test_silent_highs_instances_made_in_threads_leave_stdout_where_it_was() -> None:
+    """The runner's comparison audit builds HiGHS models in several threads; each silences the
+    banner by pointing file descriptor 1 at /dev/null for a moment. Interleaved without a lock,
+    one restores another's /dev/null and the run's summary vanishes (caught here within a few
+    rounds when the lock is taken out)."""
+    import os
+    import sys
+    import threading
+
+    import highspy
+
+    before = os.fstat(1)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for _ in range(80):
+            threads = [threading.Thread(target=lambda: [ledger._quiet_highs(highspy) for _ in range(5)])
+                       for _ in range(6)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            after = os.fstat(1)
+            assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
+    finally:
+        sys.setswitchinterval(interval)

@@ -57,6 +57,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import threading
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -661,21 +662,27 @@ def _certify_integer(b: Bounds, targets: Sequence[str], expr: Mapping[str, np.nd
         left = kept
 
 
+#: File descriptor 1 is the process's: audits in threads (the runner's comparison audit) take
+#: turns to point it at /dev/null, or one would restore another's /dev/null as stdout.
+_STDOUT_LOCK = threading.Lock()
+
+
 def _quiet_highs(highspy: Any) -> Any:
     """A silent HiGHS instance (its banner goes to file descriptor 1, not to Python)."""
     import os
     import sys
 
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 1)
-            h = highspy.Highs()
-            h.silent()
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
+    with _STDOUT_LOCK:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 1)
+                h = highspy.Highs()
+                h.silent()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
     return h
 
 
