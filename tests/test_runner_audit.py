@@ -100,6 +100,17 @@ def _reveal(folder: Path, raw: pd.DataFrame) -> int:
     return value
 
 
+def _publish_comparison_row(label: str, table: str, cell: Cell, value: int) -> None:
+    """Publish ``jamforelse/<table>``, one row about ``label`` printing ``cell`` as ``value``,
+    with its definition in ``label``'s ``ledger/04.json`` (as 04_compare does)."""
+    defs = json.loads((paths.report_dir(label) / "ledger" / "02.json").read_text(encoding="utf-8"))
+    report.save_table(pd.DataFrame({"kommun": [label.capitalize()], "n": [value]}), runner.CROSS_LABEL, table,
+                      title="x", unit="aktualiseringar", source="test", k=5)
+    defs["tables"] = [{"name": f"{runner.CROSS_LABEL}/{table}", "cells": {"n": [cell.key()]}, "linked": {},
+                       "protect": []}]
+    report.save_ledger(json.dumps(defs), label, "04")
+
+
 def _ran(label: str, *notebooks: str) -> list[runner.NotebookResult]:
     return [runner.NotebookResult(label, nb, runner.OK, 1.0) for nb in notebooks]
 
@@ -224,14 +235,8 @@ def test_comparison_that_reveals_a_municipality_cell_is_withheld_not_the_municip
     ledger file for it goes with it, so alfa's next audit is not broken by a missing table."""
     project = runner.Project(tmp_project)
     _publish_unit("alfa")
-    defs = json.loads((paths.report_dir("alfa") / "ledger" / "02.json").read_text(encoding="utf-8"))
     cross = tmp_project / "reports" / runner.CROSS_LABEL
-    report.save_table(pd.DataFrame({"kommun": ["Alfa"], "n": [COUNTS["c"]]}), runner.CROSS_LABEL, "04_x",
-                      title="x", unit="aktualiseringar", source="test", k=5)
-    c = Cell.of("akt", kategori="c").key()
-    defs["tables"] = [{"name": f"{runner.CROSS_LABEL}/04_x", "cells": {"n": [c]}, "linked": {},
-                       "protect": []}]
-    report.save_ledger(json.dumps(defs), "alfa", "04")
+    _publish_comparison_row("alfa", "04_x", Cell.of("akt", kategori="c"), COUNTS["c"])
     out = runner.audit_and_publish(project, "alfa", _ran("alfa", "02_funnel"))
     assert out[-1].status == "ok"  # the municipality's own notebooks are fine
     out = runner.audit_and_publish(project, runner.CROSS_LABEL, _ran(runner.CROSS_LABEL, "04_compare"))
@@ -373,18 +378,12 @@ def test_the_comparisons_audit_of_many_units_side_by_side_finds_what_one_at_a_ti
     order, as one at a time; only beta's cell is named (its 04 row pins its small count)."""
     project = runner.Project(tmp_project)
     reports = tmp_project / "reports"
-    c = Cell.of("akt", kategori="c").key()
     for label in ("alfa", "beta", "gamma"):
         _publish_unit(label)
-        defs = json.loads((paths.report_dir(label) / "ledger" / "02.json").read_text(encoding="utf-8"))
-        name = f"04_{label}"
-        shown = COUNTS["c"] if label == "beta" else sum(COUNTS.values())
-        report.save_table(pd.DataFrame({"kommun": [label], "n": [shown]}), runner.CROSS_LABEL, name,
-                          title="x", unit="aktualiseringar", source="test", k=5)
-        defs["tables"] = [{"name": f"{runner.CROSS_LABEL}/{name}",
-                           "cells": {"n": [c if label == "beta" else Cell.of("akt").key()]},
-                           "linked": {}, "protect": []}]
-        report.save_ledger(json.dumps(defs), label, "04")
+        if label == "beta":
+            _publish_comparison_row(label, f"04_{label}", Cell.of("akt", kategori="c"), COUNTS["c"])
+        else:
+            _publish_comparison_row(label, f"04_{label}", Cell.of("akt"), sum(COUNTS.values()))
     assert audit.compared_units() == ["alfa", "beta", "gamma"]
     saved = tmp_project / "saved"
     shutil.copytree(reports, saved)
